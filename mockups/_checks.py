@@ -1,0 +1,183 @@
+"""Semantic checks of a catalog: ids, references and files.
+
+They read the raw YAML data (not the validated model) so that they run, and report, even when
+the shape checks found problems elsewhere: the user sees every problem in one go.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from ._yaml import Document
+from .catalog import did_you_mean
+from .errors import Problem
+
+_SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
+_BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
+
+
+def _items(doc: Document, section: str):
+    items = doc.data.get(section) if isinstance(doc.data, dict) else None
+    if isinstance(items, list):
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                yield i, item
+
+
+def _ids(doc: Document, section: str) -> list[str]:
+    key = _SECTIONS[section]
+    return [str(item[key]) for _, item in _items(doc, section) if isinstance(item.get(key), (str, int))]
+
+
+def check_catalog(doc: Document, root: Path, *, check_files: bool = True) -> list[Problem]:
+    problems = _duplicate_ids(doc)
+    problems += _references(doc)
+    problems += _backgrounds(doc)
+    if check_files:
+        problems += FileChecker(doc, root).check()
+    return problems
+
+
+def _duplicate_ids(doc: Document) -> list[Problem]:
+    problems = []
+    for section, key in _SECTIONS.items():
+        first: dict[str, int] = {}
+        for i, item in _items(doc, section):
+            value = item.get(key)
+            if not isinstance(value, (str, int)):
+                continue
+            if value in first:
+                line = doc.where((section, first[value]))[0]
+                problems.append(doc.problem((section, i, key), f"duplicate {key} '{value}' "
+                                            f"(already used by {section}[{first[value]}] on line {line})"))
+            else:
+                first[value] = i
+    return problems
+
+
+def _ref(doc: Document, path: tuple, value, section: str, what: str) -> list[Problem]:
+    known = _ids(doc, section)
+    if not isinstance(value, str) or value in known:
+        return []
+    listed = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + ", ..."
+    return [doc.problem(path, f"unknown {what} '{value}'{did_you_mean(value, known)}; known {section}: {listed or 'none'}")]
+
+
+def _references(doc: Document) -> list[Problem]:
+    problems = []
+    for i, product in _items(doc, "products"):
+        for key, section, what in (("colours", "colours", "colour"), ("backgrounds", "backgrounds", "background"),
+                                   ("designs", "designs", "design")):
+            refs = product.get(key)
+            if isinstance(refs, list):
+                for j, ref in enumerate(refs):
+                    problems += _ref(doc, ("products", i, key, j), ref, section, what)
+        if product.get("designs") and product.get("print_area") is None:
+            problems.append(doc.problem(("products", i, "designs"),
+                                        "designs need a print_area on the product (where the design goes)"))
+    matrix = doc.data.get("matrix") if isinstance(doc.data, dict) else None
+    for kind in ("include", "exclude"):
+        rules = matrix.get(kind) if isinstance(matrix, dict) else None
+        for j, rule in enumerate(rules if isinstance(rules, list) else []):
+            if not isinstance(rule, dict):
+                continue
+            for key, section in (("product", "products"), ("colour", "colours"), ("background", "backgrounds"),
+                                 ("design", "designs"), ("channel", "channels")):
+                if key in rule:
+                    problems += _ref(doc, ("matrix", kind, j, key), rule[key], section, key)
+    return problems
+
+
+def _backgrounds(doc: Document) -> list[Problem]:
+    problems = []
+    for i, bg in _items(doc, "backgrounds"):
+        given = [k for k in _BG_KINDS if bg.get(k) is not None]
+        if len(given) != 1:
+            got = "none of them" if not given else "both " + " and ".join(given) if len(given) == 2 else ", ".join(given)
+            problems.append(doc.problem(("backgrounds", i), f"a background needs exactly one of "
+                                        f"{', '.join(_BG_KINDS)}; got {got}"))
+    return problems
+
+
+class FileChecker:
+    """Every file a catalog names: inside the catalog's folder, present, an image, masks of the right size."""
+
+    def __init__(self, doc: Document, root: Path):
+        self.doc, self.root = doc, root.resolve()
+        self.problems: list[Problem] = []
+        self.sizes: dict[Path, tuple[int, int] | None] = {}
+
+    def check(self) -> list[Problem]:
+        for i, product in _items(self.doc, "products"):
+            size = self.image(("products", i, "image"), product.get("image"))
+            for key in ("mask", "recolour_mask"):
+                mask_size = self.image(("products", i, key), product.get(key))
+                if size and mask_size and size != mask_size:
+                    self.add(("products", i, key), f"the mask is {mask_size[0]}x{mask_size[1]} but the image "
+                             f"{product.get('image')} is {size[0]}x{size[1]}; a mask must match its image")
+            self._print_area(i, product, size)
+        for section in ("backgrounds", "designs"):
+            for i, item in _items(self.doc, section):
+                self.image((section, i, "image"), item.get("image"))
+        return self.problems
+
+    def add(self, path: tuple, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+    def resolve(self, path: tuple, value: str) -> Path | None:
+        """The file a catalog path names, refusing anything outside the catalog's folder."""
+        if os.path.isabs(value) or value.startswith("~"):
+            self.add(path, f"expected a path relative to the catalog's folder, got the absolute path '{value}'")
+            return None
+        target = (self.root / value).resolve()
+        if not target.is_relative_to(self.root):
+            self.add(path, f"'{value}' points outside the catalog's folder ({self.root}); "
+                     "files must live inside the project")
+            return None
+        return target
+
+    def image(self, path: tuple, value) -> tuple[int, int] | None:
+        if not isinstance(value, str) or not value:
+            return None
+        target = self.resolve(path, value)
+        if target is None:
+            return None
+        if target in self.sizes:
+            return self.sizes[target]
+        self.sizes[target] = size = self._open(path, value, target)
+        return size
+
+    def _open(self, path: tuple, value: str, target: Path) -> tuple[int, int] | None:
+        if not target.exists():
+            near = did_you_mean(target.name, [p.name for p in target.parent.glob("*")]) if target.parent.is_dir() else ""
+            self.add(path, f"file not found: {value}{near} (looked in {self.root})")
+            return None
+        if not target.is_file():
+            self.add(path, f"expected an image file, but {value} is a folder")
+            return None
+        try:
+            with Image.open(target) as im:
+                return im.size
+        except Image.DecompressionBombError:
+            self.add(path, f"{value} is too large to open safely (over Pillow's pixel limit)")
+        except (OSError, SyntaxError, ValueError):
+            self.add(path, f"{value} is not an image Pillow can read (expected PNG, JPEG, WebP or TIFF)")
+        return None
+
+    def _print_area(self, i: int, product: dict, size: tuple[int, int] | None) -> None:
+        from .model import _corners
+
+        area = product.get("print_area")
+        if area is None or size is None:
+            return
+        try:
+            corners = _corners(area)
+        except ValueError:
+            return  # the shape check reports it
+        w, h = size
+        if any(x < 0 or y < 0 or x > w or y > h for x, y in corners):
+            self.add(("products", i, "print_area"), f"the print area reaches outside the {w}x{h} image "
+                     f"{product.get('image')}")

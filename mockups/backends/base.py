@@ -1,0 +1,81 @@
+"""The backend interface: one method that turns a Job into an image, plus optional hooks.
+
+A backend is built by name (`get_backend`): the built-ins `local` and `openai`, or a plugin
+registered under the `mockups.backends` entry-point group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+from PIL import Image
+
+from ..errors import MockupsError
+
+BUILTIN = {"local": "mockups.backends.local:LocalBackend", "openai": "mockups.backends.openai:OpenAIBackend"}
+
+
+@dataclass
+class Rendered:
+    """What a backend made for one job: the final image at the channel's size, and what it cost."""
+
+    image: Image.Image
+    model: str | None = None
+    usage: dict | None = None
+    cost: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+class Backend:
+    """Subclass and implement `render`. Instances are created per build (and per worker process)."""
+
+    name = "base"
+    version = "0"
+    parallelism = "process"  # "process" for CPU-bound work, "thread" for network-bound work
+
+    def __init__(self, options: dict | None = None):
+        self.options = dict(options or {})
+
+    def job_params(self, catalog, variant) -> dict:
+        """The parameters that shape this variant's output (they are part of Job.key)."""
+        return {}
+
+    def check(self, catalog, jobs) -> list:
+        """Problems found before any work is done (a list of errors.Problem)."""
+        return []
+
+    def estimate(self, job) -> float:
+        """Estimated cost of one job in US dollars."""
+        return 0.0
+
+    def default_concurrency(self) -> int:
+        return 1
+
+    def render(self, job) -> Rendered:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release clients and caches."""
+
+
+class UnknownBackend(MockupsError):
+    pass
+
+
+def backend_class(name: str) -> type[Backend]:
+    target = BUILTIN.get(name)
+    if target is None:
+        found = [ep for ep in entry_points(group="mockups.backends") if ep.name == name]
+        if not found:
+            known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="mockups.backends")})
+            raise UnknownBackend(f"unknown backend '{name}'; known backends: {', '.join(known)}")
+        return found[0].load()
+    module, _, attr = target.partition(":")
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_backend(name: str, options: dict | None = None) -> Backend:
+    return backend_class(name)(options)

@@ -1,0 +1,266 @@
+"""The pipeline, top to bottom: load -> expand -> render prompts -> jobs -> plan -> run -> write.
+
+`prepare` is the side-effect-free first half (what `mockups plan` and `build --check` show);
+`build` carries it out. Each stage is a named function that can be called and tested alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import filelock
+
+from . import manifest
+from .backends.base import Backend, get_backend
+from .cache import ObjectStore, StatCache, atomic_write, place
+from .catalog import Catalog, load_catalog
+from .errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
+from .jobs import Job, make_job
+from .matrix import Variant, expand, parse_only, parse_shard, select
+from .plan import Plan, make_plan
+from .prompts import PromptRenderer
+from .runner import Outcome, RunOptions, Runner
+
+MANIFEST_EVERY = 2.0  # seconds between manifest saves during a build
+
+
+@dataclass
+class BuildOptions:
+    backend: str | None = None
+    only: list[str] | None = None
+    shard: str | None = None
+    force: bool = False
+    jobs: int | None = None
+    fail_fast: bool = False
+    max_cost: float | None = None
+    retries: int = 3
+    requests_per_minute: float | None = None
+    build_dir: str | os.PathLike | None = None
+    cache_dir: str | os.PathLike | None = None
+    gallery: bool = True
+
+
+@dataclass
+class Prepared:
+    catalog: Catalog
+    backend: Backend
+    variants: list[Variant]
+    jobs: list[Job]
+    plan: Plan
+    build_dir: Path
+    store: ObjectStore
+    stat: StatCache
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class BuildReport:
+    prepared: Prepared
+    outcomes: list[Outcome] = field(default_factory=list)
+    placed: int = 0
+    seconds: float = 0.0
+    spent: float = 0.0
+    stop_reason: str | None = None
+    interrupted: bool = False
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok and not o.skipped]
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for o in self.outcomes if o.skipped) + len(self.prepared.plan.stale) - len(self.outcomes)
+
+    @property
+    def built(self) -> int:
+        return sum(1 for o in self.outcomes if o.ok)
+
+
+def folders(catalog: Catalog, options: BuildOptions) -> tuple[Path, Path]:
+    build_dir = Path(options.build_dir) if options.build_dir else catalog.root / "build"
+    cache_dir = Path(options.cache_dir) if options.cache_dir else catalog.root / ".mockups-cache"
+    return build_dir.resolve(), cache_dir.resolve()
+
+
+def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, stat: StatCache) -> list[Job]:
+    """Render every prompt and make every job; a template error is a catalog-level failure."""
+    renderer = PromptRenderer(catalog)
+    jobs, errors = [], {}
+    for v in variants:
+        try:
+            prompt = renderer.render(v)
+        except TemplateError as e:
+            errors.setdefault(renderer.template_name(v), str(e))
+            continue
+        jobs.append(make_job(catalog, v, backend=backend, prompt=prompt,
+                             template=renderer.template_name(v), hash_file=stat.hash))
+    if errors:
+        raise TemplateError("\n".join(errors.values()))
+    return jobs
+
+
+def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None) -> Prepared:
+    options = options or BuildOptions()
+    catalog = load_catalog(catalog_path)
+    only, shard = parse_only(options.only), parse_shard(options.shard)
+    variants = expand(catalog)
+    selected = select(variants, only, shard)
+    backend_options = catalog.model.defaults.model_dump()
+    name = options.backend or catalog.model.defaults.backend
+    backend = get_backend(name, backend_options.get(name, {}) if isinstance(backend_options.get(name), dict) else {})
+    build_dir, cache_dir = folders(catalog, options)
+    stat = StatCache(cache_dir / "stat.json")
+    jobs = render_jobs(catalog, selected, backend, stat)
+    problems = backend.check(catalog, jobs)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise CatalogError(problems)
+    store = ObjectStore(cache_dir)
+    plan = make_plan(jobs, build_dir, store, stat, estimate=backend.estimate,
+                     all_selected=not (only or shard), force=options.force)
+    warnings = sorted(set(catalog.warnings) | set(problems))
+    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings)
+
+
+def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
+          on_event: Callable | None = None, prepared: Prepared | None = None) -> BuildReport:
+    """Make every stale variant. Pass `prepared` (from `prepare`) to reuse a plan already made."""
+    options = options or BuildOptions()
+    started = time.monotonic()
+    prepared = prepared or prepare(catalog_path, options)
+    plan = prepared.plan
+    if options.max_cost is not None and plan.estimated_cost > options.max_cost:
+        raise BudgetExceeded(f"the plan's estimated cost ${plan.estimated_cost:.2f} is over --max-cost "
+                             f"${options.max_cost:.2f}; nothing was started")
+    report = BuildReport(prepared)
+    with _lock(prepared.store.root):
+        writer = ManifestWriter(prepared)
+        report.placed = writer.place_cached()
+        runner = Runner(prepared.backend, prepared.store, _run_options(prepared.backend, options),
+                        on_event=_tee(on_event, writer.record))
+        try:
+            report.outcomes = runner.run([i.job for i in plan.stale])
+        except KeyboardInterrupt:
+            report.interrupted = True
+        report.spent, report.stop_reason = runner.spent, runner.stop_reason
+        writer.remove(plan.removed)
+        writer.save()
+        prepared.stat.save()
+        if not report.interrupted:
+            finish_outputs(prepared, options)
+    report.seconds = time.monotonic() - started
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return report
+
+
+def finish_outputs(prepared: Prepared, options: BuildOptions) -> None:
+    """Contact sheets and the gallery, from the manifest."""
+    from .grid import write_grids
+
+    write_grids(prepared.build_dir, prepared.catalog, prepared.store)
+    if options.gallery:
+        from .gallery import write_gallery
+
+        write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store, plan=prepared.plan)
+
+
+def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:
+    return RunOptions(concurrency=options.jobs or backend.default_concurrency(), retries=options.retries,
+                      requests_per_minute=options.requests_per_minute or backend.options.get("requests_per_minute"),
+                      fail_fast=options.fail_fast, max_cost=options.max_cost)
+
+
+def _tee(first: Callable | None, second: Callable) -> Callable:
+    def both(kind, obj):
+        second(kind, obj)
+        if first:
+            first(kind, obj)
+    return both
+
+
+class _lock:
+    """One build per project at a time: a second one is refused, not interleaved."""
+
+    def __init__(self, cache_dir: Path):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = filelock.FileLock(str(cache_dir / "build.lock"))
+
+    def __enter__(self):
+        try:
+            self.lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise BuildLocked(f"another mockups build is running on this project (lock: {self.lock.lock_file}); "
+                              "wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+class ManifestWriter:
+    """Keeps build/ and manifest.json in step with finished jobs, saving every few seconds."""
+
+    def __init__(self, prepared: Prepared):
+        self.p = prepared
+        self.entries = dict(prepared.plan.previous)
+        self.last_save = time.monotonic()
+
+    def place_cached(self) -> int:
+        placed = 0
+        for item in self.p.plan.items:
+            if item.status == "unchanged":
+                self.entries[item.job.id] = manifest.entry(item.job, output=item.job.variant.output,
+                                                           meta=self._old_meta(item.job))
+            elif item.status == "cached":
+                found = self.p.store.get(item.job.key, _ext(item.job))
+                self._place(item.job, *found)
+                placed += 1
+        self.save()
+        return placed
+
+    def _old_meta(self, job: Job) -> dict:
+        old = self.entries.get(job.id, {})
+        return {"bytes": old.get("bytes"), "sha256": old.get("sha256"), "model": old.get("model"),
+                "usage": old.get("usage"), "cost": old.get("cost", 0.0), "created": old.get("built_at"),
+                "warnings": old.get("warnings")}
+
+    def _place(self, job: Job, source: Path, meta: dict) -> None:
+        place(source, self.p.build_dir / job.variant.output)
+        self.entries[job.id] = manifest.entry(job, output=job.variant.output, meta=meta)
+
+    def record(self, kind: str, obj) -> None:
+        if kind == "done":
+            found = self.p.store.get(obj.job.key, _ext(obj.job))
+            if found:
+                self._place(obj.job, *found)
+        elif kind == "failed":
+            self.entries[obj.job.id] = manifest.entry(obj.job, output=obj.job.variant.output,
+                                                      meta={}, status="failed", error=obj.error)
+        else:
+            return
+        if time.monotonic() - self.last_save > MANIFEST_EVERY:
+            self.save()
+
+    def remove(self, ids: list[str]) -> None:
+        for vid in ids:
+            old = self.entries.pop(vid, None)
+            if old and old.get("output"):
+                (self.p.build_dir / old["output"]).unlink(missing_ok=True)
+
+    def save(self) -> None:
+        manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
+        self.last_save = time.monotonic()
+
+
+def _ext(job: Job) -> str:
+    return job.variant.output.rsplit(".", 1)[1]
+
+
+def write_json(path: Path, data) -> None:
+    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())

@@ -1,0 +1,79 @@
+"""The error tree. Library code raises these; only the CLI prints them and picks exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class MockupsError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem in a user's file, addressed to where they wrote it."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    severity: str = field(default="error", compare=False)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        prefix = f"{where}: " + (f"{self.path}: " if self.path else "")
+        tag = "warning: " if self.severity == "warning" else ""
+        return prefix + tag + self.message
+
+
+class CatalogError(MockupsError):
+    """The catalog is invalid. Carries every problem found, sorted by position."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class TemplateError(MockupsError):
+    """A prompt or gallery template failed to load or render."""
+
+
+class BackendError(MockupsError):
+    """A backend could not produce a variant. `transient` errors may be retried."""
+
+    transient = False
+
+    def __init__(self, message: str, *, variant: str | None = None):
+        self.variant = variant
+        super().__init__(message)
+
+
+class TransientBackendError(BackendError):
+    """Worth retrying later: rate limited, server error, connection reset."""
+
+    transient = True
+
+    def __init__(self, message: str, *, variant: str | None = None, retry_after: float | None = None):
+        super().__init__(message, variant=variant)
+        self.retry_after = retry_after
+
+
+class FatalBackendError(BackendError):
+    """Retrying cannot help and no other variant will succeed: stop the whole build."""
+
+
+class ImageInputError(BackendError):
+    """An input image is unreadable, too large, or unusable for this variant."""
+
+
+class BuildError(MockupsError):
+    """The build could not run (locked, over budget, disk full)."""
+
+
+class BudgetExceeded(BuildError):
+    """The plan's estimated cost is over --max-cost."""
+
+
+class BuildLocked(BuildError):
+    """Another build of the same project is running."""

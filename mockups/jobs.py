@@ -1,0 +1,96 @@
+"""Jobs: everything a backend needs to make one variant, and the key that names its output.
+
+`Job.key` is a content hash over the backend's name and version, the parameters that shape the
+output, the rendered prompt, the variant's fields and the bytes of every input image. Equal keys
+mean equal outputs, so a rebuild with an unchanged key costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+from .catalog import Catalog
+from .matrix import Variant
+
+KEY_SCHEMA = 1  # bump only on purpose: it invalidates every user's cache
+_PATH_FIELDS = {"image", "mask", "recolour_mask"}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    variant: Variant
+    backend: str
+    backend_version: str
+    params: dict = field(hash=False)
+    prompt: str
+    template: str
+    inputs: dict = field(hash=False)  # role -> (absolute path, sha256)
+
+    @property
+    def id(self) -> str:
+        return self.variant.id
+
+    def input_path(self, role: str) -> Path | None:
+        found = self.inputs.get(role)
+        return Path(found[0]) if found else None
+
+    @cached_property
+    def key(self) -> str:
+        return job_key(self)
+
+
+def variant_fields(variant: Variant) -> dict:
+    """The variant as data, without file paths (their bytes are hashed instead)."""
+
+    def dump(model):
+        if model is None:
+            return None
+        return {k: v for k, v in model.model_dump(mode="json").items() if k not in _PATH_FIELDS}
+
+    product = dump(variant.product)
+    for k in ("colours", "backgrounds", "designs", "template"):  # selection, not appearance
+        product.pop(k, None)
+    return {"product": product, "colour": dump(variant.colour), "background": dump(variant.background),
+            "design": dump(variant.design), "channel": dump(variant.channel)}
+
+
+def job_key(job: Job) -> str:
+    payload = {
+        "schema": KEY_SCHEMA,
+        "backend": [job.backend, job.backend_version],
+        "params": job.params,
+        "prompt": job.prompt,
+        "variant": variant_fields(job.variant),
+        "inputs": {role: sha for role, (_, sha) in sorted(job.inputs.items())},
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def variant_inputs(catalog: Catalog, variant: Variant) -> dict[str, Path]:
+    """The input files of a variant, by role."""
+    p = variant.product
+    found = {"product": p.image, "mask": p.mask, "recolour_mask": p.recolour_mask,
+             "design": variant.design.image if variant.design else None,
+             "background": variant.background.image}
+    return {role: catalog.path(rel) for role, rel in found.items() if rel}
+
+
+def make_job(catalog: Catalog, variant: Variant, *, backend, prompt: str, template: str,
+             hash_file: Callable[[Path], str] = sha256_file) -> Job:
+    inputs = {role: (str(path), hash_file(path)) for role, path in variant_inputs(catalog, variant).items()}
+    return Job(variant=variant, backend=backend.name, backend_version=backend.version,
+               params=backend.job_params(catalog, variant), prompt=prompt, template=template, inputs=inputs)

@@ -1,0 +1,158 @@
+"""Catalog -> ordered Variants.
+
+A product is made in each of its colours x backgrounds x designs x channels; `matrix.exclude`
+removes combinations and `matrix.include` adds them back or adds new ones (as GitHub Actions'
+matrix does: include is applied after exclude). Order is the catalog's own order, so it is stable.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from itertools import product as cartesian
+
+from .catalog import Catalog
+from .errors import CatalogError, MockupsError
+from .model import Background, Channel, Colour, Design, Product, Rule
+
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+FILTER_KEYS = {"sku": "product", "product": "product", "colour": "colour", "color": "colour",
+               "background": "background", "design": "design", "channel": "channel"}
+
+
+class FilterError(MockupsError):
+    """An --only or --shard value the user typed is malformed."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    product: Product
+    colour: Colour
+    background: Background
+    design: Design | None
+    channel: Channel
+    name_design: bool = False  # the product has several designs: the design id is part of the name
+
+    @property
+    def stem(self) -> str:
+        parts = [self.colour.id, self.background.id] + ([self.design.id] if self.name_design and self.design else [])
+        return "--".join(parts)
+
+    @property
+    def id(self) -> str:
+        """Stable and readable: channel/SKU/colour--background[--design]."""
+        return f"{self.channel.id}/{self.product.sku}/{self.stem}"
+
+    @property
+    def output(self) -> str:
+        """Output path relative to the build folder."""
+        return f"{self.channel.id}/{self.product.sku}/{self.stem}.{EXTENSIONS[self.channel.format]}"
+
+    def ids(self) -> dict[str, str | None]:
+        return {"product": self.product.sku, "colour": self.colour.id, "background": self.background.id,
+                "design": self.design.id if self.design else None, "channel": self.channel.id}
+
+
+def _matches(rule: Rule, ids: dict) -> bool:
+    return all(getattr(rule, k) is None or getattr(rule, k) == v for k, v in ids.items())
+
+
+def _allowed(catalog: Catalog, product: Product) -> tuple[list, list, list]:
+    colours = [catalog.colours[c] for c in product.colours] if product.colours is not None else list(catalog.model.colours)
+    backgrounds = ([catalog.backgrounds[b] for b in product.backgrounds] if product.backgrounds is not None
+                   else list(catalog.model.backgrounds))
+    designs = [catalog.designs[d] for d in product.designs] if product.designs else [None]
+    return colours, backgrounds, designs
+
+
+def expand(catalog: Catalog) -> list[Variant]:
+    """Every variant of the catalog, in catalog order. Raises CatalogError if none is left."""
+    model = catalog.model
+    out: dict[str, Variant] = {}
+    for product in model.products:
+        colours, backgrounds, designs = _allowed(catalog, product)
+        several = len(designs) > 1
+        for colour, background, design, channel in cartesian(colours, backgrounds, designs, model.channels):
+            v = Variant(product, colour, background, design, channel, several)
+            if not any(_matches(rule, v.ids()) for rule in model.matrix.exclude):
+                out.setdefault(v.id, v)
+    for rule in model.matrix.include:
+        for v in _included(catalog, rule):
+            out.setdefault(v.id, v)
+    if not out:
+        raise CatalogError([catalog.problem(("matrix",) if "matrix" in catalog.doc.data else ("products",),
+                                            "the matrix is empty: every combination is excluded")])
+    return _ordered(catalog, out.values())
+
+
+def _included(catalog: Catalog, rule: Rule) -> list[Variant]:
+    model = catalog.model
+    products = [catalog.products[rule.product]] if rule.product else list(model.products)
+    found = []
+    for product in products:
+        colours, backgrounds, designs = _allowed(catalog, product)
+        colours = [catalog.colours[rule.colour]] if rule.colour else colours
+        backgrounds = [catalog.backgrounds[rule.background]] if rule.background else backgrounds
+        designs = [catalog.designs[rule.design]] if rule.design else designs
+        channels = [c for c in model.channels if rule.channel in (None, c.id)]
+        several = len(product.designs or []) > 1
+        for colour, background, design, channel in cartesian(colours, backgrounds, designs, channels):
+            found.append(Variant(product, colour, background, design, channel, several))
+    return found
+
+
+def _ordered(catalog: Catalog, variants) -> list[Variant]:
+    m = catalog.model
+    rank = {**{("p", p.sku): i for i, p in enumerate(m.products)}, **{("c", c.id): i for i, c in enumerate(m.colours)},
+            **{("b", b.id): i for i, b in enumerate(m.backgrounds)}, **{("d", d.id): i for i, d in enumerate(m.designs)},
+            **{("h", h.id): i for i, h in enumerate(m.channels)}}
+    return sorted(variants, key=lambda v: (rank["p", v.product.sku], rank["c", v.colour.id], rank["b", v.background.id],
+                                           rank["d", v.design.id] if v.design else -1, rank["h", v.channel.id]))
+
+
+def parse_only(values: list[str] | None) -> list[dict[str, list[str]]]:
+    """`--only sku=TEE-*,colour=navy` -> [{"product": ["TEE-*"], "colour": ["navy"]}]. Several --only are OR-ed."""
+    filters = []
+    for value in values or []:
+        f: dict[str, list[str]] = {}
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            key, sep, pattern = part.partition("=")
+            key = key.strip().lower()
+            if not sep or not pattern or key not in FILTER_KEYS:
+                raise FilterError(f"--only {value!r}: expected key=value pairs with keys "
+                                  f"{', '.join(sorted(set(FILTER_KEYS) - {'color', 'product'}))}, e.g. sku=TEE-*,colour=navy")
+            f.setdefault(FILTER_KEYS[key], []).append(pattern.strip())
+        filters.append(f)
+    return filters
+
+
+def select(variants: list[Variant], only: list[dict[str, list[str]]] | None = None,
+           shard: tuple[int, int] | None = None) -> list[Variant]:
+    """Keep the variants matching any --only filter (globs allowed) and falling in shard K of N."""
+    out = variants
+    if only:
+        out = [v for v in out if any(_filter_matches(f, v.ids()) for f in only)]
+    if shard:
+        k, n = shard
+        out = [v for v in out if shard_of(v.id, n) == k]
+    return out
+
+
+def _filter_matches(f: dict[str, list[str]], ids: dict) -> bool:
+    return all(any(ids[key] is not None and fnmatch.fnmatchcase(ids[key], p) for p in patterns)
+               for key, patterns in f.items())
+
+
+def shard_of(variant_id: str, n: int) -> int:
+    """1-based shard of a variant: by hash, so adding a variant does not move the others."""
+    return int.from_bytes(hashlib.sha256(variant_id.encode()).digest()[:8], "big") % n + 1
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    k, sep, n = value.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise FilterError(f"--shard {value!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
+    return int(k), int(n)

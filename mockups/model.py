@@ -1,0 +1,237 @@
+"""The catalog as a typed, frozen model: each field declared once, with its meaning.
+
+This module owns the *shape* of a catalog (what keys exist, their types and defaults) and the
+JSON Schema derived from it. Cross-references and files are checked in `catalog.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+HEX_RE = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+
+
+def _hex(value: str) -> str:
+    if not HEX_RE.match(value):
+        raise ValueError(f"expected a colour like '#1A2B3C', got '{value}'")
+    if len(value) == 4:
+        value = "#" + "".join(c * 2 for c in value[1:])
+    return value.upper()
+
+
+def _ident(value: str) -> str:
+    if not ID_RE.match(value):
+        raise ValueError(f"expected an id of letters, digits, '.', '_' or '-' (it names files), got '{value}'")
+    return value
+
+
+def _size(value: object) -> tuple[int, int]:
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (int(value[0]), int(value[1]))
+    m = SIZE_RE.match(str(value)) if isinstance(value, str) else None
+    if not m or int(m[1]) < 16 or int(m[2]) < 16 or int(m[1]) > 8192 or int(m[2]) > 8192:
+        raise ValueError(f"expected a size like '2048x2048' (16 to 8192 pixels a side), got {value!r}")
+    return (int(m[1]), int(m[2]))
+
+
+def _corners(value: object) -> tuple[tuple[float, float], ...]:
+    """A print area: four [x, y] corners, or a rectangle {x, y, width, height}."""
+    if isinstance(value, dict):
+        keys = {"x", "y", "width", "height"}
+        if set(value) != keys or not all(_number(value[k]) for k in keys):
+            raise ValueError("expected a rectangle {x, y, width, height} of numbers, "
+                             f"got keys {', '.join(map(str, value)) or 'none'}")
+        x, y, w, h = (float(value[k]) for k in ("x", "y", "width", "height"))
+        if w <= 0 or h <= 0:
+            raise ValueError(f"a print area needs a positive width and height, got {w:g} x {h:g}")
+        return ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
+    if (isinstance(value, list) and len(value) == 4
+            and all(isinstance(p, list) and len(p) == 2 and all(_number(c) for c in p) for p in value)):
+        return tuple((float(p[0]), float(p[1])) for p in value)
+    raise ValueError("expected four corners [[x, y], [x, y], [x, y], [x, y]] (top-left, top-right, "
+                     "bottom-right, bottom-left) or a rectangle {x, y, width, height}")
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+Hex = Annotated[str, AfterValidator(_hex), Field(json_schema_extra={"pattern": HEX_RE.pattern})]
+Ident = Annotated[str, AfterValidator(_ident), Field(json_schema_extra={"pattern": ID_RE.pattern})]
+Size = Annotated[tuple[int, int], BeforeValidator(_size),
+                 WithJsonSchema({"type": "string", "pattern": SIZE_RE.pattern, "examples": ["2048x2048"]})]
+_POINT = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+_RECT = {"type": "object", "additionalProperties": False, "required": ["x", "y", "width", "height"],
+         "properties": {k: {"type": "number"} for k in ("x", "y", "width", "height")}}
+Corners = Annotated[tuple[tuple[float, float], ...], BeforeValidator(_corners), WithJsonSchema(
+    {"oneOf": [{"type": "array", "items": _POINT, "minItems": 4, "maxItems": 4}, _RECT]})]
+FilePath = Annotated[str, Field(min_length=1, description="a file path, relative to the catalog's folder")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class OpenAIOptions(Strict):
+    """Options of the `openai` backend (see the model table for what each model accepts)."""
+
+    model: str = Field("gpt-image-2", description="GPT image model id")
+    quality: Literal["low", "medium", "high", "xhigh", "max", "auto"] = "medium"
+    mode: Literal["scene", "recolour", "design", "restyle"] = Field("scene", description="what the edit may change")
+    product_lock: bool = Field(True, description="composite the original product pixels back after a scene edit")
+    size: str = Field("auto", description="request size: 'auto' or WxH")
+    input_fidelity: Literal["low", "high"] | None = None
+    background: Literal["auto", "opaque", "transparent"] | None = None
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint; the key comes from OPENAI_API_KEY")
+    timeout: float = Field(300.0, gt=0, description="seconds to wait for one edit")
+    concurrency: int = Field(4, ge=1, le=64)
+    requests_per_minute: float | None = Field(None, gt=0)
+
+
+class LocalOptions(Strict):
+    """Options of the offline `local` compositor."""
+
+    shadow: bool = Field(True, description="soft contact shadow under the product")
+    displacement: float = Field(6.0, ge=0, le=40, description="how far designs bend with the folds, in pixels")
+    seed: int = Field(0, description="seed for any texture noise")
+
+
+class Defaults(Strict):
+    backend: str = Field("local", description="local | openai (or a plugin's name)")
+    template: str = Field("product-photo.j2", description="prompt template, looked up in templates/ then the built-ins")
+    openai: OpenAIOptions = OpenAIOptions()
+    local: LocalOptions = LocalOptions()
+
+
+class Channel(Strict):
+    """An output: every variant is made once per channel."""
+
+    id: Ident
+    size: Size = Field(description="canvas size, WIDTHxHEIGHT")
+    format: Literal["png", "jpeg", "webp"] = "webp"
+    quality: int = Field(90, ge=1, le=100, description="JPEG/WebP quality")
+    fill: float = Field(0.8, gt=0, le=1, description="fraction of the canvas the product fills")
+    background: Hex | None = Field(None, description="force this background colour, e.g. '#FFFFFF' for marketplaces")
+    shadow: bool | None = Field(None, description="override the default contact shadow")
+
+
+class Caption(Strict):
+    """Text drawn on the image: a caption or a price badge."""
+
+    text: str = Field(min_length=1, max_length=200)
+    position: Literal["top", "bottom", "top-left", "top-right", "bottom-left", "bottom-right"] = "bottom"
+    size: float = Field(0.05, gt=0, le=0.3, description="text height as a fraction of the canvas height")
+    colour: Hex = "#1B1B1D"
+    badge: bool = Field(False, description="draw the text on a rounded badge")
+
+
+class Product(Strict):
+    sku: Ident
+    name: str = Field(min_length=1)
+    image: FilePath = Field(description="product photo; its alpha (or `mask`) is the silhouette")
+    mask: FilePath | None = Field(None, description="silhouette mask (white = product) for photos without alpha")
+    recolour_mask: FilePath | None = Field(None, description="dyeable area (white = dye); default: the silhouette")
+    print_area: Corners | None = Field(None, description="four corners [[x,y],...] or {x, y, width, height}")
+    designs: list[Ident] | None = Field(None, description="design ids placed on the print area")
+    colours: list[Ident] | None = Field(None, description="colour ids; default: every colour")
+    backgrounds: list[Ident] | None = Field(None, description="background ids; default: every background")
+    template: str | None = Field(None, description="prompt template for this product")
+    mode: Literal["scene", "recolour", "design", "restyle"] | None = Field(None, description="openai edit mode")
+    caption: Caption | None = None
+
+
+class Colour(Strict):
+    id: Ident
+    name: str = Field(min_length=1)
+    hex: Hex
+
+
+class Gradient(Strict):
+    type: Literal["linear", "radial"] = "linear"
+    colours: list[Hex] = Field(min_length=2, max_length=8)
+    angle: float = Field(90.0, description="linear gradients: degrees, 90 = top to bottom")
+
+
+class Background(Strict):
+    """Exactly one of colour, gradient, sweep, image or prompt."""
+
+    id: Ident
+    name: str = Field(min_length=1)
+    colour: Hex | None = None
+    gradient: Gradient | None = None
+    sweep: Hex | None = Field(None, description="a studio sweep in this base colour")
+    image: FilePath | None = None
+    prompt: str | None = Field(None, min_length=1, description="a scene for AI backends to generate")
+
+    @property
+    def kind(self) -> str:
+        for k in ("image", "gradient", "sweep", "colour"):
+            if getattr(self, k) is not None:
+                return k
+        return "prompt"
+
+
+class Design(Strict):
+    id: Ident
+    name: str | None = None
+    image: FilePath
+
+
+class Rule(Strict):
+    """A matrix rule: a combination of ids. Missing keys match anything."""
+
+    product: str | None = None
+    colour: str | None = None
+    background: str | None = None
+    design: str | None = None
+    channel: str | None = None
+
+
+class Matrix(Strict):
+    exclude: list[Rule] = Field(default_factory=list)
+    include: list[Rule] = Field(default_factory=list)
+
+
+DEFAULT_CHANNEL = {"id": "default", "size": "1024x1024", "format": "png"}
+
+
+class CatalogModel(Strict):
+    """A mockups catalog."""
+
+    version: Literal[1] = 1
+    defaults: Defaults = Defaults()
+    channels: list[Channel] = Field(default_factory=lambda: [Channel(**DEFAULT_CHANNEL)], min_length=1)
+    products: list[Product] = Field(min_length=1)
+    colours: list[Colour] = Field(min_length=1)
+    backgrounds: list[Background] = Field(min_length=1)
+    designs: list[Design] = Field(default_factory=list)
+    matrix: Matrix = Matrix()
+
+
+SECTION_KEYS = {
+    (): CatalogModel, ("defaults",): Defaults, ("defaults", "openai"): OpenAIOptions,
+    ("defaults", "local"): LocalOptions, ("channels", 0): Channel, ("products", 0): Product,
+    ("colours", 0): Colour, ("backgrounds", 0): Background, ("designs", 0): Design,
+    ("matrix",): Matrix, ("matrix", "exclude", 0): Rule, ("matrix", "include", 0): Rule,
+    ("products", 0, "caption"): Caption, ("backgrounds", 0, "gradient"): Gradient,
+}
+
+
+def known_keys(path: tuple) -> list[str]:
+    """The keys allowed at a key path (list indexes normalised), for 'did you mean'."""
+    norm = tuple(0 if isinstance(p, int) else p for p in path)
+    model = SECTION_KEYS.get(norm)
+    return list(model.model_fields) if model else []
+
+
+def json_schema() -> dict:
+    schema = CatalogModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mockups catalog"
+    return schema

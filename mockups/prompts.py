@@ -1,0 +1,96 @@
+"""Prompt templates: Jinja in its sandbox, strict about undefined names.
+
+Templates are looked up in the project's `templates/` folder first and the built-ins second, so a
+project overrides one template and inherits the rest. Errors name the template file and line, and
+the variant being rendered.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from .catalog import Catalog
+from .errors import TemplateError
+from .matrix import Variant
+
+BUILTIN = Path(__file__).parent / "resources" / "templates"
+
+
+def environment(project_templates: Path | None, *, autoescape: bool = False) -> jinja2.Environment:
+    """A sandboxed environment: the project's templates first, then the built-in ones."""
+    loaders = [jinja2.FileSystemLoader(str(project_templates))] if project_templates else []
+    loaders.append(jinja2.FileSystemLoader(str(BUILTIN)))
+    return ImmutableSandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=autoescape,
+        keep_trailing_newline=False,
+    )
+
+
+class PromptRenderer:
+    """Renders each variant's prompt; templates are compiled once per build."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        folder = catalog.root / "templates"
+        self.env = environment(folder if folder.is_dir() else None)
+
+    def template_name(self, variant: Variant) -> str:
+        return variant.product.template or self.catalog.model.defaults.template
+
+    def render(self, variant: Variant) -> str:
+        name = self.template_name(variant)
+        try:
+            template = self.env.get_template(name)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"{name}: template not found (looked in {self.catalog.root / 'templates'} "
+                                f"and the built-in templates: {', '.join(builtin_names())}) "
+                                f"while rendering {variant.id}") from None
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateError(f"{_shown(e.filename or name)}:{e.lineno}: syntax error: {e.message} "
+                                f"(while rendering {variant.id})") from None
+        try:
+            text = template.render(context(variant))
+        except SecurityError as e:
+            raise TemplateError(f"{_shown(template.filename)}:{_template_line(template)}: not allowed in a "
+                                f"template: {e} (while rendering {variant.id})") from None
+        except jinja2.TemplateError as e:
+            raise TemplateError(f"{_shown(template.filename)}:{_template_line(template)}: {e.message or e} "
+                                f"(while rendering {variant.id})") from None
+        except (TypeError, ValueError, ArithmeticError, AttributeError) as e:
+            raise TemplateError(f"{_shown(template.filename)}:{_template_line(template)}: {e} "
+                                f"(while rendering {variant.id})") from None
+        return " ".join(text.split())
+
+
+def context(variant: Variant) -> dict:
+    return {"product": variant.product, "colour": variant.colour, "color": variant.colour,
+            "background": variant.background, "design": variant.design, "channel": variant.channel,
+            "variant": {"id": variant.id, "output": variant.output}}
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name for p in BUILTIN.glob("*.j2"))
+
+
+def _shown(filename: str | None) -> str:
+    if not filename:
+        return "<template>"
+    try:
+        return str(Path(filename).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return filename
+
+
+def _template_line(template: jinja2.Template) -> int | str:
+    """The template line being rendered when the current exception was raised."""
+    tb = sys.exc_info()[2]
+    line = "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == template.filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,219 @@
+"""Executes stale jobs: bounded concurrency, a shared rate limit, retries, a budget, and no lost work.
+
+CPU-bound backends (`parallelism = "process"`) run in worker processes, one per core, fed jobs in
+product order so a worker reuses its per-product work; network-bound backends run in threads. Each
+finished output goes into the cache atomically inside the worker, so a killed build keeps every
+finished variant. Jobs are launched lazily (a small window ahead of the workers), so a budget, a
+`--fail-fast` stop or Ctrl-C leaves nothing queued behind it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import tenacity
+
+from .backends.base import Backend, get_backend
+from .cache import ObjectStore
+from .errors import BackendError, FatalBackendError, MockupsError, TransientBackendError
+from .jobs import Job
+from .outputs import finish
+
+
+class RateLimiter:
+    """At most `per_minute` starts in any 60 s window, shared by every worker; `pause` after a 429."""
+
+    def __init__(self, per_minute: float | None, clock=time.monotonic, sleep=time.sleep):
+        self.per_minute = per_minute
+        self.clock, self.sleep = clock, sleep
+        self.starts: deque[float] = deque()
+        self.paused_until = 0.0
+        self.lock = threading.Lock()
+
+    def pause(self, seconds: float) -> None:
+        with self.lock:
+            self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def acquire(self, stop: threading.Event | None = None) -> None:
+        while True:
+            with self.lock:
+                now = self.clock()
+                wait = self.paused_until - now
+                if self.per_minute:
+                    while self.starts and now - self.starts[0] >= 60.0:
+                        self.starts.popleft()
+                    if len(self.starts) >= self.per_minute:
+                        wait = max(wait, 60.0 - (now - self.starts[0]))
+                if wait <= 0:
+                    if self.per_minute:
+                        self.starts.append(now)
+                    return
+            if stop is not None and stop.is_set():
+                raise Interrupted()
+            self.sleep(min(wait, 0.5))
+
+
+class Interrupted(MockupsError):
+    """The build was stopped (Ctrl-C, --fail-fast, budget) before this job started."""
+
+
+@dataclass
+class Outcome:
+    job: Job
+    ok: bool
+    meta: dict | None = None
+    error: str | None = None
+    fatal: bool = False
+    attempts: int = 1
+    skipped: bool = False  # stopped before it started: neither done nor failed
+
+
+@dataclass
+class RunOptions:
+    concurrency: int = 1
+    retries: int = 3
+    requests_per_minute: float | None = None
+    fail_fast: bool = False
+    max_cost: float | None = None
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+
+
+def make_output(backend: Backend, job: Job, store: ObjectStore) -> dict:
+    """Render, encode and store one job; return the cache metadata."""
+    rendered = backend.render(job)
+    data, thumb, meta = finish(job, rendered)
+    store.put(job.key, job.variant.output.rsplit(".", 1)[1], data, meta, thumb)
+    return meta
+
+
+# --- worker processes ----------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(backend_name: str, options: dict, store_root: str) -> None:
+    _WORKER["backend"] = get_backend(backend_name, options)
+    _WORKER["store"] = ObjectStore(store_root)
+
+
+def _process_job(job: Job) -> dict:
+    return make_output(_WORKER["backend"], job, _WORKER["store"])
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, backend: Backend, store: ObjectStore, options: RunOptions,
+                 on_event: Callable[[str, Outcome | Job], None] | None = None):
+        self.backend, self.store, self.options = backend, store, options
+        self.on_event = on_event or (lambda kind, obj: None)
+        self.limiter = RateLimiter(options.requests_per_minute)
+        self.stop = threading.Event()
+        self.stop_reason: str | None = None
+        self.spent = 0.0
+
+    def run(self, jobs: list[Job]) -> list[Outcome]:
+        if not jobs:
+            return []
+        if self.backend.parallelism == "process" and self.options.concurrency > 1:
+            pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
+                                          initargs=(self.backend.name, self.backend.options, str(self.store.root)))
+            submit = lambda job: pool.submit(_process_job, job)  # noqa: E731
+        else:
+            pool = cf.ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="mockups")
+            submit = lambda job: pool.submit(self._attempt_loop, job)  # noqa: E731
+        try:
+            return self._drive(jobs, submit)
+        except KeyboardInterrupt:
+            self.halt("interrupted")
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def halt(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            self.stop.set()
+
+    def _drive(self, jobs: list[Job], submit) -> list[Outcome]:
+        pending = deque(jobs)
+        running: dict[cf.Future, Job] = {}
+        outcomes: list[Outcome] = []
+        window = self.options.concurrency * 2
+        while pending or running:
+            while pending and len(running) < window and not self.stop.is_set():
+                if self.options.max_cost is not None and self.spent >= self.options.max_cost:
+                    self.halt(f"budget of ${self.options.max_cost:.2f} reached (spent ${self.spent:.2f})")
+                    break
+                job = pending.popleft()
+                self.on_event("start", job)
+                running[submit(job)] = job
+            if not running:
+                break
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                outcome = self._outcome(running.pop(future), future)
+                outcomes.append(outcome)
+                self.spent += (outcome.meta or {}).get("cost", 0.0) or 0.0
+                self.on_event("done" if outcome.ok else "skipped" if outcome.skipped else "failed", outcome)
+                if outcome.fatal:
+                    self.halt(outcome.error or "fatal backend error")
+                elif not outcome.ok and self.options.fail_fast:
+                    self.halt(f"--fail-fast: {outcome.job.id} failed")
+        return outcomes
+
+    def _outcome(self, job: Job, future: cf.Future) -> Outcome:
+        try:
+            result = future.result()
+        except Interrupted:
+            return Outcome(job, False, error=f"not started: {self.stop_reason}", skipped=True)
+        except FatalBackendError as e:
+            return Outcome(job, False, error=str(e), fatal=True)
+        except BackendError as e:
+            return Outcome(job, False, error=str(e))
+        except cf.process.BrokenProcessPool as e:
+            return Outcome(job, False, error=f"worker process died: {e}", fatal=True)
+        except Exception as e:  # a bug or an unexpected library error: record it, keep going
+            return Outcome(job, False, error=f"{type(e).__name__}: {e}")
+        if isinstance(result, Outcome):
+            return result
+        return Outcome(job, True, meta=result)
+
+    def _attempt_loop(self, job: Job) -> Outcome:
+        """Thread mode: rate-limited attempts with backoff that honours the server's Retry-After."""
+        attempts = 0
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception()
+            base = min(self.options.backoff_max, self.options.backoff_base * 2 ** (state.attempt_number - 1))
+            after = getattr(exc, "retry_after", None)
+            if after:
+                self.limiter.pause(after)  # every worker waits, not just this one
+                return max(after, 0.0)
+            return base
+
+        def attempt() -> dict:
+            nonlocal attempts
+            attempts += 1
+            if self.stop.is_set():
+                raise Interrupted()
+            self.limiter.acquire(self.stop)
+            return make_output(self.backend, job, self.store)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TransientBackendError),
+            stop=tenacity.stop_after_attempt(self.options.retries + 1), wait=wait, reraise=True,
+            before_sleep=lambda state: self.on_event("retry", job),
+            sleep=self.stop.wait,  # a stop wakes a sleeping retry at once
+        )
+        try:
+            meta = retrying(attempt)
+        except TransientBackendError as e:
+            return Outcome(job, False, error=f"{e} (gave up after {attempts} attempts)", attempts=attempts)
+        return Outcome(job, True, meta=meta, attempts=attempts)

@@ -1,0 +1,37 @@
+"""`mockups init`: a starter project (catalog, templates, schema, sample assets) in an empty folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .errors import MockupsError
+from .model import json_schema
+from .samples import write_samples
+
+STARTER = Path(__file__).parent / "resources" / "starter"
+
+
+class InitError(MockupsError):
+    pass
+
+
+def write_starter(folder: Path) -> list[Path]:
+    """Write the starter project; refuse to overwrite an existing catalog or templates."""
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = [folder / "catalog.yaml", folder / "templates", folder / "assets"]
+    existing = [t.name for t in targets if t.exists()]
+    if existing:
+        raise InitError(f"{folder} already has {', '.join(existing)}; choose an empty folder")
+    written = []
+    shutil.copy2(STARTER / "catalog.yaml", folder / "catalog.yaml")
+    written.append(folder / "catalog.yaml")
+    shutil.copytree(STARTER / "templates", folder / "templates")
+    written += sorted((folder / "templates").glob("*"))
+    schema = folder / "catalog.schema.json"
+    schema.write_text(json.dumps(json_schema(), indent=2) + "\n")
+    written.append(schema)
+    write_samples(folder / "assets")
+    written += sorted((folder / "assets").glob("*"))
+    return written

@@ -81,8 +81,8 @@ def expand(catalog: Catalog) -> list[Variant]:
         for v in _included(catalog, rule):
             out.setdefault(v.id, v)
     if not out:
-        raise CatalogError([catalog.problem(("matrix",) if "matrix" in catalog.doc.data else ("products",),
-                                            "the matrix is empty: every combination is excluded")])
+        where = ("matrix",) if "matrix" in catalog.doc.data else ("products",)
+        raise CatalogError([catalog.doc.problem(where, "the matrix is empty: every combination is excluded", key=True)])
     return _ordered(catalog, out.values())
 
 

@@ -7,13 +7,15 @@ the variant being rendered.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from .catalog import Catalog
+from . import model as model_module
+from .catalog import Catalog, did_you_mean
 from .errors import TemplateError
 from .matrix import Variant
 
@@ -37,6 +39,7 @@ class PromptRenderer:
         self.catalog = catalog
         folder = catalog.root / "templates"
         self.env = environment(folder if folder.is_dir() else None)
+        self.root = catalog.root
 
     def template_name(self, variant: Variant) -> str:
         return variant.product.template or self.catalog.model.defaults.template
@@ -50,18 +53,18 @@ class PromptRenderer:
                                 f"and the built-in templates: {', '.join(builtin_names())}) "
                                 f"while rendering {variant.id}") from None
         except jinja2.TemplateSyntaxError as e:
-            raise TemplateError(f"{_shown(e.filename or name)}:{e.lineno}: syntax error: {e.message} "
+            raise TemplateError(f"{_shown(e.filename or name, self.root)}:{e.lineno}: syntax error: {e.message} "
                                 f"(while rendering {variant.id})") from None
         try:
             text = template.render(context(variant))
         except SecurityError as e:
-            raise TemplateError(f"{_shown(template.filename)}:{_template_line(template)}: not allowed in a "
+            raise TemplateError(f"{_shown(template.filename, self.root)}:{_template_line(template)}: not allowed in a "
                                 f"template: {e} (while rendering {variant.id})") from None
         except jinja2.TemplateError as e:
-            raise TemplateError(f"{_shown(template.filename)}:{_template_line(template)}: {e.message or e} "
+            raise TemplateError(f"{_shown(template.filename, self.root)}:{_template_line(template)}: {_plain(e)} "
                                 f"(while rendering {variant.id})") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError) as e:
-            raise TemplateError(f"{_shown(template.filename)}:{_template_line(template)}: {e} "
+            raise TemplateError(f"{_shown(template.filename, self.root)}:{_template_line(template)}: {e} "
                                 f"(while rendering {variant.id})") from None
         return " ".join(text.split())
 
@@ -76,13 +79,31 @@ def builtin_names() -> list[str]:
     return sorted(p.name for p in BUILTIN.glob("*.j2"))
 
 
-def _shown(filename: str | None) -> str:
+def _shown(filename: str | None, root: Path) -> str:
+    """A template's path as the user knows it: relative to the catalog, or the built-in's name."""
     if not filename:
         return "<template>"
-    try:
-        return str(Path(filename).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return filename
+    path = Path(filename).resolve()
+    if path.is_relative_to(BUILTIN):
+        return f"(built-in) {path.name}"
+    return str(path.relative_to(root)) if path.is_relative_to(root) else filename
+
+
+_NO_ATTR = re.compile(r"'(?:[\w.]+\.)?(\w+) object' has no attribute '(\w+)'")
+
+
+def _plain(e: jinja2.TemplateError) -> str:
+    """Jinja's message without Python class names, with a "did you mean"."""
+    text = e.message or str(e)
+    m = _NO_ATTR.search(text)
+    if m:
+        cls, attr = m.groups()
+        model = getattr(model_module, cls, None)
+        fields = list(getattr(model, "model_fields", {}))
+        hint = did_you_mean(attr, fields)
+        known = f"; it has: {', '.join(fields)}" if fields else ""
+        return f"'{cls.lower()}' has no field '{attr}'{hint}{known}"
+    return text
 
 
 def _template_line(template: jinja2.Template) -> int | str:

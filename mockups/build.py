@@ -104,16 +104,22 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
     return jobs
 
 
+def make_backend(catalog: Catalog, name: str | None, cache_dir: Path) -> Backend:
+    """The backend by name, with its catalog options (defaults.<name>) and the cache folder."""
+    name = name or catalog.model.defaults.backend
+    section = getattr(catalog.model.defaults, name, None)
+    options = section.model_dump() if hasattr(section, "model_dump") else {}
+    return get_backend(name, {**options, "cache_dir": str(cache_dir)})
+
+
 def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None) -> Prepared:
     options = options or BuildOptions()
     catalog = load_catalog(catalog_path)
     only, shard = parse_only(options.only), parse_shard(options.shard)
     variants = expand(catalog)
     selected = select(variants, only, shard)
-    backend_options = catalog.model.defaults.model_dump()
-    name = options.backend or catalog.model.defaults.backend
-    backend = get_backend(name, backend_options.get(name, {}) if isinstance(backend_options.get(name), dict) else {})
     build_dir, cache_dir = folders(catalog, options)
+    backend = make_backend(catalog, options.backend, cache_dir)
     stat = StatCache(cache_dir / "stat.json")
     jobs = render_jobs(catalog, selected, backend, stat)
     problems = backend.check(catalog, jobs)

@@ -92,6 +92,8 @@ class OpenAIOptions(Strict):
     timeout: float = Field(300.0, gt=0, description="seconds to wait for one edit")
     concurrency: int = Field(4, ge=1, le=64)
     requests_per_minute: float | None = Field(None, gt=0)
+    strategy: Literal["edit", "plates"] = Field(
+        "edit", description="edit: one AI edit per variant; plates: generate each prompt background once, composite locally")
 
 
 class LocalOptions(Strict):
@@ -155,7 +157,7 @@ class Colour(Strict):
 class Gradient(Strict):
     type: Literal["linear", "radial"] = "linear"
     colours: list[Hex] = Field(min_length=2, max_length=8)
-    angle: float = Field(90.0, description="linear gradients: degrees, 90 = top to bottom")
+    angle: float = Field(180.0, description="linear gradients: degrees as in CSS, 180 = top to bottom")
 
 
 class Background(Strict):

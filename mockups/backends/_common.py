@@ -1,0 +1,164 @@
+"""Shared helpers for the Pillow/numpy compositor (internal).
+
+Everything here is pure, deterministic and vectorised: float32 numpy arrays in,
+float32 numpy arrays out. Blurs and morphology use cumulative sums, so their
+cost does not depend on the radius.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from PIL import Image
+
+__all__ = [
+    "ImagingError",
+    "parse_hex",
+    "rgba_array",
+    "box_blur",
+    "gaussian_blur",
+    "dilate",
+    "erode",
+    "smoothstep",
+]
+
+
+class ImagingError(Exception):
+    """An image could not be read, validated or processed.
+
+    The message describes what is wrong with the *image data or parameters*;
+    callers prepend the file / variant name.
+    """
+
+
+_HEX_RE = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+def parse_hex(colour: str) -> tuple[int, int, int]:
+    """Parse ``#RGB`` / ``#RRGGBB`` (``#`` optional) into an ``(r, g, b)`` tuple."""
+    if not isinstance(colour, str):
+        raise ImagingError(f"colour must be a hex string like '#1F2A44', got {colour!r}")
+    match = _HEX_RE.match(colour.strip())
+    if match is None:
+        raise ImagingError(f"invalid hex colour {colour!r} (expected '#RRGGBB' or '#RGB')")
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(ch * 2 for ch in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def rgba_array(image: Image.Image) -> np.ndarray:
+    """Return an ``(H, W, 4)`` uint8 copy of ``image`` (converted to RGBA if needed)."""
+    if not isinstance(image, Image.Image):
+        raise ImagingError(f"expected a PIL image, got {type(image).__name__}")
+    if image.mode != "RGBA":
+        image = image.convert("RGBA")
+    return np.array(image, dtype=np.uint8)
+
+
+def _window_sum(a: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Sum over a window of ``2*radius+1`` along ``axis`` (0 or 1), edges replicated."""
+    if axis == 0:  # running sums along the contiguous axis are ~4x faster
+        return np.ascontiguousarray(_window_sum(np.ascontiguousarray(a.swapaxes(0, 1)), radius, 1)
+                                    .swapaxes(0, 1))
+    n = a.shape[1]
+    pad = [(0, 0)] * a.ndim
+    pad[1] = (radius + 1, radius)
+    csum = np.cumsum(np.pad(a, pad, mode="edge"), axis=1)
+    return csum[:, 2 * radius + 1:2 * radius + 1 + n] - csum[:, :n]
+
+
+def box_blur(a: np.ndarray, radius: int) -> np.ndarray:
+    """Separable box blur (mean filter) of a 2-D or ``(H, W, C)`` float array.
+
+    float32 running sums: the rounding error stays far below 0.01 of the
+    value range for images up to several thousand pixels wide.
+    """
+    out = np.asarray(a, dtype=np.float32)
+    radius = int(radius)
+    if radius <= 0:
+        return out
+    for axis in (0, 1):
+        out = _window_sum(out, radius, axis)
+    return out * np.float32(1.0 / (2 * radius + 1) ** 2)
+
+
+def _mask_count(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Exact count of set pixels in each (2r+1)^2 window (integer running sums)."""
+    out = np.asarray(mask, dtype=np.int32)
+    for axis in (0, 1):
+        out = _window_sum(out, radius, axis)
+    return out
+
+
+def _small_gaussian(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Exact separable Gaussian for small sigma (kernel radius <= 3*sigma)."""
+    radius = max(1, int(np.ceil(3.0 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float32)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel /= kernel.sum()
+    out = np.asarray(a, dtype=np.float32)
+    for axis in (0, 1):
+        pad = [(0, 0)] * out.ndim
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="edge")
+        n = out.shape[axis]
+        acc = np.zeros_like(out)
+        for k, w in enumerate(kernel):
+            acc += w * (padded[k:k + n] if axis == 0 else padded[:, k:k + n])
+        out = acc
+    return out
+
+
+def _downsampled_gaussian(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Large-sigma blur: box-reduce by ``f``, exact blur, bilinear upsample."""
+    f = max(2, int(sigma / 1.5))
+    h, w = a.shape[:2]
+    sh, sw = -(-h // f), -(-w // f)
+    channels = a[..., None] if a.ndim == 2 else a
+    padded = np.pad(channels, ((0, sh * f - h), (0, sw * f - w), (0, 0)), mode="edge")
+    small = padded.reshape(sh, f, sw, f, -1).mean(axis=(1, 3), dtype=np.float32)
+    small = _small_gaussian(small, np.sqrt(max(sigma * sigma - f * f / 12.0, 0.25)) / f)
+    out = np.empty(channels.shape, dtype=np.float32)
+    for c in range(channels.shape[2]):
+        img = Image.fromarray(np.ascontiguousarray(small[..., c]), "F")
+        big = img.resize((sw * f, sh * f), Image.Resampling.BILINEAR)
+        out[..., c] = np.asarray(big, dtype=np.float32)[:h, :w]
+    return out[..., 0] if a.ndim == 2 else out
+
+
+def gaussian_blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a float array (2-D or ``(H, W, C)``), edges replicated.
+
+    sigma < 3 uses an exact separable kernel; larger sigmas blur a
+    box-reduced copy and upsample it (the result is smooth by construction,
+    so the bilinear upsampling error is negligible), making the cost
+    independent of sigma.
+    """
+    a = np.asarray(a, dtype=np.float32)
+    if sigma <= 0.05:
+        return a.copy()
+    if sigma < 3.0:
+        return _small_gaussian(a, sigma)
+    return _downsampled_gaussian(a, sigma)
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary dilation of a boolean mask with a square of side ``2*radius+1``."""
+    if radius <= 0:
+        return mask.astype(bool)
+    return _mask_count(mask, int(radius)) > 0
+
+
+def erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary erosion of a boolean mask with a square of side ``2*radius+1``."""
+    if radius <= 0:
+        return mask.astype(bool)
+    return _mask_count(mask, int(radius)) == (2 * int(radius) + 1) ** 2
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """Cubic Hermite ramp of ``x`` clipped to [0, 1]."""
+    t = np.clip(x, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)

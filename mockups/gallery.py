@@ -1,33 +1,122 @@
-"""The static review gallery (first version: a page of every variant, grouped by product)."""
+"""The static review gallery: `build/gallery/index.html`, its stylesheet, script, thumbnails and data.
+
+The gallery opens from disk (file://) or any static host with no network access: everything it needs
+is inside `build/gallery/` (thumbnails and previous images are copied or hard-linked in) or is one of
+the build's outputs, which it links relatively (`../shop/TEE/navy--studio.webp`). The page's data is
+one JSON script element; `gallery.js` reads it and draws the grid, the matrix, the filters and the
+lightbox, inserting catalog text only as text.
+
+Theme: every file of the theme is looked up in the project's `templates/` folder first and in the
+built-in theme second (the prompt templates' order), so a project overrides one file and inherits
+the rest. The files are `gallery.html.j2` (the page; extend `gallery-base.html.j2` to change one
+block), `gallery.css`, `gallery-custom.css` (empty: for a few overrides) and `gallery.js`.
+
+`write_gallery(..., plan=...)` (after a build) records what changed in `gallery/changes.json`;
+without a plan (`mockups gallery`) the marks are read back from that file.
+"""
 
 from __future__ import annotations
 
-import os
+import hashlib
+from functools import partial
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from . import manifest
-from .cache import ObjectStore, atomic_write
-from .catalog import Catalog
+from ._gallery_data import (catalog_order, changes_from_plan, current_marks, facets, load_changes, place_thumbs,
+                            prune, record, safe_json, save_changes, sort_key, write_if_changed)
+from .cache import ObjectStore
 
 THEME = Path(__file__).parent / "resources" / "gallery"
+PAGE = "gallery.html.j2"
+STATIC = ("gallery.css", "gallery-custom.css", "gallery.js")
+REDIRECT = (b'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=gallery/index.html">'
+            b'<title>mockups gallery</title><a href="gallery/index.html">Open the gallery</a>\n')
 
 
-def write_gallery(build_dir: Path, catalog: Catalog, *, store: ObjectStore | None = None, plan=None) -> Path:
-    entries = manifest.load(build_dir)
-    folder = build_dir / "gallery"
-    loaders = []
-    if (catalog.root / "templates").is_dir():
-        loaders.append(jinja2.FileSystemLoader(str(catalog.root / "templates")))
+def theme_environment(project_templates: Path | None) -> jinja2.Environment:
+    """The project's templates folder first, then the built-in theme; HTML autoescaped."""
+    loaders = [jinja2.FileSystemLoader(str(project_templates))] if project_templates else []
     loaders.append(jinja2.FileSystemLoader(str(THEME)))
-    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True)
-    groups: dict[str, list[dict]] = {}
-    for e in sorted(entries.values(), key=lambda e: e["id"]):
-        e = dict(e, src=os.path.relpath(build_dir / e["output"], folder))
-        groups.setdefault(e["sku"], []).append(e)
-    html = env.get_template("gallery.html.j2").render(catalog=catalog, groups=groups, count=len(entries))
-    atomic_write(folder / "index.html", html.encode())
-    atomic_write(build_dir / "index.html", b'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" '
-                 b'content="0; url=gallery/index.html"><a href="gallery/index.html">gallery</a>\n')
+    return ImmutableSandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
+                                         undefined=jinja2.StrictUndefined)
+
+
+def theme_file(env: jinja2.Environment, name: str) -> bytes:
+    """A static theme file (stylesheet or script) as the loader finds it, not rendered."""
+    source, _, _ = env.loader.get_source(env, name)
+    return source.encode()
+
+
+def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None, plan=None) -> Path:
+    """Write `build_dir/gallery/` from the manifest; return the path of its index.html."""
+    build_dir = Path(build_dir)
+    folder = build_dir / "gallery"
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = manifest.load(build_dir)
+    if plan is not None:
+        doc = changes_from_plan(plan, store, folder)
+        save_changes(folder, doc)
+    else:
+        doc = load_changes(folder)
+    marks, removed = current_marks(doc, entries)
+    thumbs = place_thumbs(entries, build_dir, folder, store)
+    data = page_data(entries, catalog, thumbs, marks, removed)
+    templates = getattr(catalog, "root", None)
+    templates = templates / "templates" if templates is not None and (templates / "templates").is_dir() else None
+    env = theme_environment(templates)
+    versions = {}
+    for name in STATIC:
+        content = theme_file(env, name)
+        write_if_changed(folder / name, content)
+        versions[name] = hashlib.sha256(content).hexdigest()[:10]
+    html = env.get_template(PAGE).render(page_context(data, catalog, versions))
+    write_if_changed(folder / "index.html", html.encode())
+    prune(folder / "thumbs", {Path(t).name for t in thumbs.values()})
+    prune(folder / "previous", _referenced(doc))
+    write_if_changed(build_dir / "index.html", REDIRECT)
     return folder / "index.html"
+
+
+def _referenced(doc: dict) -> set[str]:
+    names = set()
+    for r in list((doc.get("variants") or {}).values()) + list(doc.get("removed") or []):
+        for field in ("previous", "previous_thumb", "thumb"):
+            if isinstance(r, dict) and r.get(field):
+                names.add(Path(r[field]).name)
+    return names
+
+
+def page_data(entries: dict[str, dict], catalog, thumbs: dict[str, str], marks: dict[str, dict],
+              removed: list[dict]) -> dict:
+    """Everything the page's script reads: variants in catalog order, filter groups, removed ones."""
+    order = catalog_order(catalog)
+    ordered = sorted(entries.values(), key=partial(sort_key, order))
+    records = [record(e, thumbs.get(e.get("id")), marks.get(e.get("id"))) for e in ordered]
+    return {"variants": records, "facets": facets(records, order),
+            "removed": sorted(removed, key=lambda r: str(r.get("id"))), "summary": summary(records, removed)}
+
+
+def summary(records: list[dict], removed: list[dict]) -> dict[str, int]:
+    out = {"total": len(records), "new": 0, "changed": 0, "failed": 0, "removed": len(removed)}
+    for r in records:
+        if r["change"]:
+            out[r["change"]] += 1
+        if r["status"] == "failed":
+            out["failed"] += 1
+    return out
+
+
+def page_context(data: dict, catalog, versions: dict[str, str]) -> dict:
+    root = getattr(catalog, "root", None)
+    file = getattr(catalog, "file", None)
+    built = [r["built_at"] for r in data["variants"] if r.get("built_at")]
+    return {
+        "title": root.name if root is not None else "mockups",
+        "catalog_name": file.name if file is not None else "catalog",
+        "summary": data["summary"], "built_at": max(built) if built else None,
+        "data_json": Markup(safe_json(data)), "versions": versions,
+    }

@@ -128,8 +128,11 @@ class Runner:
         else:
             pool = cf.ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="mockups")
             submit = lambda job: pool.submit(self._attempt_loop, job)  # noqa: E731
+        # processes get one job queued ahead each (hides the hand-over); threads none, so that a
+        # budget or --fail-fast stop leaves no job already queued behind a running one
+        window = self.options.concurrency * (2 if isinstance(pool, cf.ProcessPoolExecutor) else 1)
         try:
-            return self._drive(jobs, submit)
+            return self._drive(jobs, submit, window)
         except KeyboardInterrupt:
             self.halt("interrupted")
             raise
@@ -141,11 +144,10 @@ class Runner:
             self.stop_reason = reason
             self.stop.set()
 
-    def _drive(self, jobs: list[Job], submit) -> list[Outcome]:
+    def _drive(self, jobs: list[Job], submit, window: int) -> list[Outcome]:
         pending = deque(jobs)
         running: dict[cf.Future, Job] = {}
         outcomes: list[Outcome] = []
-        window = self.options.concurrency * 2
         while pending or running:
             while pending and len(running) < window and not self.stop.is_set():
                 if self.options.max_cost is not None and self.spent >= self.options.max_cost:

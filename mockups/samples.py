@@ -108,14 +108,14 @@ def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def _noise(rng: np.random.Generator, h: int, w: int, cell, normalise: bool = True) -> np.ndarray:
+def _noise(rng: np.random.Generator, h: int, w: int, cell) -> np.ndarray:
     """Smooth value noise (bicubic-interpolated random lattice), zero mean, unit std."""
     cy, cx = (cell, cell) if np.isscalar(cell) else cell
     gh, gw = h // cy + 4, w // cx + 4
     lattice = rng.standard_normal((gh, gw)).astype(np.float32)
     big = Image.fromarray(lattice, "F").resize((gw * cx, gh * cy), Image.BICUBIC)
     a = np.asarray(big, dtype=np.float32)[cy: cy + h, cx: cx + w]
-    return (a - a.mean()) / (a.std() + 1e-6) if normalise else a
+    return (a - a.mean()) / (a.std() + 1e-6)
 
 
 def _grid(h: int = SIZE, w: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -136,12 +136,13 @@ def _bezier(p0, p1, p2, p3, n: int = 40) -> list[tuple[float, float]]:
 
 
 def _path(*segments) -> list[tuple[float, float]]:
-    """Join point lists and Bezier control tuples ((p0, p1, p2, p3)) into one outline."""
+    """Join segments into one outline: a tuple (p0, p1, p2, p3) is a cubic Bezier, a list is plain points."""
     out: list[tuple[float, float]] = []
     for seg in segments:
-        pts = _bezier(*(np.asarray(p, np.float64) for p in seg)) if len(seg) == 4 and \
-            isinstance(seg, tuple) else [tuple(p) for p in seg]
-        out.extend(pts)
+        if isinstance(seg, tuple):
+            out.extend(_bezier(*(np.asarray(p, np.float64) for p in seg)))
+        else:
+            out.extend(tuple(p) for p in seg)
     return out
 
 

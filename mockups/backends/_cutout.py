@@ -222,7 +222,7 @@ def _shadow_like(lab: np.ndarray, model: np.ndarray, t_lo: float) -> np.ndarray:
     smooth_l = gaussian_blur(lab[..., 0], 1.0)
     gy, gx = np.gradient(smooth_l)
     return ((d_l < 0) & (d_l > -45.0) & (chroma < np.maximum(2.5, 0.15 * -d_l))
-            & (np.hypot(gx, gy) < 1.2) & (np.abs(lab[..., 0] - smooth_l) < max(1.5, t_lo)))
+            & (np.hypot(gx, gy) < 3.0) & (np.abs(lab[..., 0] - smooth_l) < max(1.5, t_lo)))
 
 
 def _drop_shadows(obj: np.ndarray, core: np.ndarray, shadow: np.ndarray) -> np.ndarray:
@@ -251,6 +251,13 @@ def _remove_specks(obj: np.ndarray, min_area: float) -> np.ndarray:
     return keep[labels]
 
 
+def _bleed(rgb: np.ndarray, inner: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local mean colour of the ``inner`` pixels (normalised convolution) and its weight."""
+    weight = gaussian_blur(inner.astype(np.float32), sigma)
+    colour = gaussian_blur(rgb * inner[..., None], sigma) / np.maximum(weight, 1e-4)[..., None]
+    return colour, weight
+
+
 def _soft_alpha(obj: np.ndarray, rgb: np.ndarray, backdrop: np.ndarray, feather: float) -> np.ndarray:
     """Anti-aliased alpha for the object mask.
 
@@ -264,12 +271,14 @@ def _soft_alpha(obj: np.ndarray, rgb: np.ndarray, backdrop: np.ndarray, feather:
     inner = erode(obj, 3)
     band = dilate(obj, 2) & ~inner
     hard = gaussian_blur(obj.astype(np.float32), 0.5 * feather)
-    weight = gaussian_blur(inner.astype(np.float32), 3.0)
-    fg = gaussian_blur(rgb * inner[..., None], 3.0) / np.maximum(weight, 1e-3)[..., None]
+    fg, weight = _bleed(rgb, inner, 3.0)
+    fg_wide, weight_wide = _bleed(rgb, inner, 9.0)
+    fg = np.where((weight > 0.05)[..., None], fg, fg_wide)
+    weight = np.maximum(weight, weight_wide)
     span = fg - backdrop
     norm2 = np.sum(span * span, axis=-1)
     est = np.clip(np.sum((rgb - backdrop) * span, axis=-1) / np.maximum(norm2, 1e-3), 0.0, 1.0)
-    usable = band & (weight > 0.02) & (norm2 > 30.0**2)
+    usable = band & (weight > 0.002) & (norm2 > 30.0**2)
     est = np.where(usable, est, hard)
     est = np.where(usable, np.minimum(est, dilate(obj, 1)), est)
     alpha = np.where(inner, 1.0, np.where(band, gaussian_blur(est, 0.35 * feather), 0.0))

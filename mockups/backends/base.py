@@ -6,6 +6,7 @@ registered under the `mockups.backends` entry-point group.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
@@ -64,7 +65,8 @@ class UnknownBackend(MockupsError):
 
 
 def backend_class(name: str) -> type[Backend]:
-    target = BUILTIN.get(name)
+    """A built-in by name, a plugin's entry point, or an import path like `package.module:Class`."""
+    target = BUILTIN.get(name) or (name if ":" in name else None)
     if target is None:
         found = [ep for ep in entry_points(group="mockups.backends") if ep.name == name]
         if not found:
@@ -72,9 +74,13 @@ def backend_class(name: str) -> type[Backend]:
             raise UnknownBackend(f"unknown backend '{name}'; known backends: {', '.join(known)}")
         return found[0].load()
     module, _, attr = target.partition(":")
-    import importlib
-
-    return getattr(importlib.import_module(module), attr)
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise UnknownBackend(f"cannot load backend '{name}': {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise UnknownBackend(f"'{name}' is not a mockups Backend subclass")
+    return cls
 
 
 def get_backend(name: str, options: dict | None = None) -> Backend:

@@ -1,0 +1,306 @@
+"""The build engine: invalidation, zero-call rebuilds, failures, retries, budget, check, shards, crash resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import filelock
+import pytest
+from PIL import Image
+
+from mockups import BudgetExceeded, BuildLocked, BuildOptions, build, prepare
+from mockups.backends.imaging import read_metadata
+from mockups.cli import main
+
+from .backends_for_tests import calls
+from .conftest import MINIMAL, REPO
+
+RECORDING = "tests.backends_for_tests:Recording"
+
+
+@pytest.fixture
+def log(tmp_path, monkeypatch):
+    path = tmp_path.parent / f"{tmp_path.name}-calls.log"
+    monkeypatch.setenv("MOCKUPS_TEST_LOG", str(path))
+    for var in ("MOCKUPS_TEST_FAIL", "MOCKUPS_TEST_PRICE", "MOCKUPS_TEST_GAIN", "MOCKUPS_TEST_DELAY"):
+        monkeypatch.delenv(var, raising=False)
+
+    def made(reset: bool = True) -> list[str]:
+        found = calls(path)
+        if reset:
+            path.unlink(missing_ok=True)
+        return sorted(found)
+
+    return made
+
+
+def run(path, **options):
+    return build(path, BuildOptions(backend=options.pop("backend", RECORDING), gallery=False, **options))
+
+
+ALL = sorted(["web/TEE/white--studio", "web/TEE/white--wood", "web/TEE/navy--studio", "web/TEE/navy--wood",
+              "web/MUG/white--studio", "web/MUG/white--wood", "web/MUG/navy--studio", "web/MUG/navy--wood"])
+
+
+def snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_ino)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def test_unchanged_rebuild_calls_nothing_and_writes_nothing(project, log):
+    path = project()
+    first = run(path)
+    assert log() == ALL and first.built == 8
+    before = snapshot(path.parent / "build")
+    second = run(path)
+    assert log() == [] and second.built == 0
+    assert second.prepared.plan.counts()["unchanged"] == 8
+    assert snapshot(path.parent / "build") == before
+
+
+def test_colour_hex_change_rebuilds_exactly_its_variants(project, log):
+    path = project()
+    run(path)
+    log()
+    path.write_text(MINIMAL.replace("#1F2A44", "#223355"))
+    report = run(path)
+    assert log() == [i for i in ALL if "/navy--" in i]
+    reasons = {i.job.id: i.reasons for i in report.prepared.plan.items if i.status == "changed"}
+    assert reasons["web/TEE/navy--wood"] == ["colour", "prompt"]  # the prompt names the hex
+
+
+def test_template_edit_rebuilds_exactly_the_variants_rendered_from_it(project, log):
+    text = MINIMAL.replace("name: Mug\n", "name: Mug\n    template: mug.j2\n")
+    path = project(text, files={"templates/mug.j2": "A mug in {{ colour.name }}"})
+    run(path)
+    log()
+    (path.parent / "templates/mug.j2").write_text("A ceramic mug in {{ colour.name }}")
+    report = run(path)
+    assert log() == [i for i in ALL if "/MUG/" in i]
+    assert {tuple(i.reasons) for i in report.prepared.plan.items if i.status == "changed"} == {("prompt",)}
+
+
+def test_asset_change_and_touch(project, log):
+    path = project()
+    run(path)
+    log()
+    wood = path.parent / "assets/wood.png"
+    os.utime(wood, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))  # touched, same bytes
+    assert run(path).built == 0 and log() == []
+    Image.new("RGB", (160, 120), (90, 60, 40)).save(wood)
+    report = run(path)
+    assert log() == [i for i in ALL if i.endswith("--wood")]
+    assert {tuple(i.reasons) for i in report.prepared.plan.items if i.status == "changed"} == {("background image",)}
+
+
+def test_backend_option_change_rebuilds(project, log, monkeypatch):
+    path = project()
+    run(path)
+    log()
+    monkeypatch.setenv("MOCKUPS_TEST_GAIN", "2")
+    assert run(path).built == 8 and log() == ALL
+
+
+def test_outputs_come_back_from_the_cache_without_calls(project, log):
+    path = project()
+    run(path)
+    log()
+    import shutil
+
+    shutil.rmtree(path.parent / "build")
+    report = run(path)
+    assert log() == [] and report.placed == 8
+    assert (path.parent / "build/web/TEE/navy--wood.png").exists()
+
+
+def test_manifest_entries_and_embedded_metadata(project, log):
+    path = project()
+    run(path)
+    manifest = json.loads((path.parent / "build/manifest.json").read_text())
+    entry = manifest["variants"]["web/TEE/navy--wood"]
+    assert entry["sku"] == "TEE" and entry["colour_hex"] == "#1F2A44" and entry["status"] == "ok"
+    assert entry["output"] == "web/TEE/navy--wood.png" and entry["model"] == "test-model"
+    assert set(entry["inputs"]) == {"product", "design", "background"}
+    assert list(manifest["variants"]) == sorted(manifest["variants"])
+    meta = read_metadata((path.parent / "build" / entry["output"]).read_bytes())
+    assert meta["sku"] == "TEE" and meta["colour"] == "Navy (#1F2A44)" and meta["background"] == "Wood"
+    assert meta["prompt"] == entry["prompt"] and meta["backend"] == "recording"
+
+
+def test_failure_is_isolated_and_retried_next_time(project, log, monkeypatch):
+    path = project()
+    monkeypatch.setenv("MOCKUPS_TEST_FAIL", "navy--wood")
+    report = run(path)
+    assert sorted(o.job.id for o in report.failures) == ["web/MUG/navy--wood", "web/TEE/navy--wood"]
+    assert report.built == 6
+    entry = json.loads((path.parent / "build/manifest.json").read_text())["variants"]["web/TEE/navy--wood"]
+    assert entry["status"] == "failed" and "refused by the test backend" in entry["error"]
+    log()
+    monkeypatch.delenv("MOCKUPS_TEST_FAIL")
+    report = run(path)
+    assert log() == ["web/MUG/navy--wood", "web/TEE/navy--wood"]
+    assert {i.status for i in report.prepared.plan.items if i.stale} == {"failed"}
+
+
+def test_fail_fast_stops_launching(project, log, monkeypatch):
+    path = project()
+    monkeypatch.setenv("MOCKUPS_TEST_FAIL", "TEE/white--studio")
+    report = run(path, jobs=1, fail_fast=True)
+    assert len(log()) == 1 and report.stop_reason.startswith("--fail-fast")
+
+
+def test_transient_errors_are_retried(project, log, monkeypatch):
+    path = project()
+    monkeypatch.setenv("MOCKUPS_TEST_FLAKES", "2")
+    report = run(path, backend="tests.backends_for_tests:Flaky", retries=3)
+    assert report.built == 8 and not report.failures
+    assert log() == sorted(ALL * 3)  # two refusals and one success each
+    path.write_text(MINIMAL.replace("#1F2A44", "#223355"))
+    report = run(path, backend="tests.backends_for_tests:Flaky", retries=1)
+    assert len(report.failures) == 4
+    assert "gave up after 2 attempts" in report.failures[0].error
+
+
+def test_budget_refuses_to_start_and_stops_when_spent(project, log, monkeypatch):
+    path = project()
+    monkeypatch.setenv("MOCKUPS_TEST_PRICE", "0.5")
+    with pytest.raises(BudgetExceeded) as e:
+        run(path, max_cost=1.0)
+    assert "estimated cost $4.00 is over --max-cost $1.00" in str(e.value)
+    assert log() == []
+
+
+def test_spend_stops_new_jobs(project, log, monkeypatch):
+    from mockups.runner import RunOptions, Runner
+    from mockups.cache import ObjectStore
+    from .backends_for_tests import Recording
+
+    path = project()
+    prepared = prepare(path, BuildOptions(backend=RECORDING))
+    monkeypatch.setenv("MOCKUPS_TEST_PRICE", "0.5")
+    runner = Runner(Recording(), ObjectStore(path.parent / "cache"), RunOptions(concurrency=1, max_cost=1.0))
+    outcomes = runner.run(prepared.jobs)
+    assert sum(o.ok for o in outcomes) == 2 and runner.spent == 1.0
+    assert runner.stop_reason == "budget of $1.00 reached (spent $1.00)"
+
+
+def test_rate_limiter_never_exceeds_its_window():
+    from mockups.runner import RateLimiter
+
+    now = [0.0]
+    starts = []
+    limiter = RateLimiter(5, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    for _ in range(23):
+        limiter.acquire()
+        starts.append(now[0])
+    for t in starts:  # no 60 s window holds more than 5 starts
+        assert sum(1 for s in starts if t <= s < t + 60) <= 5
+    assert starts[-1] >= 4 * 60  # 23 starts at 5/min need four full windows
+    limiter.pause(30)
+    before = now[0]
+    limiter.acquire()
+    assert now[0] - before >= 30  # a pause (after a 429) holds every worker
+
+
+def test_check_mode_exit_codes_and_no_calls(project, log, capsys):
+    path = project()
+    assert main(["build", str(path), "--check", "--backend", RECORDING]) == 1  # nothing built yet
+    run(path)
+    log()
+    assert main(["build", str(path), "--check", "--backend", RECORDING]) == 0
+    path.write_text(MINIMAL.replace("#1F2A44", "#223355"))
+    summary = path.parent / "summary.md"
+    assert main(["build", str(path), "--check", "--backend", RECORDING, "--summary", str(summary)]) == 1
+    out = capsys.readouterr().out
+    assert "out of date: web/TEE/navy--wood.png (changed: colour, prompt)" in out
+    assert "4 of 8 outputs are out of date" in out
+    assert "web/TEE/navy--wood.png" in summary.read_text()
+    assert log() == []
+
+
+def test_shards_build_everything_once(project, log):
+    path = project()
+    for k in (1, 2, 3):
+        run(path, shard=f"{k}/3")
+    made = log()
+    assert made == ALL  # every variant exactly once across the shards
+    manifest = json.loads((path.parent / "build/manifest.json").read_text())
+    assert sorted(manifest["variants"]) == ALL
+    assert run(path).built == 0 and log() == []
+
+
+def test_removed_variants_are_deleted(project, log):
+    path = project()
+    run(path)
+    text = MINIMAL.replace("name: Mug\n", "name: Mug\n    colours: [white]\n")
+    path.write_text(text)
+    report = run(path)
+    assert report.prepared.plan.removed == ["web/MUG/navy--studio", "web/MUG/navy--wood"]
+    assert not (path.parent / "build/web/MUG/navy--wood.png").exists()
+    assert "web/MUG/navy--wood" not in json.loads((path.parent / "build/manifest.json").read_text())["variants"]
+
+
+def test_concurrent_build_is_refused(project, log):
+    path = project()
+    (path.parent / ".mockups-cache").mkdir()
+    with filelock.FileLock(str(path.parent / ".mockups-cache" / "build.lock")):
+        with pytest.raises(BuildLocked) as e:
+            run(path)
+    assert "another mockups build is running" in str(e.value)
+
+
+def test_cli_summary_and_exit_code_on_failure(project, log, monkeypatch, capsys):
+    path = project()
+    monkeypatch.setenv("MOCKUPS_TEST_FAIL", "MUG/white--studio")
+    summary = path.parent / "summary.md"
+    code = main(["build", str(path), "--backend", RECORDING, "--summary", str(summary), "--no-gallery"])
+    assert code == 1
+    text = summary.read_text()
+    assert "1 failed" in text and "`web/MUG/white--studio`: refused by the test backend" in text
+    assert "Done: 8 variants" in capsys.readouterr().out
+
+
+def test_clean_prunes_unreferenced_objects(project, log, capsys):
+    path = project()
+    run(path)
+    path.write_text(MINIMAL.replace("#1F2A44", "#223355"))
+    run(path)
+    assert main(["clean", str(path)]) == 0
+    assert "deleted 4 unused cache objects" in capsys.readouterr().out
+    log()
+    assert run(path).built == 0
+
+
+def test_kill_mid_build_then_resume(project, tmp_path):
+    """SIGKILL a build; the next one finishes the rest, repeats nothing, and no file is torn."""
+    path = project()
+    log = tmp_path / "kill-calls.log"
+    env = dict(os.environ, MOCKUPS_TEST_LOG=str(log), MOCKUPS_TEST_DELAY="0.4", PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "mockups", "build", str(path), "--backend", RECORDING, "-j", "2", "--no-gallery"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while len(calls(log)) < 4 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = calls(log)
+    store = path.parent / ".mockups-cache" / "objects"
+    finished = {json.loads(p.read_text())["sha256"] for p in store.glob("*/*.json")}
+    assert 0 < len(finished) < 8
+    log.unlink()
+    env["MOCKUPS_TEST_DELAY"] = "0"
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second = calls(log)
+    assert len(second) == 8 - len(finished)  # finished work is not repeated
+    assert set(first) | set(second) == set(ALL)
+    manifest = json.loads((path.parent / "build/manifest.json").read_text())
+    assert sorted(manifest["variants"]) == ALL
+    for entry in manifest["variants"].values():
+        with Image.open(path.parent / "build" / entry["output"]) as im:
+            im.load()  # every output decodes whole
+    assert not list((path.parent / "build").rglob("*.tmp"))

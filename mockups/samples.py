@@ -347,21 +347,20 @@ def _tee_height(m: dict, rng: np.random.Generator) -> np.ndarray:
     h += _gauss(m["rib"], 1.5) * (2.0 + _ribs(theta * 60, np.pi, 0.5))
     h += m["back_rib"] * _ribs(theta * 60, np.pi, 0.4)
     h -= 4 * _gauss(m["hole"] * (1 - m["back_rib"]), 2.5)
-    h -= 0.45 * m["stitch"] - 0.8 * _gauss(m["hems"], 2.5)
+    h += 0.8 * _gauss(m["hems"], 2.5) - 0.45 * m["stitch"]        # hems are double layers
     return h
 
 
 def _tee_lum(m: dict, h: np.ndarray) -> np.ndarray:
-    yy, _ = _grid()
+    yy, xx = _grid()
     lum = _fabric_lum(h, m["alpha"], 238, 2.0, 26, 0.24)
     shade_hole = 0.70 - 0.14 * _smoothstep(190, 262, yy)              # inside the back, deeper = darker
     lum *= 1 - m["hole"] * (1 - shade_hole)
     lum *= 1 - 0.08 * m["rib"] * _smoothstep(255, 235, yy)            # collar edge casts onto the back
     lum *= 1 - 0.05 * m["sleeves"]
-    label = m["label"]
-    _, xx = _grid()
-    print_ = ((yy > 203) & (yy < 206) & (np.abs(xx - 512) < 14)) | ((yy > 209) & (yy < 211) & (np.abs(xx - 512) < 9))
-    lum = lum * (1 - label) + label * (246 - 70 * print_) * (1 - 0.04 * _smoothstep(196, 220, yy))
+    label = m["label"]                                                # a woven label with two lines of "text"
+    text = ((yy > 203) & (yy < 206) & (np.abs(xx - 512) < 14)) | ((yy > 209) & (yy < 211) & (np.abs(xx - 512) < 9))
+    lum = lum * (1 - label) + label * (246 - 70 * text) * (1 - 0.04 * _smoothstep(196, 220, yy))
     return _softclip(lum, 110, 247, 20)
 
 
@@ -410,16 +409,13 @@ def _hoodie_masks() -> dict:
     m["alpha"] = covered
     m["opening"] = _Mask().poly(_HOOD_OPENING).array()
     m["hem"] = _Mask().line(_HOOD_OPENING, 52).array() * (1 - m["opening"]) * m["hood"]
-    m["strings"] = _Mask()
+    strings, tips, eyelets = _Mask(), _Mask(), _Mask()
     for pts in _STRINGS:
-        m["strings"].line(pts, 8)
-    m["strings"] = m["strings"].array()
-    tips, eyelets = _Mask(), _Mask()
-    for pts in _STRINGS:
+        strings.line(pts, 8)
         (x0, y0), (x1, y1) = pts[0], pts[-1]
         tips.rounded((x1 - 5.5, y1 - 4, x1 + 5.5, y1 + 22), 4)
         eyelets.ellipse((x0 - 9, y0 - 9, x0 + 9, y0 + 9))
-    m["tips"], m["eyelets"] = tips.array(), eyelets.array()
+    m["strings"], m["tips"], m["eyelets"] = strings.array(), tips.array(), eyelets.array()
     m["trims"] = np.clip(m["strings"] + m["tips"] + m["eyelets"], 0, 1)
     m["pocket_open"] = _Mask().line(_POCKET_SIDE, 7).line(_mirror(_POCKET_SIDE), 7).array() * m["pocket"]
     stitch = _stitches(_Mask(), [(404, 690), (620, 690)])
@@ -474,8 +470,8 @@ def _hoodie_lum(m: dict, h: np.ndarray) -> np.ndarray:
 
 
 def _hoodie_colour(m: dict, lum: np.ndarray) -> Image.Image:
-    img = _rgba(lum, (1.0, 0.992, 0.978), m["alpha"])
-    rgb = np.asarray(img, np.float32)[..., :3]
+    """Fabric in the light neutral tint, cotton drawstrings a touch cooler, metal aglets and eyelets grey."""
+    rgb = lum[..., None] * np.array([1.0, 0.992, 0.978], np.float32)
     strings = lum[..., None] * np.array([1.02, 1.03, 1.05], np.float32)
     metal = (0.45 * lum + 70)[..., None] * np.array([0.96, 0.97, 1.0], np.float32)
     rgb = rgb * (1 - m["trims"][..., None]) + m["strings"][..., None] * strings

@@ -1,0 +1,150 @@
+"""The command line end to end: the bundled catalog, init, validate, plan, schema, help, exit codes."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+import mockups
+from mockups.cli import main, parser
+from mockups.model import json_schema
+from mockups.starter import STARTER
+
+from .conftest import MINIMAL, REPO
+
+COMMANDS = ["validate", "plan", "build", "gallery", "clean", "schema", "init"]
+
+
+def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mockups", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory):
+    """The repository's own catalog, built once from another working directory."""
+    root = tmp_path_factory.mktemp("bundled")
+    for name in ("catalog.yaml", "catalog.schema.json"):
+        shutil.copy(REPO / name, root / name)
+    for folder in ("templates", "assets"):
+        shutil.copytree(REPO / folder, root / folder)
+    result = run_cli("build", str(root / "catalog.yaml"), cwd=tmp_path_factory.mktemp("elsewhere"))
+    return root, result
+
+
+def test_bundled_catalog_builds(bundled):
+    root, result = bundled
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((root / "build/manifest.json").read_text())["variants"]
+    assert len(manifest) == 54
+    assert "Done: 54 variants (0 unchanged, 0 from cache, 54 made, 0 failed" in result.stdout
+    for entry in manifest.values():
+        with Image.open(root / "build" / entry["output"]) as im:
+            assert im.size == tuple(entry["size"]) and im.format.lower() == {"jpeg": "jpeg"}.get(entry["format"], entry["format"])
+    assert (root / "build/gallery/index.html").exists() and (root / "build/index.html").exists()
+    assert sorted(p.name for p in (root / "build/grids/shop").iterdir()) == [
+        "HOODIE-PULLOVER.png", "MUG-11OZ.png", "TEE-CLASSIC.png", "TOTE-CANVAS.png"]
+
+
+def test_bundled_catalog_rebuild_is_a_no_op(bundled):
+    root, _ = bundled
+    again = run_cli("build", cwd=root)
+    assert again.returncode == 0, again.stderr
+    assert "54 unchanged, 0 from cache, 0 made" in again.stdout
+    check = run_cli("build", "--check", cwd=root)
+    assert check.returncode == 0 and "all 54 outputs are up to date" in check.stdout
+
+
+def test_marketplace_background_is_pure_white(bundled):
+    root, _ = bundled
+    with Image.open(root / "build/marketplace/TEE-CLASSIC/navy--sweep.jpg") as im:
+        rgb = im.convert("RGB")
+        corners = [rgb.getpixel(p) for p in ((2, 2), (rgb.width - 3, 2), (2, rgb.height - 3))]
+    assert all(min(c) >= 252 for c in corners)  # JPEG rounding aside, #FFFFFF
+
+
+def test_repository_example_is_the_starter_project():
+    """`mockups init` writes exactly the repository's catalog, templates, schema and assets."""
+    assert (REPO / "catalog.yaml").read_bytes() == (STARTER / "catalog.yaml").read_bytes()
+    cmp = filecmp.dircmp(REPO / "templates", STARTER / "templates")
+    assert not (cmp.left_only or cmp.right_only or cmp.diff_files)
+    assert json.loads((REPO / "catalog.schema.json").read_text()) == json_schema()
+
+
+def test_sample_assets_regenerate_byte_for_byte(tmp_path):
+    from mockups.samples import write_samples
+
+    write_samples(tmp_path)
+    names = sorted(p.name for p in (REPO / "assets").iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    for name in names:
+        assert (REPO / "assets" / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_init_then_validate_and_plan(tmp_path, capsys):
+    assert main(["init", str(tmp_path / "shop")]) == 0
+    assert main(["validate", str(tmp_path / "shop" / "catalog.yaml")]) == 0
+    assert "ok: 4 products, 8 colours, 4 backgrounds, 2 channels -> 54 variants" in capsys.readouterr().out
+    assert main(["plan", str(tmp_path / "shop" / "catalog.yaml"), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["counts"]["new"] == 54 and plan["estimated_cost"] == 0
+    assert main(["init", str(tmp_path / "shop")]) == 1  # refuses to overwrite
+    assert "already has catalog.yaml" in capsys.readouterr().err
+
+
+def test_invalid_catalog_exit_code_and_stderr(project, capsys):
+    path = project(MINIMAL.replace("format: png}", "fromat: png}"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "catalog.yaml:3:28: channels[0].fromat: unknown key 'fromat' (did you mean 'format'?)" in err
+    assert err.rstrip().endswith("1 problem found")
+
+
+def test_plan_table_says_what_changed(project, capsys):
+    path = project()
+    assert main(["build", str(path), "--backend", "tests.backends_for_tests:Recording", "--no-gallery"]) == 0
+    path.write_text(MINIMAL.replace("#1F2A44", "#223355"))
+    capsys.readouterr()
+    assert main(["plan", str(path), "--backend", "tests.backends_for_tests:Recording"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^changed +web/TEE/navy--wood +\(colour, prompt\)$", out, re.M)
+    assert "8 variants: 4 unchanged, 4 changed" in out
+
+
+def test_usage_errors_exit_2(project, capsys):
+    path = project()
+    assert main(["plan", str(path), "--only", "size=big"]) == 2
+    assert main(["plan", str(path), "--shard", "3/2"]) == 2
+    assert main(["plan", str(path), "--backend", "nope"]) == 2
+    assert "unknown backend 'nope'; known backends: local, openai" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        parser().parse_args([command, "--help"])
+    assert e.value.code == 0
+    assert "usage: mockups " + command in capsys.readouterr().out
+
+
+def test_schema_command(tmp_path):
+    out = tmp_path / "schema.json"
+    assert main(["schema", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["title"] == "mockups catalog"
+
+
+def test_public_api_is_pinned():
+    assert sorted(mockups.__all__) == sorted([
+        "Backend", "BackendError", "BudgetExceeded", "BuildError", "BuildLocked", "BuildOptions", "BuildReport",
+        "Catalog", "CatalogError", "FatalBackendError", "ImageInputError", "Job", "MockupsError", "Plan",
+        "Prepared", "Problem", "Rendered", "TemplateError", "TransientBackendError", "Variant", "build", "expand",
+        "get_backend", "json_schema", "load_catalog", "prepare", "__version__",
+    ])
+    for name in mockups.__all__:
+        assert hasattr(mockups, name)

@@ -36,14 +36,19 @@ STATUS_LABELS = {"new": "New", "changed": "Changed", "failed": "Failed", "unchan
 
 # --- change marks ----------------------------------------------------------------------------------
 
-def classify(status: str, reasons: list[str], old: dict | None, key: str) -> tuple[str | None, list[str]]:
-    """The mark a plan item earns: 'new', 'changed' or None (the image is the one shown before)."""
+def classify(status: str, reasons: list[str], old: dict | None, key: str,
+             made: bool = True) -> tuple[str | None, list[str]]:
+    """The mark a plan item earns: 'new', 'changed' or None (the image is the one shown before).
+
+    `made` says whether the variant has an image now: a retried failure that failed again is not
+    news (its failed status shows anyway); one that succeeded shows an image never seen before.
+    """
     if status == "new":
         return "new", []
     if status == "changed":
         return "changed", list(reasons)
     if status == "failed":
-        return "changed", ["failed last time"]
+        return ("new", ["failed last time"]) if made else (None, [])
     if status == "cached":
         if old is None:
             return "new", []
@@ -52,12 +57,13 @@ def classify(status: str, reasons: list[str], old: dict | None, key: str) -> tup
     return None, []
 
 
-def changes_from_plan(plan, store: ObjectStore | None, folder: Path) -> dict:
+def changes_from_plan(plan, entries: dict[str, dict], store: ObjectStore | None, folder: Path) -> dict:
     """The changes document for a build's plan; copies previous images into `folder/previous`."""
     variants: dict[str, dict] = {}
     for item in plan.items:
         old = plan.previous.get(item.job.id)
-        change, reasons = classify(item.status, item.reasons, old, item.job.key)
+        made = (entries.get(item.job.id) or {}).get("status") == "ok"
+        change, reasons = classify(item.status, item.reasons, old, item.job.key, made)
         if change is None:
             continue
         record = {"change": change, "key": item.job.key, "reasons": reasons}

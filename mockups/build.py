@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +93,7 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
     """Render every prompt and make every job; a template error is a catalog-level failure."""
     renderer = PromptRenderer(catalog)
     jobs, errors = [], {}
+    hash_file = functools.lru_cache(maxsize=None)(stat.hash)  # each input is hashed once per build
     for v in variants:
         try:
             prompt = renderer.render(v)
@@ -98,7 +101,7 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
             errors.setdefault(renderer.template_name(v), str(e))
             continue
         jobs.append(make_job(catalog, v, backend=backend, prompt=prompt,
-                             template=renderer.template_name(v), hash_file=stat.hash))
+                             template=renderer.template_name(v), hash_file=hash_file))
     if errors:
         raise TemplateError("\n".join(errors.values()))
     return jobs
@@ -216,31 +219,32 @@ class ManifestWriter:
         self.p = prepared
         self.entries = dict(prepared.plan.previous)
         self.last_save = time.monotonic()
+        self.dirty = False
+        self.lock = threading.RLock()  # workers record while an interrupted build saves
 
     def place_cached(self) -> int:
+        """Put outputs that the cache already has into build/ (unchanged ones are already there)."""
         placed = 0
         for item in self.p.plan.items:
-            if item.status == "unchanged":
-                self.entries[item.job.id] = manifest.entry(item.job, output=item.job.variant.output,
-                                                           meta=self._old_meta(item.job))
-            elif item.status == "cached":
+            if item.status == "cached":
                 found = self.p.store.get(item.job.key, _ext(item.job))
                 self._place(item.job, *found)
                 placed += 1
         self.save()
         return placed
 
-    def _old_meta(self, job: Job) -> dict:
-        old = self.entries.get(job.id, {})
-        return {"bytes": old.get("bytes"), "sha256": old.get("sha256"), "model": old.get("model"),
-                "usage": old.get("usage"), "cost": old.get("cost", 0.0), "created": old.get("built_at"),
-                "warnings": old.get("warnings")}
-
     def _place(self, job: Job, source: Path, meta: dict) -> None:
-        place(source, self.p.build_dir / job.variant.output)
+        target = self.p.build_dir / job.variant.output
+        place(source, target)
+        self.p.stat.record(target, meta["sha256"])
         self.entries[job.id] = manifest.entry(job, output=job.variant.output, meta=meta)
+        self.dirty = True
 
     def record(self, kind: str, obj) -> None:
+        with self.lock:
+            self._record(kind, obj)
+
+    def _record(self, kind: str, obj) -> None:
         if kind == "done":
             found = self.p.store.get(obj.job.key, _ext(obj.job))
             if found:
@@ -248,19 +252,28 @@ class ManifestWriter:
         elif kind == "failed":
             self.entries[obj.job.id] = manifest.entry(obj.job, output=obj.job.variant.output,
                                                       meta={}, status="failed", error=obj.error)
+            self.dirty = True
         else:
             return
         if time.monotonic() - self.last_save > MANIFEST_EVERY:
-            self.save()
+            self._save()
 
     def remove(self, ids: list[str]) -> None:
         for vid in ids:
             old = self.entries.pop(vid, None)
+            self.dirty = True
             if old and old.get("output"):
                 (self.p.build_dir / old["output"]).unlink(missing_ok=True)
 
     def save(self) -> None:
-        manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
+        """Write the manifest if anything changed (or it is missing)."""
+        with self.lock:
+            self._save()
+
+    def _save(self) -> None:
+        if self.dirty or not (self.p.build_dir / manifest.NAME).exists():
+            manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
+            self.dirty = False
         self.last_save = time.monotonic()
 
 

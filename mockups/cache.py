@@ -21,15 +21,20 @@ from pathlib import Path
 from .jobs import sha256_file
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write data to path so that readers see the old file or the whole new one, never a part."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write data to path so that readers see the old file or the whole new one, never a part.
+
+    `durable` also flushes it to disk before the rename (it survives a power cut, not only a
+    killed process); derived files that are cheap to remake skip that.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -87,9 +92,9 @@ class ObjectStore:
         path = self.path(key, ext)
         atomic_write(path, data)
         if thumb is not None:
-            atomic_write(self.thumb_path(key), thumb)
-        atomic_write(self._base(key).with_suffix(".json"),
-                     json.dumps(meta, sort_keys=True, indent=1).encode())
+            atomic_write(self.thumb_path(key), thumb, durable=False)
+        atomic_write(self._base(key).with_suffix(".json"), json.dumps(meta, sort_keys=True, indent=1).encode(),
+                     durable=False)  # a torn record after a power cut only means the object is made again
         return path
 
     def keys(self) -> set[str]:
@@ -118,10 +123,9 @@ class StatCache:
             except ValueError:
                 self.entries = {}  # a damaged stat cache only costs a re-hash
 
-    def hash(self, path: Path) -> str:
-        path = Path(path)
-        st = path.stat()
-        key = str(path)
+    def hash(self, path: Path | str) -> str:
+        key = os.fspath(path)
+        st = os.stat(key)
         found = self.entries.get(key)
         if found and found[0] == st.st_size and found[1] == st.st_mtime_ns:
             return found[2]
@@ -129,6 +133,13 @@ class StatCache:
         self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
         self.dirty = True
         return digest
+
+    def record(self, path: Path | str, digest: str) -> None:
+        """Remember the hash of a file this process just wrote, so it is not read back."""
+        key = os.fspath(path)
+        st = os.stat(key)
+        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self.dirty = True
 
     def save(self) -> None:
         if self.file and self.dirty:

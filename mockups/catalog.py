@@ -35,7 +35,14 @@ class Catalog:
         return self.file.parent
 
     def path(self, relative: str) -> Path:
-        return (self.root / relative).resolve()
+        found = self._paths.get(relative)
+        if found is None:
+            found = self._paths[relative] = (self.root / relative).resolve()
+        return found
+
+    @cached_property
+    def _paths(self) -> dict[str, Path]:
+        return {}
 
     @cached_property
     def colours(self) -> dict[str, Colour]:

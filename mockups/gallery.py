@@ -29,6 +29,7 @@ from . import manifest
 from ._gallery_data import (catalog_order, changes_from_plan, current_marks, facets, load_changes, place_thumbs,
                             prune, record, safe_json, save_changes, sort_key, write_if_changed)
 from .cache import ObjectStore
+from .errors import TemplateError
 
 THEME = Path(__file__).parent / "resources" / "gallery"
 PAGE = "gallery.html.j2"
@@ -58,7 +59,7 @@ def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None,
     folder.mkdir(parents=True, exist_ok=True)
     entries = manifest.load(build_dir)
     if plan is not None:
-        doc = changes_from_plan(plan, store, folder)
+        doc = changes_from_plan(plan, entries, store, folder)
         save_changes(folder, doc)
     else:
         doc = load_changes(folder)
@@ -73,12 +74,37 @@ def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None,
         content = theme_file(env, name)
         write_if_changed(folder / name, content)
         versions[name] = hashlib.sha256(content).hexdigest()[:10]
-    html = env.get_template(PAGE).render(page_context(data, catalog, versions))
+    html = render_page(env, page_context(data, catalog, versions), catalog)
     write_if_changed(folder / "index.html", html.encode())
     prune(folder / "thumbs", {Path(t).name for t in thumbs.values()})
     prune(folder / "previous", _referenced(doc))
     write_if_changed(build_dir / "index.html", REDIRECT)
     return folder / "index.html"
+
+
+def render_page(env: jinja2.Environment, context: dict, catalog) -> str:
+    """Render the page; a broken project template is a TemplateError naming its file and line."""
+    try:
+        return env.get_template(PAGE).render(context)
+    except jinja2.TemplateNotFound as e:
+        raise TemplateError(f"gallery template not found: {e.name} (looked in the project's templates/ "
+                            f"and the built-in theme: {', '.join(theme_names())})") from None
+    except jinja2.TemplateSyntaxError as e:
+        raise TemplateError(f"{_shown(e.filename, catalog)}:{e.lineno}: syntax error: {e.message}") from None
+    except jinja2.TemplateError as e:
+        raise TemplateError(f"{PAGE} (gallery): {e.message or e}") from None
+
+
+def theme_names() -> list[str]:
+    return sorted(p.name for p in THEME.iterdir() if p.is_file())
+
+
+def _shown(filename: str | None, catalog) -> str:
+    path = Path(filename or PAGE).resolve()
+    root = getattr(catalog, "root", None)
+    if path.is_relative_to(THEME):
+        return f"(built-in gallery theme) {path.name}"
+    return str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else str(path)
 
 
 def _referenced(doc: dict) -> set[str]:
@@ -118,5 +144,5 @@ def page_context(data: dict, catalog, versions: dict[str, str]) -> dict:
         "title": root.name if root is not None else "mockups",
         "catalog_name": file.name if file is not None else "catalog",
         "summary": data["summary"], "built_at": max(built) if built else None,
-        "data_json": Markup(safe_json(data)), "versions": versions,
+        "removed": data["removed"], "data_json": Markup(safe_json(data)), "versions": versions,
     }

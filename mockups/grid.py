@@ -64,9 +64,10 @@ def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = N
 
 
 def _stamp(path: Path) -> str | None:
+    """The stamp from the PNG's text chunk, read from the header without decoding the pixels."""
     try:
         with Image.open(path) as im:
-            return im.text.get("mockups-grid")
+            return im.info.get("mockups-grid")
     except (OSError, ValueError):
         return None
 

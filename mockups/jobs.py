@@ -18,7 +18,6 @@ from .catalog import Catalog
 from .matrix import Variant
 
 KEY_SCHEMA = 1  # bump only on purpose: it invalidates every user's cache
-_PATH_FIELDS = {"image", "mask", "recolour_mask"}
 
 
 def sha256_file(path: Path) -> str:
@@ -53,18 +52,8 @@ class Job:
 
 
 def variant_fields(variant: Variant) -> dict:
-    """The variant as data, without file paths (their bytes are hashed instead)."""
-
-    def dump(model):
-        if model is None:
-            return None
-        return {k: v for k, v in model.model_dump(mode="json").items() if k not in _PATH_FIELDS}
-
-    product = dump(variant.product)
-    for k in ("colours", "backgrounds", "designs", "template"):  # selection, not appearance
-        product.pop(k, None)
-    return {"product": product, "colour": dump(variant.colour), "background": dump(variant.background),
-            "design": dump(variant.design), "channel": dump(variant.channel)}
+    """The variant as data, without file paths (their bytes are hashed instead) or selection lists."""
+    return variant.fields
 
 
 def job_key(job: Job) -> str:

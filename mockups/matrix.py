@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product as cartesian
 
 from .catalog import Catalog
@@ -25,6 +25,31 @@ class FilterError(MockupsError):
     """An --only or --shard value the user typed is malformed."""
 
 
+_PATH_FIELDS = {"image", "mask", "recolour_mask"}
+_SELECTION_FIELDS = {"colours", "backgrounds", "designs", "template"}
+
+
+class _Dumps:
+    """Each model as data, dumped once per expansion (10,000 variants share a few hundred models)."""
+
+    def __init__(self):
+        self.memo: dict[int, tuple] = {}
+
+    def __call__(self, model, drop=frozenset()) -> dict | None:
+        if model is None:
+            return None
+        found = self.memo.get(id(model))
+        if found is None or found[0] is not model:
+            data = {k: v for k, v in model.model_dump(mode="json").items() if k not in _PATH_FIELDS | drop}
+            found = self.memo[id(model)] = (model, data)
+        return found[1]
+
+    def fields(self, product, colour, background, design, channel) -> dict:
+        """The variant as data, without file paths (their bytes are hashed instead) or selection lists."""
+        return {"product": self(product, _SELECTION_FIELDS), "colour": self(colour),
+                "background": self(background), "design": self(design), "channel": self(channel)}
+
+
 @dataclass(frozen=True)
 class Variant:
     product: Product
@@ -33,6 +58,12 @@ class Variant:
     design: Design | None
     channel: Channel
     name_design: bool = False  # the product has several designs: the design id is part of the name
+    fields: dict = field(default=None, compare=False, hash=False, repr=False)  # what shapes its look, as data
+
+    @classmethod
+    def make(cls, dumps: _Dumps, product, colour, background, design, channel, name_design=False) -> Variant:
+        return cls(product, colour, background, design, channel, name_design,
+                   dumps.fields(product, colour, background, design, channel))
 
     @property
     def stem(self) -> str:
@@ -70,15 +101,16 @@ def expand(catalog: Catalog) -> list[Variant]:
     """Every variant of the catalog, in catalog order. Raises CatalogError if none is left."""
     model = catalog.model
     out: dict[str, Variant] = {}
+    dumps = _Dumps()
     for product in model.products:
         colours, backgrounds, designs = _allowed(catalog, product)
         several = len(designs) > 1
         for colour, background, design, channel in cartesian(colours, backgrounds, designs, model.channels):
-            v = Variant(product, colour, background, design, channel, several)
+            v = Variant.make(dumps, product, colour, background, design, channel, several)
             if not any(_matches(rule, v.ids()) for rule in model.matrix.exclude):
                 out.setdefault(v.id, v)
     for rule in model.matrix.include:
-        for v in _included(catalog, rule):
+        for v in _included(catalog, rule, dumps):
             out.setdefault(v.id, v)
     if not out:
         where = ("matrix",) if "matrix" in catalog.doc.data else ("products",)
@@ -86,7 +118,7 @@ def expand(catalog: Catalog) -> list[Variant]:
     return _ordered(catalog, out.values())
 
 
-def _included(catalog: Catalog, rule: Rule) -> list[Variant]:
+def _included(catalog: Catalog, rule: Rule, dumps: _Dumps) -> list[Variant]:
     model = catalog.model
     products = [catalog.products[rule.product]] if rule.product else list(model.products)
     found = []
@@ -98,7 +130,7 @@ def _included(catalog: Catalog, rule: Rule) -> list[Variant]:
         channels = [c for c in model.channels if rule.channel in (None, c.id)]
         several = len(product.designs or []) > 1
         for colour, background, design, channel in cartesian(colours, backgrounds, designs, channels):
-            found.append(Variant(product, colour, background, design, channel, several))
+            found.append(Variant.make(dumps, product, colour, background, design, channel, several))
     return found
 
 

@@ -9,6 +9,7 @@ Variants of the last manifest that the catalog no longer makes are `removed`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,9 +68,10 @@ class Plan:
 
 
 def output_ok(build_dir: Path, old: dict, stat: StatCache) -> bool:
-    path = build_dir / old.get("output", "\0")
+    if old.get("status") != "ok" or not old.get("output"):
+        return False
     try:
-        return old.get("status") == "ok" and stat.hash(path) == old.get("sha256")
+        return stat.hash(os.path.join(build_dir, old["output"])) == old.get("sha256")
     except OSError:
         return False
 

@@ -119,60 +119,89 @@ class Runner:
         self.spent = 0.0
 
     def run(self, jobs: list[Job]) -> list[Outcome]:
+        self.pending = deque(jobs)
+        self.outcomes: list[Outcome] = []
+        self.lock = threading.Lock()
         if not jobs:
             return []
-        if self.backend.parallelism == "process" and self.options.concurrency > 1:
-            pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
-                                          initargs=(self.backend.name, self.backend.options, str(self.store.root)))
-            submit = lambda job: pool.submit(_process_job, job)  # noqa: E731
-        else:
-            pool = cf.ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="mockups")
-            submit = lambda job: pool.submit(self._attempt_loop, job)  # noqa: E731
-        # processes get one job queued ahead each (hides the hand-over); threads none, so that a
-        # budget or --fail-fast stop leaves no job already queued behind a running one
-        window = self.options.concurrency * (2 if isinstance(pool, cf.ProcessPoolExecutor) else 1)
         try:
-            return self._drive(jobs, submit, window)
+            if self.backend.parallelism == "process" and self.options.concurrency > 1:
+                self._run_processes()
+            else:
+                self._run_threads()
         except KeyboardInterrupt:
             self.halt("interrupted")
             raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        return self.outcomes
 
     def halt(self, reason: str) -> None:
         if not self.stop.is_set():
             self.stop_reason = reason
             self.stop.set()
 
-    def _drive(self, jobs: list[Job], submit, window: int) -> list[Outcome]:
-        pending = deque(jobs)
-        running: dict[cf.Future, Job] = {}
-        outcomes: list[Outcome] = []
-        while pending or running:
-            while pending and len(running) < window and not self.stop.is_set():
-                if self.options.max_cost is not None and self.spent >= self.options.max_cost:
-                    self.halt(f"budget of ${self.options.max_cost:.2f} reached (spent ${self.spent:.2f})")
-                    break
-                job = pending.popleft()
-                self.on_event("start", job)
-                running[submit(job)] = job
-            if not running:
-                break
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                outcome = self._outcome(running.pop(future), future)
-                outcomes.append(outcome)
-                self.spent += (outcome.meta or {}).get("cost", 0.0) or 0.0
-                self.on_event("done" if outcome.ok else "skipped" if outcome.skipped else "failed", outcome)
-                if outcome.fatal:
-                    self.halt(outcome.error or "fatal backend error")
-                elif not outcome.ok and self.options.fail_fast:
-                    self.halt(f"--fail-fast: {outcome.job.id} failed")
-        return outcomes
+    def _next_job(self) -> Job | None:
+        """The next job to start, or None when done or stopped (budget, --fail-fast, fatal, Ctrl-C)."""
+        if self.stop.is_set() or not self.pending:
+            return None
+        if self.options.max_cost is not None and self.spent >= self.options.max_cost:
+            self.halt(f"budget of ${self.options.max_cost:.2f} reached (spent ${self.spent:.2f})")
+            return None
+        job = self.pending.popleft()
+        self.on_event("start", job)
+        return job
 
-    def _outcome(self, job: Job, future: cf.Future) -> Outcome:
+    def _finish(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        self.spent += (outcome.meta or {}).get("cost", 0.0) or 0.0
+        self.on_event("done" if outcome.ok else "skipped" if outcome.skipped else "failed", outcome)
+        if outcome.fatal:
+            self.halt(outcome.error or "fatal backend error")
+        elif not outcome.ok and not outcome.skipped and self.options.fail_fast:
+            self.halt(f"--fail-fast: {outcome.job.id} failed")
+
+    def _run_threads(self) -> None:
+        """Each worker thread pulls its next job itself: no dispatcher between a finished job and the next."""
+
+        def worker() -> None:
+            while True:
+                with self.lock:
+                    job = self._next_job()
+                if job is None:
+                    return
+                outcome = self._guarded(job, self._attempt_loop)
+                with self.lock:
+                    self._finish(outcome)
+
+        threads = [threading.Thread(target=worker, name=f"mockups-{i}", daemon=True)
+                   for i in range(min(self.options.concurrency, len(self.pending)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)  # a timed join keeps Ctrl-C deliverable; daemon threads are abandoned on it
+
+    def _run_processes(self) -> None:
+        """CPU-bound work in worker processes; each has one job queued ahead to hide the hand-over."""
+        pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
+                                      initargs=(self.backend.name, self.backend.options, str(self.store.root)))
+        running: dict[cf.Future, Job] = {}
         try:
-            result = future.result()
+            while True:
+                while len(running) < 2 * self.options.concurrency and (job := self._next_job()) is not None:
+                    running[pool.submit(_process_job, job)] = job
+                if not running:
+                    break
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    self._finish(self._guarded(job, lambda j, f=future: f.result()))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _guarded(self, job: Job, work) -> Outcome:
+        """Run work(job); turn every error into an Outcome so one variant never stops the others."""
+        try:
+            result = work(job)
         except Interrupted:
             return Outcome(job, False, error=f"not started: {self.stop_reason}", skipped=True)
         except FatalBackendError as e:

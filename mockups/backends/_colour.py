@@ -17,6 +17,7 @@ __all__ = [
     "ciede2000",
     "luminance",
     "RecolourPrep",
+    "estimate_dye_mask",
     "prepare_recolour",
     "recolour",
 ]
@@ -162,7 +163,7 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray, *, kl: float = 1.0,
 #: that halves the light changes L* by ~(L*+16)/3 * ln 2, which makes dark dyes
 #: look flat; photographed black fabric shows folds through sheen, so the
 #: amplitude never drops below this floor.
-_MIN_AMPLITUDE = 14.0
+_MIN_AMPLITUDE = 30.0
 _L_FLOOR = 1.0
 _L_CEIL = 99.6
 
@@ -198,6 +199,31 @@ def _mask_array(mask: np.ndarray | Image.Image, size: tuple[int, int]) -> np.nda
     if mask.dtype == np.uint8:
         return mask.astype(np.float32) / 255.0
     return np.clip(mask.astype(np.float32), 0.0, 1.0)
+
+
+def estimate_dye_mask(rgba: Image.Image, *, tolerance: float = 14.0) -> np.ndarray:
+    """Soft mask (uint8) of the product's dominant material, excluding prints/trims.
+
+    Colours are compared shading-invariantly: a shadow scales L*+16, a* and
+    b* together, so chromaticity ``(a*, b*) / (L* + 16)`` is compared (in
+    units of the reference's chroma scale) and L* only loosely (x 1/4). A
+    pixel within ``tolerance`` of the opaque product's median belongs;
+    prints, labels, differently coloured parts (a cap's brim, a hood's
+    lining) and specular highlights on glossy colours are excluded. The
+    result is multiplied by alpha.
+    """
+    arr = rgba_array(rgba)
+    alpha = arr[..., 3]
+    solid = alpha >= 128
+    if not solid.any():
+        raise ImagingError("product has no opaque pixels to recolour")
+    lab = srgb_to_lab(arr[..., :3])
+    ref = np.median(lab[solid], axis=0)
+    scale = (ref[0] + 16.0) / (np.maximum(lab[..., 0], 0.0) + 16.0)
+    dist = np.sqrt(((lab[..., 0] - ref[0]) / 4.0) ** 2 + (lab[..., 1] * scale - ref[1]) ** 2
+                   + (lab[..., 2] * scale - ref[2]) ** 2)
+    keep = np.clip(1.5 - dist / tolerance, 0.0, 1.0)
+    return np.clip(np.rint(keep * alpha), 0, 255).astype(np.uint8)
 
 
 def prepare_recolour(rgba: Image.Image, dye_mask: np.ndarray | Image.Image) -> RecolourPrep:

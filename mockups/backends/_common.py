@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 __all__ = [
     "ImagingError",
@@ -21,6 +21,7 @@ __all__ = [
     "dilate",
     "erode",
     "smoothstep",
+    "bleed_colour",
 ]
 
 
@@ -162,3 +163,20 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
     """Cubic Hermite ramp of ``x`` clipped to [0, 1]."""
     t = np.clip(x, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
+
+
+def bleed_colour(rgb: np.ndarray, inside: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local mean colour of the ``inside`` pixels (normalised convolution).
+
+    Returns ``(colour, weight)``: colour float32 (H, W, 3) in 0-255 and the
+    blurred coverage weight in [0, 1] (colour is meaningless where it is ~0).
+    Uses Pillow's 8-bit Gaussian blur (fast; plenty for colour estimates).
+    """
+    rgb8 = rgb if rgb.dtype == np.uint8 else np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    packed = np.zeros(rgb8.shape[:2] + (4,), np.uint8)
+    packed[inside, :3] = rgb8[inside]
+    packed[inside, 3] = 255
+    blurred = np.asarray(Image.fromarray(packed, "RGBA").filter(ImageFilter.GaussianBlur(sigma)), np.float32)
+    weight = blurred[..., 3] * np.float32(1.0 / 255.0)
+    colour = blurred[..., :3] * (np.float32(255.0) / np.maximum(blurred[..., 3], 1.0))[..., None]
+    return np.minimum(colour, 255.0), weight

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ._colour import lab_to_srgb, srgb_to_lab
-from ._common import ImagingError, dilate, erode, gaussian_blur, rgba_array, smoothstep
+from ._common import ImagingError, bleed_colour, dilate, erode, gaussian_blur, rgba_array, smoothstep
 
 __all__ = ["has_alpha", "label", "estimate_backdrop", "auto_cutout", "CutoutDetails"]
 
@@ -187,42 +187,114 @@ def _reach_radius(outside: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray
     return reach
 
 
-def _backdrop_holes(obj: np.ndarray, core: np.ndarray, dist: np.ndarray,
-                    limits: tuple[float, float, float]) -> tuple[np.ndarray, int]:
-    """Enclosed backdrop regions (e.g. inside a mug handle) to cut from ``obj``.
-
-    A hole must match the backdrop closely (mean distance <= ``match``), be
-    uniform (std <= ``spread``), large (>= ``min_area`` px), thick (thin
-    strokes of a white print vanish under erosion) and close to the outside
-    relative to its size: a handle is a thin ring around its hole, whereas
-    a white print sits deep inside the product body.
-    """
+def _hole_candidates(labels: np.ndarray, n: int, core: np.ndarray, dist: np.ndarray,
+                     limits: tuple[float, float, float]) -> np.ndarray:
+    """Per-label verdict from colour statistics of the backdrop-coloured pixels."""
     match, spread, min_area = limits
-    labels, n = label(obj & ~core)
-    if n == 0:
-        return np.zeros_like(obj), 0
-    area, mean, std = _component_stats(labels, n, dist)
+    plain = np.where(core, 0, labels)  # shadowed parts do not count for the match
+    area, mean, std = _component_stats(plain, n, dist)
     ok = (area >= min_area) & (mean <= match) & (std <= spread)
     ok[0] = False
     ok[_touching_border(labels)] = False
-    if not ok.any():
+    if ok.any():
+        ok &= _thick(plain, n, area)
+    return ok
+
+
+def _thick(labels: np.ndarray, n: int, area: np.ndarray) -> np.ndarray:
+    """Per label: does >= 25 % survive an erosion by ~10 % of its extent?
+
+    The extent is the geometric mean of the bounding box sides, so blobs (a
+    handle's hole) survive while strokes of a print, hollow frames and thin
+    slivers do not.
+    """
+    ys, xs = np.nonzero(labels)
+    owner = labels[ys, xs]
+    lo_y, hi_y = np.full(n + 1, labels.shape[0]), np.zeros(n + 1, np.int64)
+    lo_x, hi_x = np.full(n + 1, labels.shape[1]), np.zeros(n + 1, np.int64)
+    np.minimum.at(lo_y, owner, ys), np.maximum.at(hi_y, owner, ys)
+    np.minimum.at(lo_x, owner, xs), np.maximum.at(hi_x, owner, xs)
+    extent = np.sqrt(np.maximum(hi_y - lo_y + 1, 1) * np.maximum(hi_x - lo_x + 1, 1))
+    target = np.maximum(2.0, 0.1 * extent)
+    kept = np.zeros(n + 1)
+    for radius in (2, 4, 8, 16, 32):
+        counts = np.bincount(labels[erode(labels > 0, radius)], minlength=n + 1)
+        use = radius <= target
+        kept = np.where(use, counts, kept)
+    return kept >= 0.25 * area
+
+
+def _backdrop_holes(obj: np.ndarray, core: np.ndarray, soft: np.ndarray, dist: np.ndarray,
+                    limits: tuple[float, float, float]) -> tuple[np.ndarray, int]:
+    """Enclosed backdrop regions (e.g. inside a mug handle) to cut from ``obj``.
+
+    Candidates are enclosed backdrop-coloured regions, extended by adjoining
+    cast shadow (``soft``). The backdrop-coloured part must match closely
+    (mean distance <= ``match``), be uniform (std <= ``spread``), large
+    (>= ``min_area`` px) and thick (thin strokes of a white print vanish
+    under erosion). The region must also sit close to the outside relative
+    to its size and be framed by a clear edge: a handle is a thin, distinct
+    ring around its hole, whereas a white print or a blown-out patch of a
+    white garment lies deep inside or blends into the fabric around it.
+    """
+    labels, n = label(obj & (~core | soft))
+    if n == 0:
         return np.zeros_like(obj), 0
-    radius = max(2, int(round(np.sqrt(min_area) / 4)))
-    thick = np.bincount(labels[erode(labels > 0, radius)], minlength=n + 1)
-    ok &= thick >= 0.25 * area
-    ok &= _reach_radius(~obj, np.where(ok[labels], labels, 0), n) <= np.maximum(4.0, 0.45 * np.sqrt(area))
+    ok = _hole_candidates(labels, n, core, dist, limits)
+    if ok.any():
+        area = np.bincount(labels.ravel(), minlength=n + 1).astype(np.float64)
+        chosen = np.where(ok[labels], labels, 0)
+        ok &= _reach_radius(~obj, chosen, n) <= np.maximum(4.0, 0.75 * np.sqrt(area))
+        ring = dilate(chosen > 0, 3) & ~(chosen > 0) & obj
+        frame = np.zeros(n + 1)
+        owner = np.where(ring, _nearest_label(chosen, 3), 0)
+        sums = np.bincount(owner.ravel(), weights=(dist * ring).ravel(), minlength=n + 1)
+        counts = np.bincount(owner.ravel(), minlength=n + 1)
+        frame[counts > 0] = sums[counts > 0] / counts[counts > 0]
+        ok &= frame >= 3.0 * limits[0] + 4.0
     return ok[labels], int(np.count_nonzero(ok))
 
 
-def _shadow_like(lab: np.ndarray, model: np.ndarray, t_lo: float) -> np.ndarray:
-    """Neutral, smoothly graded darkening of the backdrop: a cast shadow."""
+def _nearest_label(labels: np.ndarray, radius: int) -> np.ndarray:
+    """Spread positive labels outwards by ``radius`` px (max label wins on overlaps)."""
+    out = labels.copy()
+    for _ in range(radius):
+        grown = out.copy()
+        grown[1:] = np.maximum(grown[1:], out[:-1])
+        grown[:-1] = np.maximum(grown[:-1], out[1:])
+        grown[:, 1:] = np.maximum(grown[:, 1:], out[:, :-1])
+        grown[:, :-1] = np.maximum(grown[:, :-1], out[:, 1:])
+        out = np.where(out > 0, out, grown)
+    return out
+
+
+def _shadow_like(lab: np.ndarray, model: np.ndarray, t_lo: float, max_gradient: float | None) -> np.ndarray:
+    """Neutral darkening of the backdrop: a cast shadow.
+
+    With ``max_gradient`` (for white/grey products, which look just like
+    shadows) it must also be smooth: texture-free, with a luminance gradient
+    below ``max_gradient`` L*/px. Without, any neutral mid-light pixel
+    qualifies (used for colourful or dark products).
+    """
+    strict = max_gradient is not None
     delta = lab - model
     d_l = delta[..., 0]
     chroma = np.hypot(delta[..., 1], delta[..., 2])
+    shadow = (d_l < 0) & (d_l > (-45.0 if strict else -75.0)) & (chroma < np.maximum(2.5, 0.15 * -d_l))
+    if not strict:
+        return shadow
     smooth_l = gaussian_blur(lab[..., 0], 1.0)
     gy, gx = np.gradient(smooth_l)
-    return ((d_l < 0) & (d_l > -45.0) & (chroma < np.maximum(2.5, 0.15 * -d_l))
-            & (np.hypot(gx, gy) < 3.0) & (np.abs(lab[..., 0] - smooth_l) < max(1.5, t_lo)))
+    return shadow & (np.hypot(gx, gy) < max_gradient) & (np.abs(lab[..., 0] - smooth_l) < max(1.5, t_lo))
+
+
+def _is_colourful(lab: np.ndarray, obj: np.ndarray) -> bool:
+    """True if most of the product is chromatic or dark (so unlike a shadow)."""
+    if not obj.any():
+        return False
+    px = lab[obj]
+    distinct = (np.hypot(px[:, 1], px[:, 2]) > 12.0) | (px[:, 0] < 40.0)
+    return bool(distinct.mean() > 0.5)
 
 
 def _drop_shadows(obj: np.ndarray, core: np.ndarray, shadow: np.ndarray) -> np.ndarray:
@@ -251,13 +323,6 @@ def _remove_specks(obj: np.ndarray, min_area: float) -> np.ndarray:
     return keep[labels]
 
 
-def _bleed(rgb: np.ndarray, inner: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local mean colour of the ``inner`` pixels (normalised convolution) and its weight."""
-    weight = gaussian_blur(inner.astype(np.float32), sigma)
-    colour = gaussian_blur(rgb * inner[..., None], sigma) / np.maximum(weight, 1e-4)[..., None]
-    return colour, weight
-
-
 def _soft_alpha(obj: np.ndarray, rgb: np.ndarray, backdrop: np.ndarray, feather: float) -> np.ndarray:
     """Anti-aliased alpha for the object mask.
 
@@ -271,14 +336,14 @@ def _soft_alpha(obj: np.ndarray, rgb: np.ndarray, backdrop: np.ndarray, feather:
     inner = erode(obj, 3)
     band = dilate(obj, 2) & ~inner
     hard = gaussian_blur(obj.astype(np.float32), 0.5 * feather)
-    fg, weight = _bleed(rgb, inner, 3.0)
-    fg_wide, weight_wide = _bleed(rgb, inner, 9.0)
+    fg, weight = bleed_colour(rgb, inner, 3.0)
+    fg_wide, weight_wide = bleed_colour(rgb, inner, 9.0)
     fg = np.where((weight > 0.05)[..., None], fg, fg_wide)
     weight = np.maximum(weight, weight_wide)
     span = fg - backdrop
     norm2 = np.sum(span * span, axis=-1)
     est = np.clip(np.sum((rgb - backdrop) * span, axis=-1) / np.maximum(norm2, 1e-3), 0.0, 1.0)
-    usable = band & (weight > 0.002) & (norm2 > 30.0**2)
+    usable = band & (weight > 0.004) & (norm2 > 30.0**2)
     est = np.where(usable, est, hard)
     est = np.where(usable, np.minimum(est, dilate(obj, 1)), est)
     alpha = np.where(inner, 1.0, np.where(band, gaussian_blur(est, 0.35 * feather), 0.0))
@@ -316,10 +381,10 @@ def auto_cutout_details(rgba: Image.Image, *, feather: float = 1.5) -> CutoutDet
     core = dist > 0.5 * (t_lo + t_hi)
     bg_labels, _ = label(~core)
     obj = ~np.isin(bg_labels, _touching_border(bg_labels))
-    obj = _drop_shadows(obj, core, _shadow_like(lab, model, t_lo))
-    obj = _remove_specks(obj, max(16.0, 2e-4 * h * w))
-    holes, n_holes = _backdrop_holes(obj, core, dist, (max(t_lo * 0.75, 1.5), max(1.5 * noise, 1.0),
-                                                        max(25.0, 2e-4 * h * w)))
+    shadow = _shadow_like(lab, model, t_lo, None if _is_colourful(lab, obj) else 3.0)
+    obj = _remove_specks(_drop_shadows(obj, core, shadow), max(16.0, 2e-4 * h * w))
+    holes, n_holes = _backdrop_holes(obj, core, _shadow_like(lab, model, t_lo, 6.0), dist,
+                                     (max(t_lo * 0.75, 1.5), max(1.5 * noise, 1.0), max(25.0, 2e-4 * h * w)))
     obj &= ~holes
     conf, contrast = _confidence(obj, dist, t_hi)
     if not obj.any():

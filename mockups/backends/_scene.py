@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from ._colour import _encode_srgb, srgb_to_linear
-from ._common import ImagingError, gaussian_blur, parse_hex, rgba_array, smoothstep
+from ._common import ImagingError, bleed_colour, gaussian_blur, parse_hex, rgba_array, smoothstep
 
 __all__ = ["make_background", "contact_shadow", "decontaminate", "apply_alpha", "compose"]
 
@@ -200,25 +200,22 @@ def decontaminate(rgba: Image.Image | np.ndarray, backdrop: tuple[int, int, int]
     Returns an ``(H, W, 4)`` uint8 array.
     """
     arr = rgba.copy() if isinstance(rgba, np.ndarray) else rgba_array(rgba)
-    alpha = arr[..., 3].astype(np.float32) / 255.0
-    edge = (alpha > 0) & (alpha < 0.98)
+    edge = (arr[..., 3] > 0) & (arr[..., 3] < 250)
     if not edge.any():
         return arr
-    colour = arr[..., :3].astype(np.float32)
-    core = (alpha >= 0.98).astype(np.float32)
-    num = gaussian_blur(colour * core[..., None], radius)
-    den = gaussian_blur(core, radius)[..., None]
-    bleed = np.where(den > 1e-3, num / np.maximum(den, 1e-3), colour)
-    near = den[..., 0] > 1e-3
+    bleed, weight = bleed_colour(arr[..., :3], arr[..., 3] >= 250, radius)
+    colour = arr[..., :3][edge].astype(np.float32)
+    alpha = arr[..., 3][edge].astype(np.float32)[:, None] / 255.0
+    near = (weight[edge] > 0.02)[:, None]
+    estimate = bleed[edge]
     if backdrop is not None:
         b = np.array(parse_hex(backdrop) if isinstance(backdrop, str) else backdrop, np.float32)
-        a = np.maximum(alpha, 1e-3)[..., None]
-        unmixed = np.clip((colour - (1.0 - a) * b) / a, 0.0, 255.0)
-        trust = smoothstep((alpha - 0.15) / 0.5)[..., None]
-        fixed = np.where(near[..., None], unmixed * trust + bleed * (1 - trust), unmixed)
+        unmixed = np.minimum(np.maximum((colour - (1.0 - alpha) * b) / alpha, 0.0), 255.0)
+        trust = smoothstep((alpha - 0.15) / 0.5)
+        fixed = np.where(near, unmixed * trust + estimate * (1 - trust), unmixed)
     else:
-        fixed = np.where(near[..., None], bleed, colour)
-    arr[..., :3] = np.where(edge[..., None], np.clip(np.rint(fixed), 0, 255), colour).astype(np.uint8)
+        fixed = np.where(near, estimate, colour)
+    arr[..., :3][edge] = np.rint(fixed).astype(np.uint8)
     return arr
 
 
@@ -233,17 +230,18 @@ def apply_alpha(rgba: Image.Image, alpha: np.ndarray, *,
     return Image.fromarray(decontaminate(arr, backdrop), "RGBA")
 
 
-def _place(product: np.ndarray, canvas: tuple[int, int], fill: float, anchor: str) -> tuple[Image.Image, int, int]:
-    """Crop to the alpha box, scale to ``fill`` of the canvas, return premultiplied image + offset."""
+def _place(product: np.ndarray, canvas: tuple[int, int], fill: float, anchor: str) -> tuple[np.ndarray, int, int]:
+    """Crop to the alpha box and scale to ``fill`` of the canvas; returns straight RGBA + offset."""
     box = _bbox(product[..., 3] >= 8)
     if box is None:
         raise ImagingError("product image is fully transparent: nothing to compose")
     x0, y0, x1, y1 = box
-    crop = Image.fromarray(np.ascontiguousarray(product[y0:y1, x0:x1]), "RGBA").convert("RGBa")
+    crop = Image.fromarray(np.ascontiguousarray(product[y0:y1, x0:x1]), "RGBA")
     w, h = canvas
     scale = min(fill * w / (x1 - x0), fill * h / (y1 - y0))
     size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-    scaled = crop.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    scaled = np.array(crop.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))  # premultiplied inside
+    scaled[..., 3][scaled[..., 3] <= 1] = 0
     left = (w - size[0]) // 2
     margin = round((h - size[1]) / 2)
     top = {"bottom": h - size[1] - round((1 - fill) * h / 2), "top": round((1 - fill) * h / 2)}.get(anchor, margin)
@@ -270,18 +268,19 @@ def compose(product_rgba: Image.Image, background_rgb: Image.Image, canvas_size:
     bg = background_rgb.convert("RGB") if background_rgb.mode != "RGB" else background_rgb
     if bg.size != (w, h):
         bg = cover_fit(bg, (w, h))
-    clean = decontaminate(rgba_array(product_rgba), backdrop)
-    scaled, left, top = _place(clean, (w, h), fill, anchor)
-    premult = np.zeros((h, w, 4), np.float32)
-    premult[top:top + scaled.height, left:left + scaled.width] = np.asarray(scaled, np.float32) / 255.0
-    alpha = np.where(premult[..., 3] < 1.5 / 255.0, 0.0, premult[..., 3]).astype(np.float32)
+    scaled, left, top = _place(rgba_array(product_rgba), (w, h), fill, anchor)
+    scaled = decontaminate(scaled, backdrop)
+    sh, sw = scaled.shape[:2]
+    alpha = np.zeros((h, w), np.float32)
+    alpha[top:top + sh, left:left + sw] = scaled[..., 3] * np.float32(1.0 / 255.0)
     base = np.asarray(bg, dtype=np.uint8)
-    back = base.astype(np.float32) / 255.0
+    back = base
     if shadow:
         mask = contact_shadow(alpha, strength=shadow_strength)
-        back = _encode_srgb(srgb_to_linear(base) * (1.0 - mask[..., None]))
-    out = premult[..., :3] * (alpha > 0)[..., None] + back * (1.0 - alpha[..., None])
-    out8 = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
-    if not shadow:
-        out8 = np.where((alpha > 0)[..., None], out8, base)
-    return Image.fromarray(out8, "RGB")
+        back = np.rint(_encode_srgb(srgb_to_linear(base) * (1.0 - mask[..., None])) * 255.0).astype(np.uint8)
+    out = back.copy()
+    a = alpha[top:top + sh, left:left + sw, None]
+    region = back[top:top + sh, left:left + sw].astype(np.float32)
+    mixed = scaled[..., :3].astype(np.float32) * a + region * (1.0 - a)
+    out[top:top + sh, left:left + sw] = np.where(a > 0, np.rint(mixed), region).astype(np.uint8)
+    return Image.fromarray(out, "RGB")

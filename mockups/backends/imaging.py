@@ -29,6 +29,7 @@ from __future__ import annotations
 from ._colour import (
     RecolourPrep,
     ciede2000,
+    estimate_dye_mask,
     hex_to_lab,
     lab_to_srgb,
     luminance,
@@ -59,6 +60,7 @@ __all__ = [
     "ciede2000",
     "luminance",
     "RecolourPrep",
+    "estimate_dye_mask",
     "prepare_recolour",
     "recolour",
     # cut-out

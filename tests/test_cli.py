@@ -148,3 +148,22 @@ def test_public_api_is_pinned():
     ])
     for name in mockups.__all__:
         assert hasattr(mockups, name)
+
+
+def test_ci_recipe_commands_parse():
+    """Every `mockups ...` line of the example workflow is accepted by the CLI as written."""
+    import shlex
+
+    import yaml
+
+    workflow = yaml.safe_load((REPO / "examples" / "github-actions.yml").read_text())
+    commands = []
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            text = " ".join(step.get("run", "").split())
+            if text.startswith("mockups "):
+                commands.append(text)
+    assert len(commands) >= 4
+    for text in commands:
+        argv = shlex.split(text.replace("${{ matrix.shard }}", "1").replace("$GITHUB_STEP_SUMMARY", "summary.md"))
+        parser().parse_args(argv[1:])

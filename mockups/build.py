@@ -161,18 +161,18 @@ def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
         writer.save()
         prepared.stat.save()
         if not report.interrupted:
-            finish_outputs(prepared, options)
+            finish_outputs(prepared, options, writer.entries)
     report.seconds = time.monotonic() - started
     if report.interrupted:
         raise KeyboardInterrupt
     return report
 
 
-def finish_outputs(prepared: Prepared, options: BuildOptions) -> None:
-    """Contact sheets and the gallery, from the manifest."""
+def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> None:
+    """Contact sheets and the gallery, from the manifest's entries."""
     from .grid import write_grids
 
-    write_grids(prepared.build_dir, prepared.catalog, prepared.store)
+    write_grids(prepared.build_dir, prepared.catalog, prepared.store, entries)
     if options.gallery:
         from .gallery import write_gallery
 

@@ -42,14 +42,17 @@ def sheet_path(build_dir: Path, channel: str, sku: str, design: str | None, seve
     return build_dir / "grids" / channel / name
 
 
-def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = None) -> list[Path]:
-    entries = manifest.load(build_dir)
+def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = None,
+                entries: dict[str, dict] | None = None) -> list[Path]:
+    """Draw the contact sheets whose cells changed; `entries` defaults to the manifest on disk."""
+    entries = manifest.load(build_dir) if entries is None else entries
     written = []
+    catalog_bytes = catalog.file.read_bytes()
     for (channel, sku, design), cells in sorted(sheets(entries).items(), key=lambda kv: str(kv[0])):
         several = len(catalog.products[sku].designs or []) > 1 if sku in catalog.products else False
         path = sheet_path(build_dir, channel, sku, design, several)
         digest = hashlib.sha256("".join(sorted(f"{c['id']}={c['key']}:{c['status']}" for c in cells)).encode())
-        digest.update(catalog.file.read_bytes())  # names and order come from the catalog
+        digest.update(catalog_bytes)  # names and order come from the catalog
         stamp = digest.hexdigest()
         if _stamp(path) == stamp:
             continue

@@ -40,6 +40,7 @@ class PromptRenderer:
         folder = catalog.root / "templates"
         self.env = environment(folder if folder.is_dir() else None)
         self.root = catalog.root
+        self.data = _Data()
 
     def template_name(self, variant: Variant) -> str:
         return variant.product.template or self.catalog.model.defaults.template
@@ -56,7 +57,7 @@ class PromptRenderer:
             raise TemplateError(f"{_shown(e.filename or name, self.root)}:{e.lineno}: syntax error: {e.message} "
                                 f"(while rendering {variant.id})") from None
         try:
-            text = template.render(context(variant))
+            text = template.render(context(variant, self.data))
         except SecurityError as e:
             raise TemplateError(f"{_shown(template.filename, self.root)}:{_template_line(template)}: not allowed in a "
                                 f"template: {e} (while rendering {variant.id})") from None
@@ -69,10 +70,39 @@ class PromptRenderer:
         return " ".join(text.split())
 
 
-def context(variant: Variant) -> dict:
-    return {"product": variant.product, "colour": variant.colour, "color": variant.colour,
-            "background": variant.background, "design": variant.design, "channel": variant.channel,
-            "variant": {"id": variant.id, "output": variant.output}}
+# Templates see plain data (dicts named after what they hold), not the models: the sandbox reads a
+# dict's keys without the attribute checks it runs on objects, and a template cannot reach code.
+_KINDS = {name: type(name, (dict,), {"__slots__": ()}) for name in ("product", "colour", "background", "design",
+                                                                    "channel", "variant")}
+_MODELS = {"product": model_module.Product, "colour": model_module.Colour, "background": model_module.Background,
+           "design": model_module.Design, "channel": model_module.Channel}
+
+
+class _Data:
+    """Each model as a template value, made once per build."""
+
+    def __init__(self):
+        self.memo: dict[int, tuple] = {}
+
+    def __call__(self, kind: str, model):
+        if model is None:
+            return None
+        found = self.memo.get(id(model))
+        if found is None or found[0] is not model:
+            value = _KINDS[kind](model.model_dump(mode="json"))
+            if kind == "background":
+                value["kind"] = model.kind
+            found = self.memo[id(model)] = (model, value)
+        return found[1]
+
+
+def context(variant: Variant, data: _Data | None = None) -> dict:
+    data = data or _Data()
+    colour = data("colour", variant.colour)
+    return {"product": data("product", variant.product), "colour": colour, "color": colour,
+            "background": data("background", variant.background), "design": data("design", variant.design),
+            "channel": data("channel", variant.channel),
+            "variant": _KINDS["variant"](id=variant.id, output=variant.output)}
 
 
 def builtin_names() -> list[str]:
@@ -98,8 +128,9 @@ def _plain(e: jinja2.TemplateError) -> str:
     m = _NO_ATTR.search(text)
     if m:
         cls, attr = m.groups()
-        model = getattr(model_module, cls, None)
-        fields = list(getattr(model, "model_fields", {}))
+        fields = list(getattr(_MODELS.get(cls), "model_fields", {})) if cls in _MODELS else []
+        if cls == "variant":
+            fields = ["id", "output"]
         hint = did_you_mean(attr, fields)
         known = f"; it has: {', '.join(fields)}" if fields else ""
         return f"'{cls.lower()}' has no field '{attr}'{hint}{known}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from ._common import ImagingError, parse_hex, rgba_array
+from ._common import ImagingError, dilate, parse_hex, rgba_array
 
 __all__ = [
     "srgb_to_lab",
@@ -165,6 +165,7 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray, *, kl: float = 1.0,
 #: amplitude never drops below this floor.
 _MIN_AMPLITUDE = 30.0
 _L_FLOOR = 1.0
+_DARK_SOURCE_L = 35.0
 _L_CEIL = 99.6
 
 
@@ -201,6 +202,16 @@ def _mask_array(mask: np.ndarray | Image.Image, size: tuple[int, int]) -> np.nda
     return np.clip(mask.astype(np.float32), 0.0, 1.0)
 
 
+def _highlight_of(lab: np.ndarray, ref: np.ndarray, ref_c: float) -> np.ndarray:
+    """Weight of pixels that look like a specular highlight on the reference dye."""
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    hue_gap = np.abs(np.angle(np.exp(1j * (np.arctan2(lab[..., 2], lab[..., 1])
+                                            - np.arctan2(ref[2], ref[1])))))
+    hue_ok = np.clip(1.5 - np.degrees(hue_gap) / 30.0, 0.0, 1.0)
+    tinted = np.clip((chroma - 6.0) / 6.0, 0.0, 1.0) * (chroma < ref_c * 1.1)
+    return (hue_ok * tinted * (lab[..., 0] > ref[0])).astype(np.float32)
+
+
 def estimate_dye_mask(rgba: Image.Image, *, tolerance: float = 14.0) -> np.ndarray:
     """Soft mask (uint8) of the product's dominant material, excluding prints/trims.
 
@@ -222,7 +233,15 @@ def estimate_dye_mask(rgba: Image.Image, *, tolerance: float = 14.0) -> np.ndarr
     scale = (ref[0] + 16.0) / (np.maximum(lab[..., 0], 0.0) + 16.0)
     dist = np.sqrt(((lab[..., 0] - ref[0]) / 4.0) ** 2 + (lab[..., 1] * scale - ref[1]) ** 2
                    + (lab[..., 2] * scale - ref[2]) ** 2)
-    keep = np.clip(1.5 - dist / tolerance, 0.0, 1.0)
+    # Saturated dyes vary more (and clip in the camera), so widen the tolerance.
+    ref_c = float(np.hypot(ref[1], ref[2]))
+    keep = np.clip(1.5 - dist / max(tolerance, 0.35 * ref_c), 0.0, 1.0)
+    if ref_c >= 15.0:  # glossy highlights: the dye's hue, lighter and less saturated
+        keep = np.maximum(keep, _highlight_of(lab, ref, ref_c))
+    # Take in the 1 px anti-aliased rim of prints: recoloured through the
+    # shading map it becomes a clean transition instead of an old-colour outline.
+    rim = dilate(keep >= 0.5, 1) & (keep < 0.5)
+    keep = np.where(rim, 1.0, keep)
     return np.clip(np.rint(keep * alpha), 0, 255).astype(np.uint8)
 
 
@@ -246,7 +265,10 @@ def prepare_recolour(rgba: Image.Image, dye_mask: np.ndarray | Image.Image) -> R
     ref = lab[solid, 0] if np.count_nonzero(solid) >= 16 else lab[:, 0]
     pct = np.percentile(ref, [5, 25, 50, 75, 95]).astype(float)
     median_l = float(pct[2])
-    shading = 3.0 * np.log((np.maximum(lab[:, 0], 0.0) + 16.0) / (median_l + 16.0))
+    # Near black, luminance ratios explode (JPEG noise, gloss reflections); a
+    # floor makes dark sources behave additively instead of multiplicatively.
+    floor = 16.0 + max(0.0, _DARK_SOURCE_L - median_l)
+    shading = 3.0 * np.log((np.maximum(lab[:, 0], 0.0) + floor) / (median_l + floor))
     return RecolourPrep(
         size=rgba.size, box=(y0, y1, x0, x1), select=select, weight=weight.astype(np.float32),
         shading=shading.astype(np.float32), median_l=median_l,

@@ -22,6 +22,7 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from datetime import date
 
 import numpy as np
@@ -154,6 +155,32 @@ def image_ref(value: str) -> dict[str, str]:
     raise ImageInputError(f"'{value[:60]}': expected an https URL, a data:image/ URL or a file id (file-...)")
 
 
+class SendLimiter:
+    """At most `per_minute` requests *sent* in any window of `window` seconds.
+
+    The runner's shared limiter counts job starts; a job spends a moment preparing its images
+    before the request leaves, so the server (which counts arrivals) could see one request too
+    many in a minute. This second gate sits right before the HTTP call, with a small margin.
+    """
+
+    def __init__(self, per_minute: float | None, window: float = 60.5):
+        self.per_minute, self.window = per_minute, window
+        self.sent: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        while self.per_minute:
+            with self.lock:
+                now = time.monotonic()
+                while self.sent and now - self.sent[0] >= self.window:
+                    self.sent.popleft()
+                if len(self.sent) < self.per_minute:
+                    self.sent.append(now)
+                    return
+                delay = self.window - (now - self.sent[0])
+            time.sleep(min(max(delay, 0.01), 0.5))
+
+
 def options_with_defaults(options: dict) -> dict:
     return {**OpenAIOptions().model_dump(), "strategy": "edit", "cache_dir": None, **options}
 
@@ -170,6 +197,7 @@ class OpenAIBackend(Backend):
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()  # the client, and the local compositor's caches
         self._local = LocalBackend({})
+        self.limiter = SendLimiter(self.opts.get("requests_per_minute"))
         self.plates = PlateStore(self.opts.get("cache_dir"))
 
     # --- the Backend interface -------------------------------------------------------------------
@@ -223,6 +251,7 @@ class OpenAIBackend(Backend):
             return self._client
 
     def call(self, fn, *, inputs: dict[str, str] | None = None, **kwargs) -> ImagesResponse:
+        self.limiter.wait()
         try:
             return fn(**kwargs)
         except openai.OpenAIError as e:

@@ -523,7 +523,7 @@
     row(dl, 'Backend', v.backend + (v.model ? ' · ' + v.model : ''));
     row(dl, 'Template', v.template);
     row(dl, 'Cost', money(v.cost));
-    row(dl, 'Built', v.built_at);
+    row(dl, 'Built', v.built_at ? v.built_at.replace('T', ' ').replace(/\+00:00$/, ' UTC') : null);
     row(dl, 'Output', v.output + (v.bytes ? ' (' + bytes(v.bytes) + ')' : ''));
     if (v.change) row(dl, v.change === 'new' ? 'New' : 'Changed', v.reasons.length ? v.reasons.join(', ') : 'in this build');
     if (v.warnings.length) row(dl, 'Warnings', v.warnings.join('; '));
@@ -539,6 +539,7 @@
     $('lb-error-text').textContent = failed ? (v.error || 'no output') : '';
     const img = $('lb-img');
     if (!failed) {
+      $('lb-frame').style.setProperty('--ar', String(v.size[0] / v.size[1]));
       img.removeAttribute('src');
       img.width = v.size[0];
       img.height = v.size[1];
@@ -622,6 +623,15 @@
       if (b) { lb.mode = b.dataset.mode; setMode(lb.mode); }
     });
     $('lb-slider').addEventListener('input', slide);
+    const frame = $('lb-frame');
+    const drag = (e) => {
+      if (frame.dataset.mode !== 'slider' || !(e.buttons & 1)) return;
+      const box = frame.getBoundingClientRect();
+      $('lb-slider').value = String(Math.round(((e.clientX - box.left) / box.width) * 100));
+      slide();
+    };
+    frame.addEventListener('pointerdown', drag);
+    frame.addEventListener('pointermove', drag);
   }
 
   // --- toolbar -------------------------------------------------------------------------------------------------

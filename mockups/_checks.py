@@ -181,3 +181,15 @@ class FileChecker:
         if any(x < 0 or y < 0 or x > w or y > h for x, y in corners):
             self.add(("products", i, "print_area"), f"the print area reaches outside the {w}x{h} image "
                      f"{product.get('image')}")
+        elif not convex(corners):
+            self.add(("products", i, "print_area"), "the four corners do not make a convex shape; list them "
+                     "clockwise from the top-left: top-left, top-right, bottom-right, bottom-left")
+
+
+def convex(corners) -> bool:
+    """True for four corners that form a convex, non-degenerate quad in either winding."""
+    signs = []
+    for k in range(4):
+        (x0, y0), (x1, y1), (x2, y2) = corners[k], corners[(k + 1) % 4], corners[(k + 2) % 4]
+        signs.append((x1 - x0) * (y2 - y1) - (y1 - y0) * (x2 - x1))
+    return all(s > 0 for s in signs) or all(s < 0 for s in signs)

@@ -132,6 +132,12 @@ def test_print_area_outside_the_image(project):
     assert messages(path) == ["8:17: products[0].print_area: the print area reaches outside the 128x128 image assets/tee.png"]
 
 
+def test_print_area_must_be_convex(project):
+    path = project(MINIMAL.replace("{x: 40, y: 30, width: 48, height: 48}", "[[10, 10], [60, 60], [60, 10], [10, 60]]"))
+    assert messages(path) == ["8:17: products[0].print_area: the four corners do not make a convex shape; list them "
+                              "clockwise from the top-left: top-left, top-right, bottom-right, bottom-left"]
+
+
 def test_bad_print_area_shape(project):
     path = project(MINIMAL.replace("{x: 40, y: 30, width: 48, height: 48}", "[[0, 0], [20, 0]]"))
     assert messages(path) == [

@@ -49,6 +49,13 @@ def _encode_srgb(c: np.ndarray) -> np.ndarray:
 
 
 _LINEAR_LUT = _decode_srgb(np.arange(256, dtype=np.float64) / 255.0)
+_ENCODE_LUT = np.rint(_encode_srgb((np.arange(65536, dtype=np.float64) + 0.5) / 65536.0) * 255.0).astype(np.uint8)
+
+
+def linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
+    """Linear light (0-1, clipped) to 8-bit sRGB through a 16-bit lookup table (fast)."""
+    idx = np.minimum(np.maximum(lin, 0.0) * 65536.0, 65535.0).astype(np.uint16)
+    return _ENCODE_LUT[idx]
 
 
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
@@ -186,6 +193,8 @@ class RecolourPrep:
     shading: np.ndarray  # float32 per selected pixel
     median_l: float
     percentiles: tuple[float, float, float, float, float]  # L* p5, p25, p50, p75, p95
+    levels: np.ndarray | None = None  # float32 (LUT_SIZE,): the shading values a LUT is computed at
+    index: np.ndarray | None = None  # uint16 per selected pixel: its nearest level
 
 
 def _mask_array(mask: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -217,7 +226,10 @@ def estimate_dye_mask(rgba: Image.Image, *, tolerance: float = 14.0) -> np.ndarr
 
     Colours are compared shading-invariantly: a shadow scales L*+16, a* and
     b* together, so chromaticity ``(a*, b*) / (L* + 16)`` is compared (in
-    units of the reference's chroma scale) and L* only loosely (x 1/4). A
+    units of the reference's chroma scale) and lightness only loosely, as a
+    log-luminance ratio (a fold halving the light counts ~5, a black print on
+    a white shirt ~30; on light fabric brighter-than-median pixels count up
+    to 2.5x, as its highlights are mild while light prints are not). A
     pixel within ``tolerance`` of the opaque product's median belongs;
     prints, labels, differently coloured parts (a cap's brim, a hood's
     lining) and specular highlights on glossy colours are excluded. The
@@ -230,8 +242,15 @@ def estimate_dye_mask(rgba: Image.Image, *, tolerance: float = 14.0) -> np.ndarr
         raise ImagingError("product has no opaque pixels to recolour")
     lab = srgb_to_lab(arr[..., :3])
     ref = np.median(lab[solid], axis=0)
-    scale = (ref[0] + 16.0) / (np.maximum(lab[..., 0], 0.0) + 16.0)
-    dist = np.sqrt(((lab[..., 0] - ref[0]) / 4.0) ** 2 + (lab[..., 1] * scale - ref[1]) ** 2
+    lightness = np.maximum(lab[..., 0], 0.0)
+    scale = (ref[0] + 16.0) / (lightness + 16.0)
+    floor = 16.0 + max(0.0, _DARK_SOURCE_L - float(ref[0]))
+    light_ratio = 3.0 * np.log((lightness + floor) / (ref[0] + floor))  # ln of the luminance ratio
+    # Brighter than the median counts more on light/mid fabric: its highlights are
+    # mild while light prints are not. Dark fabric (knit, sheen) keeps the weight.
+    bright = 7.0 + 11.0 * float(np.clip((ref[0] - 30.0) / 30.0, 0.0, 1.0))
+    light_ratio = np.where(light_ratio > 0, bright * light_ratio, -7.0 * light_ratio)
+    dist = np.sqrt(light_ratio ** 2 + (lab[..., 1] * scale - ref[1]) ** 2
                    + (lab[..., 2] * scale - ref[2]) ** 2)
     # Saturated dyes vary more (and clip in the camera), so widen the tolerance.
     ref_c = float(np.hypot(ref[1], ref[2]))
@@ -268,12 +287,30 @@ def prepare_recolour(rgba: Image.Image, dye_mask: np.ndarray | Image.Image) -> R
     # Near black, luminance ratios explode (JPEG noise, gloss reflections); a
     # floor makes dark sources behave additively instead of multiplicatively.
     floor = 16.0 + max(0.0, _DARK_SOURCE_L - median_l)
-    shading = 3.0 * np.log((np.maximum(lab[:, 0], 0.0) + floor) / (median_l + floor))
+    shading = (3.0 * np.log((np.maximum(lab[:, 0], 0.0) + floor) / (median_l + floor))).astype(np.float32)
+    levels, index = _quantise(shading)
     return RecolourPrep(
         size=rgba.size, box=(y0, y1, x0, x1), select=select, weight=weight.astype(np.float32),
-        shading=shading.astype(np.float32), median_l=median_l,
+        shading=shading, median_l=median_l,
         percentiles=tuple(float(p) for p in pct),  # type: ignore[arg-type]
+        levels=levels, index=index,
     )
+
+
+LUT_SIZE = 4096
+
+
+def _quantise(shading: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Levels spanning the shading range and each pixel's nearest level.
+
+    A colour's result depends on a pixel's shading alone, so `recolour` computes it for the
+    levels (a few thousand) instead of every pixel (a million): steps of < 0.002 in
+    log-luminance, far below what 8-bit output can show."""
+    lo, hi = float(shading.min()), float(shading.max())
+    span = max(hi - lo, 1e-6)
+    levels = (lo + np.arange(LUT_SIZE, dtype=np.float64) * (span / (LUT_SIZE - 1))).astype(np.float32)
+    index = np.rint((shading - lo) * ((LUT_SIZE - 1) / span)).astype(np.uint16)
+    return levels, index
 
 
 def _soft_limit(target_l: float, offset: np.ndarray) -> np.ndarray:
@@ -319,10 +356,14 @@ def recolour(prep: RecolourPrep, rgba: Image.Image, target_hex: str, *,
     target = hex_to_lab(target_hex)
     arr = rgba_array(rgba)
     y0, y1, x0, x1 = prep.box
-    lab = shade_lab(target, prep.shading, gain=gain)
-    rgb = lab_to_srgb(lab) * 255.0
+    if prep.levels is not None:
+        rgb = linear_to_srgb8(lab_to_linear(shade_lab(target, prep.levels, gain=gain)))[prep.index]
+    else:
+        rgb = linear_to_srgb8(lab_to_linear(shade_lab(target, prep.shading, gain=gain)))
     crop = arr[y0:y1, x0:x1, :3]
-    src = crop[prep.select].astype(np.float32)
-    w = prep.weight[:, None]
-    crop[prep.select] = np.clip(np.rint(src + (rgb - src) * w), 0, 255).astype(np.uint8)
+    if prep.weight.min() < 1.0:  # blend the mask's soft edge with the original
+        src = crop[prep.select].astype(np.float32)
+        w = prep.weight[:, None]
+        rgb = np.clip(np.rint(src + (rgb - src) * w), 0, 255).astype(np.uint8)
+    crop[prep.select] = rgb
     return Image.fromarray(arr, "RGBA")

@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 
 from ._colour import lab_to_srgb, srgb_to_lab
-from ._common import ImagingError, bleed_colour, dilate, erode, gaussian_blur, rgba_array, smoothstep
+from ._common import (ImagingError, bleed_colour, box_blur, dilate, erode, gaussian_blur, rgba_array,
+                      smoothstep)
 
 __all__ = ["has_alpha", "label", "estimate_backdrop", "auto_cutout", "CutoutDetails"]
 
@@ -233,9 +234,10 @@ def _backdrop_holes(obj: np.ndarray, core: np.ndarray, soft: np.ndarray, dist: n
     (mean distance <= ``match``), be uniform (std <= ``spread``), large
     (>= ``min_area`` px) and thick (thin strokes of a white print vanish
     under erosion). The region must also sit close to the outside relative
-    to its size and be framed by a clear edge: a handle is a thin, distinct
-    ring around its hole, whereas a white print or a blown-out patch of a
-    white garment lies deep inside or blends into the fabric around it.
+    to its size (or show some cast shadow, which prints never do) and be
+    framed by a clear edge: a handle is a thin, distinct ring around its
+    hole, whereas a white print or a blown-out patch of a white garment
+    lies deep inside or blends into the fabric around it.
     """
     labels, n = label(obj & (~core | soft))
     if n == 0:
@@ -244,7 +246,9 @@ def _backdrop_holes(obj: np.ndarray, core: np.ndarray, soft: np.ndarray, dist: n
     if ok.any():
         area = np.bincount(labels.ravel(), minlength=n + 1).astype(np.float64)
         chosen = np.where(ok[labels], labels, 0)
-        ok &= _reach_radius(~obj, chosen, n) <= np.maximum(4.0, 0.75 * np.sqrt(area))
+        shaded = area - np.bincount(np.where(core, 0, labels).ravel(), minlength=n + 1)
+        near_outside = _reach_radius(~obj, chosen, n) <= np.maximum(4.0, 0.75 * np.sqrt(area))
+        ok &= near_outside | (shaded >= 0.05 * area)  # prints cast no shadow; holes show some
         ring = dilate(chosen > 0, 3) & ~(chosen > 0) & obj
         frame = np.zeros(n + 1)
         owner = np.where(ring, _nearest_label(chosen, 3), 0)
@@ -269,23 +273,25 @@ def _nearest_label(labels: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _shadow_like(lab: np.ndarray, model: np.ndarray, t_lo: float, max_gradient: float | None) -> np.ndarray:
-    """Neutral darkening of the backdrop: a cast shadow.
+    """Neutral, texture-free darkening of the backdrop: a cast shadow.
 
-    With ``max_gradient`` (for white/grey products, which look just like
-    shadows) it must also be smooth: texture-free, with a luminance gradient
-    below ``max_gradient`` L*/px. Without, any neutral mid-light pixel
-    qualifies (used for colourful or dark products).
+    Texture is the local mean of ``|L* - blur(L*)|``: below ~1 on a soft
+    shadow, 5-10 on fabric. With ``max_gradient`` (for white/grey products,
+    which look just like shadows) the luminance gradient must also stay
+    below ``max_gradient`` L*/px and the darkening is limited to 45 L*.
     """
-    strict = max_gradient is not None
     delta = lab - model
     d_l = delta[..., 0]
     chroma = np.hypot(delta[..., 1], delta[..., 2])
+    strict = max_gradient is not None
     shadow = (d_l < 0) & (d_l > (-45.0 if strict else -75.0)) & (chroma < np.maximum(2.5, 0.15 * -d_l))
+    smooth_l = gaussian_blur(lab[..., 0], 1.0)
+    texture = box_blur(np.abs(lab[..., 0] - smooth_l), 2)
+    shadow &= texture < max(2.0, 1.5 * t_lo)
     if not strict:
         return shadow
-    smooth_l = gaussian_blur(lab[..., 0], 1.0)
     gy, gx = np.gradient(smooth_l)
-    return shadow & (np.hypot(gx, gy) < max_gradient) & (np.abs(lab[..., 0] - smooth_l) < max(1.5, t_lo))
+    return shadow & (np.hypot(gx, gy) < max_gradient)
 
 
 def _is_colourful(lab: np.ndarray, obj: np.ndarray) -> bool:
@@ -323,7 +329,8 @@ def _remove_specks(obj: np.ndarray, min_area: float) -> np.ndarray:
     return keep[labels]
 
 
-def _soft_alpha(obj: np.ndarray, rgb: np.ndarray, backdrop: np.ndarray, feather: float) -> np.ndarray:
+def _soft_alpha(obj: np.ndarray, rgb: np.ndarray, backdrop: np.ndarray, feather: float,
+                shadow: np.ndarray | None = None) -> np.ndarray:
     """Anti-aliased alpha for the object mask.
 
     In a band around the edge alpha is estimated by projecting each pixel
@@ -336,26 +343,40 @@ def _soft_alpha(obj: np.ndarray, rgb: np.ndarray, backdrop: np.ndarray, feather:
     inner = erode(obj, 3)
     band = dilate(obj, 2) & ~inner
     hard = gaussian_blur(obj.astype(np.float32), 0.5 * feather)
-    fg, weight = bleed_colour(rgb, inner, 3.0)
-    fg_wide, weight_wide = bleed_colour(rgb, inner, 9.0)
-    fg = np.where((weight > 0.05)[..., None], fg, fg_wide)
-    weight = np.maximum(weight, weight_wide)
-    span = fg - backdrop
+    idx = np.nonzero(band)
+    fg, weight = bleed_colour(rgb, inner, 3.0, at=idx)
+    fg_wide, weight_wide = bleed_colour(rgb, inner, 9.0, at=idx)
+    fg_px = np.where((weight > 0.05)[:, None], fg, fg_wide)
+    bd_px = backdrop[idx]
+    span = fg_px - bd_px
     norm2 = np.sum(span * span, axis=-1)
-    est = np.clip(np.sum((rgb - backdrop) * span, axis=-1) / np.maximum(norm2, 1e-3), 0.0, 1.0)
-    usable = band & (weight > 0.004) & (norm2 > 30.0**2)
-    est = np.where(usable, est, hard)
-    est = np.where(usable, np.minimum(est, dilate(obj, 1)), est)
-    alpha = np.where(inner, 1.0, np.where(band, gaussian_blur(est, 0.35 * feather), 0.0))
+    offset = rgb[idx].astype(np.float32) - bd_px
+    est = np.sum(offset * span, axis=-1) / np.maximum(norm2, 1e-3)
+    if shadow is not None:  # shadow pixels lie far off the backdrop-product line: not product
+        residual = np.linalg.norm(offset - est[:, None] * span, axis=-1)
+        est = np.where(shadow[idx] & (residual > 0.25 * np.sqrt(norm2)), 0.0, est)
+    usable = (np.maximum(weight, weight_wide) > 0.004) & (norm2 > 30.0**2)
+    est = np.where(usable, np.minimum(np.clip(est, 0.0, 1.0), dilate(obj, 1)[idx]), hard[idx])
+    soft = np.zeros(obj.shape, np.float32)
+    soft[idx] = est
+    alpha = np.where(inner, 1.0, np.where(band, gaussian_blur(soft, 0.35 * feather), 0.0))
     return np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
 
 
-def _confidence(obj: np.ndarray, dist: np.ndarray, t_hi: float) -> tuple[float, float]:
+def _confidence(obj: np.ndarray, dist: np.ndarray, thresholds: tuple[float, float]) -> tuple[float, float]:
+    """Confidence in [0, 1] and the edge contrast it is based on.
+
+    High when the product's edge stands out from the backdrop (median
+    colour distance just inside the edge), lowered when the backdrop itself
+    is not plain (a noisy/textured border is not a studio sweep), when the
+    object is implausibly small/large or covers most of the border.
+    """
+    t_lo, t_hi = thresholds
     ring = erode(obj, 1) & ~erode(obj, 4)
     if not ring.any():
         return 0.0, 0.0
     contrast = float(np.median(dist[ring]))
-    conf = float(smoothstep((contrast - t_hi) / 18.0))
+    conf = float(smoothstep((contrast - t_hi) / 18.0)) * float(smoothstep((12.0 - t_lo) / 8.0))
     frac = obj.mean()
     if frac < 0.005 or frac > 0.97:
         conf *= 0.25
@@ -381,17 +402,19 @@ def auto_cutout_details(rgba: Image.Image, *, feather: float = 1.5) -> CutoutDet
     core = dist > 0.5 * (t_lo + t_hi)
     bg_labels, _ = label(~core)
     obj = ~np.isin(bg_labels, _touching_border(bg_labels))
-    shadow = _shadow_like(lab, model, t_lo, None if _is_colourful(lab, obj) else 3.0)
+    colourful = _is_colourful(lab, obj)
+    shadow = _shadow_like(lab, model, t_lo, None if colourful else 3.0)
     obj = _remove_specks(_drop_shadows(obj, core, shadow), max(16.0, 2e-4 * h * w))
     holes, n_holes = _backdrop_holes(obj, core, _shadow_like(lab, model, t_lo, 6.0), dist,
                                      (max(t_lo * 0.75, 1.5), max(1.5 * noise, 1.0), max(25.0, 2e-4 * h * w)))
     obj &= ~holes
-    conf, contrast = _confidence(obj, dist, t_hi)
+    conf, contrast = _confidence(obj, dist, (t_lo, t_hi))
     if not obj.any():
         return CutoutDetails(np.full((h, w), 255, np.uint8), 0.0, estimate_backdrop(rgba),
                              0.0, 0, (t_lo, t_hi))
     backdrop = lab_to_srgb(model) * 255.0
-    return CutoutDetails(_soft_alpha(obj, arr[..., :3].astype(np.float32), backdrop, feather), conf,
+    alpha = _soft_alpha(obj, arr[..., :3], backdrop, feather, shadow if colourful else None)
+    return CutoutDetails(alpha, conf,
                          estimate_backdrop(rgba), contrast, n_holes, (t_lo, t_hi))
 
 

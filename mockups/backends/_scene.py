@@ -4,14 +4,16 @@ final canvas composite."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from ._colour import _encode_srgb, srgb_to_linear
+from ._colour import _encode_srgb, linear_to_srgb8, srgb_to_linear
 from ._common import ImagingError, bleed_colour, gaussian_blur, parse_hex, rgba_array, smoothstep
 
-__all__ = ["make_background", "contact_shadow", "decontaminate", "apply_alpha", "compose"]
+__all__ = ["make_background", "contact_shadow", "decontaminate", "apply_alpha", "compose", "place", "blend",
+           "placement_shadow", "Placement", "shade"]
 
 _BAYER = (np.array([[0, 32, 8, 40, 2, 34, 10, 42], [48, 16, 56, 24, 50, 18, 58, 26],
                     [12, 44, 4, 36, 14, 46, 6, 38], [60, 28, 52, 20, 62, 30, 54, 22],
@@ -79,6 +81,9 @@ def _studio(size: tuple[int, int], base: str, horizon: float, vignette: float) -
     r = np.hypot(xs[None, :] * (w / max(w, h)), ys[:, None] * (h / max(w, h))) / 0.7071
     light = profile[:, None] * (1.0 - vignette * smoothstep((r - 0.35) / 0.75))
     lin = srgb_to_linear(np.array(parse_hex(base), dtype=np.uint8))
+    # The same light ratios are nearly invisible on a dark sweep: exaggerate them there.
+    luma = float(lin @ np.array([0.2126, 0.7152, 0.0722], np.float32))
+    light = light ** (1.0 + 2.0 * (1.0 - luma) ** 2)
     return _to_image(_encode_srgb(lin[None, None, :] * light[..., None]))
 
 
@@ -203,11 +208,11 @@ def decontaminate(rgba: Image.Image | np.ndarray, backdrop: tuple[int, int, int]
     edge = (arr[..., 3] > 0) & (arr[..., 3] < 250)
     if not edge.any():
         return arr
-    bleed, weight = bleed_colour(arr[..., :3], arr[..., 3] >= 250, radius)
-    colour = arr[..., :3][edge].astype(np.float32)
-    alpha = arr[..., 3][edge].astype(np.float32)[:, None] / 255.0
-    near = (weight[edge] > 0.02)[:, None]
-    estimate = bleed[edge]
+    idx = np.nonzero(edge)
+    estimate, weight = bleed_colour(arr[..., :3], arr[..., 3] >= 250, radius, at=idx)
+    colour = arr[..., :3][idx].astype(np.float32)
+    alpha = arr[..., 3][idx].astype(np.float32)[:, None] / 255.0
+    near = (weight > 0.02)[:, None]
     if backdrop is not None:
         b = np.array(parse_hex(backdrop) if isinstance(backdrop, str) else backdrop, np.float32)
         unmixed = np.minimum(np.maximum((colour - (1.0 - alpha) * b) / alpha, 0.0), 255.0)
@@ -215,7 +220,7 @@ def decontaminate(rgba: Image.Image | np.ndarray, backdrop: tuple[int, int, int]
         fixed = np.where(near, unmixed * trust + estimate * (1 - trust), unmixed)
     else:
         fixed = np.where(near, estimate, colour)
-    arr[..., :3][edge] = np.rint(fixed).astype(np.uint8)
+    arr[idx[0], idx[1], :3] = np.rint(fixed).astype(np.uint8)
     return arr
 
 
@@ -248,6 +253,76 @@ def _place(product: np.ndarray, canvas: tuple[int, int], fill: float, anchor: st
     return scaled, left, max(0, min(top, h - size[1]))
 
 
+def _apply_shadow(base: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Darken ``base`` (uint8 RGB) by ``1 - mask`` in linear light, only where the mask is set."""
+    box = _bbox(mask > 1e-4)
+    out = base.copy()
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box
+    lin = srgb_to_linear(base[y0:y1, x0:x1]) * (1.0 - mask[y0:y1, x0:x1, None])
+    out[y0:y1, x0:x1] = linear_to_srgb8(lin)
+    return out
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A product scaled and positioned on a canvas, ready to blend onto any background of that size.
+
+    Made once per (product look, canvas, fill): every background of a variant group reuses it.
+    """
+
+    canvas: tuple[int, int]
+    layer: Image.Image  # RGBA, straight alpha, edges decontaminated, at its final size
+    left: int
+    top: int
+
+    def canvas_alpha(self) -> np.ndarray:
+        w, h = self.canvas
+        out = np.zeros((h, w), np.float32)
+        a = np.asarray(self.layer.getchannel("A"), np.float32) * np.float32(1.0 / 255.0)
+        out[self.top:self.top + a.shape[0], self.left:self.left + a.shape[1]] = a
+        return out
+
+
+def place(product_rgba: Image.Image, canvas_size: tuple[int, int], *, fill: float = 0.8, anchor: str = "center",
+          backdrop: tuple[int, int, int] | str | None = None) -> Placement:
+    """Crop the product to its alpha box, scale it to ``fill`` of the canvas and decontaminate its edges."""
+    w, h = _check_size(canvas_size)
+    if not 0.05 <= fill <= 1.0:
+        raise ImagingError(f"fill must be between 0.05 and 1, got {fill}")
+    if anchor not in ("center", "centre", "bottom", "top"):
+        raise ImagingError(f"unknown anchor {anchor!r} (center, bottom or top)")
+    scaled, left, top = _place(rgba_array(product_rgba), (w, h), fill, anchor)
+    layer = Image.fromarray(np.ascontiguousarray(decontaminate(scaled, backdrop)), "RGBA")
+    return Placement((w, h), layer, left, top)
+
+
+def placement_shadow(placement: Placement, *, strength: float = 0.35) -> np.ndarray:
+    """The contact shadow of a placed product (it depends on the silhouette only: share it across colours)."""
+    return contact_shadow(placement.canvas_alpha(), strength=strength)
+
+
+def shade(background_rgb: Image.Image, canvas_size: tuple[int, int], shadow: np.ndarray | None) -> Image.Image:
+    """The background cover-fitted to the canvas and darkened by a shadow mask (in linear light)."""
+    w, h = _check_size(canvas_size)
+    bg = background_rgb.convert("RGB") if background_rgb.mode != "RGB" else background_rgb
+    if bg.size != (w, h):
+        bg = cover_fit(bg, (w, h))
+    if shadow is None:
+        return bg
+    return Image.fromarray(_apply_shadow(np.asarray(bg, dtype=np.uint8), shadow), "RGB")
+
+
+def blend(placement: Placement, background_rgb: Image.Image, shadow: np.ndarray | None = None) -> Image.Image:
+    """Composite a placed product over a background (cover-fitted, darkened by ``shadow``).
+
+    Where the product is fully transparent the background is returned untouched."""
+    out = shade(background_rgb, placement.canvas, shadow).copy()
+    out.paste(placement.layer, (placement.left, placement.top), placement.layer)  # straight-alpha "over", in C
+    return out
+
+
 def compose(product_rgba: Image.Image, background_rgb: Image.Image, canvas_size: tuple[int, int], *,
             fill: float = 0.8, shadow: bool = True, anchor: str = "center",
             backdrop: tuple[int, int, int] | str | None = None, shadow_strength: float = 0.35) -> Image.Image:
@@ -260,27 +335,8 @@ def compose(product_rgba: Image.Image, background_rgb: Image.Image, canvas_size:
     and grounded by a contact shadow. A background of another size is
     cover-fitted. Where the product is fully transparent the background
     pixels are returned untouched (a solid #FFFFFF stays exactly 255 when
-    ``shadow`` is False).
+    ``shadow`` is False). `place` + `blend` do the same in two steps, for reuse.
     """
-    w, h = _check_size(canvas_size)
-    if not 0.05 <= fill <= 1.0:
-        raise ImagingError(f"fill must be between 0.05 and 1, got {fill}")
-    bg = background_rgb.convert("RGB") if background_rgb.mode != "RGB" else background_rgb
-    if bg.size != (w, h):
-        bg = cover_fit(bg, (w, h))
-    scaled, left, top = _place(rgba_array(product_rgba), (w, h), fill, anchor)
-    scaled = decontaminate(scaled, backdrop)
-    sh, sw = scaled.shape[:2]
-    alpha = np.zeros((h, w), np.float32)
-    alpha[top:top + sh, left:left + sw] = scaled[..., 3] * np.float32(1.0 / 255.0)
-    base = np.asarray(bg, dtype=np.uint8)
-    back = base
-    if shadow:
-        mask = contact_shadow(alpha, strength=shadow_strength)
-        back = np.rint(_encode_srgb(srgb_to_linear(base) * (1.0 - mask[..., None])) * 255.0).astype(np.uint8)
-    out = back.copy()
-    a = alpha[top:top + sh, left:left + sw, None]
-    region = back[top:top + sh, left:left + sw].astype(np.float32)
-    mixed = scaled[..., :3].astype(np.float32) * a + region * (1.0 - a)
-    out[top:top + sh, left:left + sw] = np.where(a > 0, np.rint(mixed), region).astype(np.uint8)
-    return Image.fromarray(out, "RGB")
+    placed = place(product_rgba, canvas_size, fill=fill, anchor=anchor, backdrop=backdrop)
+    mask = placement_shadow(placed, strength=shadow_strength) if shadow else None
+    return blend(placed, background_rgb, mask)

@@ -3,6 +3,8 @@ shading-aware blending onto the product."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +14,7 @@ from ._colour import luminance, srgb_to_linear, _encode_srgb
 from ._common import ImagingError, gaussian_blur, rgba_array
 
 __all__ = [
+    "DesignLayer", "prepare_design", "apply_design",
     "rect_to_corners",
     "validate_quad",
     "perspective_coeffs",
@@ -124,15 +127,17 @@ def luminance_field(rgba: Image.Image | np.ndarray) -> np.ndarray:
 
 def _bilinear(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Sample ``img`` (h, w, c) at float coordinates (edge-clamped)."""
-    h, w = img.shape[:2]
-    xs = np.clip(xs, 0.0, w - 1.0)
-    ys = np.clip(ys, 0.0, h - 1.0)
-    x0 = np.minimum(xs.astype(np.int32), w - 2) if w > 1 else np.zeros_like(xs, np.int32)
-    y0 = np.minimum(ys.astype(np.int32), h - 2) if h > 1 else np.zeros_like(ys, np.int32)
+    h, w, c = img.shape
+    xs = np.clip(xs, 0.0, w - 1.0).astype(np.float32)
+    ys = np.clip(ys, 0.0, h - 1.0).astype(np.float32)
+    x0 = np.minimum(xs.astype(np.int32), max(w - 2, 0))
+    y0 = np.minimum(ys.astype(np.int32), max(h - 2, 0))
     fx, fy = (xs - x0)[..., None], (ys - y0)[..., None]
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
-    bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+    flat = img.reshape(-1, c)
+    base = y0 * w + x0
+    dx, dy = (1 if w > 1 else 0), (w if h > 1 else 0)
+    top = flat[base] * (1 - fx) + flat[base + dx] * fx
+    bottom = flat[base + dy] * (1 - fx) + flat[base + dy + dx] * fx
     return top * (1 - fy) + bottom * fy
 
 
@@ -194,6 +199,68 @@ def _blend_ink(design: np.ndarray, product: np.ndarray, y_patch: np.ndarray, ins
     return ink
 
 
+@dataclass(frozen=True)
+class DesignLayer:
+    """A design warped, displaced and shaded for one product photo, ready to print on any colour.
+
+    With the "shade" and "normal" blends nothing here depends on the garment's colour, so a
+    product's design is prepared once and printed on each of its colours."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the patch in the photo
+    alpha: np.ndarray  # (h, w, 1) float32 coverage, clipped to the product's alpha
+    ink: np.ndarray  # (h, w, 3) float32: sRGB-encoded ink, or linear ink to multiply ("multiply")
+    blend: str
+
+
+def prepare_design(rgba: Image.Image, design_rgba: Image.Image, corners: Sequence[Sequence[float]], *,
+                   shading: np.ndarray | None = None, displacement: float = 8.0,
+                   blend: str = "shade", strength: float = 1.0, opacity: float = 1.0,
+                   valign: str = "center") -> DesignLayer:
+    """Everything of `place_design` that does not depend on the garment's colour."""
+    if blend not in _BLENDS:
+        raise ImagingError(f"unknown blend {blend!r} (use one of {', '.join(_BLENDS)})")
+    if valign not in ("center", "top", "bottom"):
+        raise ImagingError(f"unknown valign {valign!r} (center, top or bottom)")
+    arr = rgba_array(rgba)
+    h, w = arr.shape[:2]
+    quad = validate_quad(corners, (w, h))
+    if design_rgba.width < 1 or design_rgba.height < 1:
+        raise ImagingError("design image is empty")
+    sub = _fit_quad(quad, design_rgba.size, valign)
+    pad = int(np.ceil(max(displacement, 0.0))) + 3
+    x0, y0 = (max(0, int(np.floor(v)) - pad) for v in quad.min(axis=0))
+    x1, y1 = int(min(w, np.ceil(quad[:, 0].max()) + pad)), int(min(h, np.ceil(quad[:, 1].max()) + pad))
+    design = design_rgba if design_rgba.mode == "RGBA" else design_rgba.convert("RGBA")
+    warped = _warp_design(design, sub, (x0, y0, x1, y1))
+    field = luminance_field(arr) if shading is None else np.asarray(shading, np.float32)
+    if field.shape != (h, w):
+        raise ImagingError(f"shading field shape {field.shape} does not match the image {w}x{h}")
+    patch = arr[y0:y1, x0:x1]
+    y_patch = field[y0:y1, x0:x1]
+    inside = patch[..., 3] >= 128
+    warped = _displace(warped, y_patch, inside, displacement, max(3.0, 0.008 * max(w, h)))
+    ink = _blend_ink(warped, patch, y_patch, inside, "normal" if blend == "multiply" else blend, strength)
+    a = warped[..., 3:4] * (patch[..., 3:4].astype(np.float32) / 255.0) * float(np.clip(opacity, 0, 1))
+    return DesignLayer((x0, y0, x1, y1), a.astype(np.float32),
+                       ink if blend == "multiply" else _encode_srgb(ink).astype(np.float32), blend)
+
+
+def apply_design(rgba: Image.Image, layer: DesignLayer) -> Image.Image:
+    """Print a prepared design onto a (recoloured) photo of the same product."""
+    arr = rgba_array(rgba)
+    x0, y0, x1, y1 = layer.box
+    patch = arr[y0:y1, x0:x1]
+    ink = layer.ink
+    if layer.blend == "multiply":
+        ink = _encode_srgb(ink * srgb_to_linear(patch[..., :3]))
+    a = layer.alpha
+    base = patch[..., :3].astype(np.float32) / 255.0
+    out = base * (1.0 - a) + ink * a
+    changed = a[..., 0] > 0
+    arr[y0:y1, x0:x1, :3][changed] = np.clip(np.rint(out[changed] * 255.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, "RGBA")
+
+
 def place_design(rgba: Image.Image, design_rgba: Image.Image, corners: Sequence[Sequence[float]], *,
                  shading: np.ndarray | None = None, displacement: float = 8.0,
                  blend: str = "shade", strength: float = 1.0, opacity: float = 1.0,
@@ -208,29 +275,6 @@ def place_design(rgba: Image.Image, design_rgba: Image.Image, corners: Sequence[
     ``shading`` is an optional luminance field (see :func:`luminance_field`);
     pass the *original* photo's when the product was recoloured.
     """
-    if blend not in _BLENDS:
-        raise ImagingError(f"unknown blend {blend!r} (use one of {', '.join(_BLENDS)})")
-    arr = rgba_array(rgba)
-    h, w = arr.shape[:2]
-    quad = validate_quad(corners, (w, h))
-    sub = _fit_quad(quad, design_rgba.size, valign)
-    pad = int(np.ceil(max(displacement, 0.0))) + 3
-    x0, y0 = (max(0, int(np.floor(v)) - pad) for v in quad.min(axis=0))
-    x1, y1 = int(min(w, np.ceil(quad[:, 0].max()) + pad)), int(min(h, np.ceil(quad[:, 1].max()) + pad))
-    design = design_rgba if design_rgba.mode == "RGBA" else design_rgba.convert("RGBA")
-    warped = _warp_design(design, sub, (x0, y0, x1, y1))
-    field = luminance_field(arr) if shading is None else np.asarray(shading, np.float32)
-    if field.shape != (h, w):
-        raise ImagingError(f"shading field shape {field.shape} does not match the image {w}x{h}")
-    patch = arr[y0:y1, x0:x1]
-    y_patch = field[y0:y1, x0:x1]
-    inside = patch[..., 3] >= 128
-    warped = _displace(warped, y_patch, inside, displacement, max(3.0, 0.008 * max(w, h)))
-    ink = _blend_ink(warped, patch, y_patch, inside, blend, strength)
-    a = warped[..., 3:4] * (patch[..., 3:4].astype(np.float32) / 255.0) * float(np.clip(opacity, 0, 1))
-    base = patch[..., :3].astype(np.float32) / 255.0
-    out = base * (1.0 - a) + _encode_srgb(ink) * a
-    result = arr.copy()
-    changed = a[..., 0] > 0
-    result[y0:y1, x0:x1, :3][changed] = np.clip(np.rint(out[changed] * 255.0), 0, 255).astype(np.uint8)
-    return Image.fromarray(result, "RGBA")
+    layer = prepare_design(rgba, design_rgba, corners, shading=shading, displacement=displacement, blend=blend,
+                           strength=strength, opacity=opacity, valign=valign)
+    return apply_design(rgba, layer)

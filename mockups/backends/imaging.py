@@ -11,6 +11,7 @@ Pipeline used by ``local.py``::
     if not has_alpha(photo):
         alpha, confidence = auto_cutout(photo)                # warn if confidence < ~0.5
         photo = apply_alpha(photo, alpha, backdrop=estimate_backdrop(photo))
+    dye_mask = estimate_dye_mask(photo)                       # or a recolour mask file
     prep = prepare_recolour(photo, dye_mask)                  # once per product
     dyed = recolour(prep, photo, "#1F2A44")                   # per colour
     printed = place_design(dyed, logo, corners, shading=luminance_field(photo))
@@ -40,9 +41,11 @@ from ._colour import (
 from ._common import ImagingError, parse_hex
 from ._cutout import CutoutDetails, auto_cutout, auto_cutout_details, estimate_backdrop, has_alpha, label
 from ._io import XMP_NAMESPACE, encode, open_image, read_metadata, thumbnail
-from ._scene import apply_alpha, compose, contact_shadow, cover_fit, decontaminate, make_background
+from ._scene import (Placement, apply_alpha, blend, compose, contact_shadow, cover_fit, decontaminate,
+                     make_background, place, placement_shadow, shade)
 from ._text import draw_text, load_font
-from ._warp import luminance_field, perspective_coeffs, place_design, rect_to_corners, validate_quad
+from ._warp import (DesignLayer, apply_design, luminance_field, perspective_coeffs, place_design, prepare_design,
+                    rect_to_corners, validate_quad)
 
 __all__ = [
     "ImagingError",
@@ -78,11 +81,19 @@ __all__ = [
     "perspective_coeffs",
     "luminance_field",
     "place_design",
+    "prepare_design",
+    "apply_design",
+    "DesignLayer",
     # scene
     "make_background",
     "cover_fit",
     "contact_shadow",
     "compose",
+    "place",
+    "blend",
+    "placement_shadow",
+    "Placement",
+    "shade",
     "draw_text",
     "load_font",
 ]

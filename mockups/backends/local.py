@@ -63,6 +63,9 @@ class LocalBackend(Backend):
         self._dyed = _LRU(8)
         self._plates = _LRU(8)
         self._designs = _LRU(8)
+        self._placements = _LRU(8)
+        self._shadows = _LRU(4)
+        self._shaded = _LRU(16)
 
     def default_concurrency(self) -> int:
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -86,16 +89,23 @@ class LocalBackend(Backend):
 
     def render(self, job) -> Rendered:
         v = job.variant
-        product = self._products.get_or(self._product_key(job), lambda: self._prepare(job))
-        dyed = self._dyed.get_or((self._product_key(job), v.colour.hex, self._sha(job, "design")),
-                                 lambda: self._dye(job, product))
         canvas = tuple(v.channel.size)
+        product_key = self._product_key(job)
+        look = (product_key, v.colour.hex, self._sha(job, "design"))
+        product = self._products.get_or(product_key, lambda: self._prepare(job))
+        dyed = self._dyed.get_or(look, lambda: self._dye(job, product))
+        fitting = (canvas, v.channel.fill)
+        placed = self._placements.get_or((look, fitting), lambda: self._guard(job, "product", lambda: imaging.place(
+            dyed, canvas, fill=v.channel.fill, backdrop=product.backdrop)))
         plate = self._plates.get_or((self._bg_key(job), canvas), lambda: self._plate(job, canvas))
         shadow = self.options.get("shadow", True) if v.channel.shadow is None else v.channel.shadow
         if v.channel.background is not None:
             shadow = False  # a forced background (a marketplace's pure white) stays exactly that colour
-        image = self._guard(job, "product", lambda: imaging.compose(
-            dyed, plate, canvas, fill=v.channel.fill, shadow=shadow, backdrop=product.backdrop))
+        if shadow:  # the shadowed plate depends on the silhouette, not the colour: shared across colours
+            mask = self._shadows.get_or((product_key, fitting), lambda: imaging.placement_shadow(placed))
+            plate = self._shaded.get_or((self._bg_key(job), product_key, fitting),
+                                        lambda: imaging.shade(plate, canvas, mask))
+        image = imaging.blend(placed, plate)
         if v.product.caption:
             image = self._caption(image, v.product.caption)
         return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=list(product.warnings))
@@ -135,7 +145,10 @@ class LocalBackend(Backend):
                 warnings.append(f"{job.input_path('product').name}: the automatic cut-out has low confidence "
                                 f"({confidence:.2f}); give the product a `mask:` file (white = product)")
         rgba = imaging.apply_alpha(rgba, alpha, backdrop=backdrop)
-        dye = np.asarray(self._open(job, "recolour_mask").convert("L")) if job.input_path("recolour_mask") else alpha
+        if job.input_path("recolour_mask"):
+            dye = np.asarray(self._open(job, "recolour_mask").convert("L"))
+        else:  # the garment's own colour, not its old print or a differently coloured lining
+            dye = self._guard(job, "product", lambda: imaging.estimate_dye_mask(rgba))
         dye = np.minimum(dye, alpha)
         prep = self._guard(job, "product", lambda: imaging.prepare_recolour(rgba, dye))
         return PreparedProduct(rgba, prep, imaging.luminance_field(rgba), backdrop, warnings)
@@ -145,10 +158,11 @@ class LocalBackend(Backend):
         dyed = self._guard(job, "product", lambda: imaging.recolour(product.recolour, product.rgba, v.colour.hex))
         if v.design is None or v.product.print_area is None:
             return dyed
-        design = self._designs.get_or(self._sha(job, "design"), lambda: self._open(job, "design"))
-        return self._guard(job, "design", lambda: imaging.place_design(
-            dyed, design, v.product.print_area, shading=product.shading,
-            displacement=float(self.options.get("displacement", 6.0))))
+        layer = self._designs.get_or((self._product_key(job), self._sha(job, "design")), lambda: self._guard(
+            job, "design", lambda: imaging.prepare_design(
+                product.rgba, self._open(job, "design"), v.product.print_area, shading=product.shading,
+                displacement=float(self.options.get("displacement", 6.0)))))
+        return imaging.apply_design(dyed, layer)  # the warp and the folds are the same in every colour
 
     # --- backgrounds ---------------------------------------------------------------------------
 

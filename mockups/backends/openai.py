@@ -16,7 +16,6 @@ The API key is read by the SDK from OPENAI_API_KEY and never copied anywhere els
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import os
 import re
@@ -85,6 +84,8 @@ def map_error(exc: Exception, *, model: str, timeout: float, inputs: dict[str, s
         return TransientBackendError(f"could not reach the OpenAI API: {scrub(cause) or type(cause).__name__}")
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc, model, inputs or {})
+    if isinstance(exc, openai.APIError):  # e.g. a response that does not match the API's schema
+        return BackendError(f"OpenAI's answer could not be used: {scrub(exc)}")
     if isinstance(exc, openai.OpenAIError):
         return FatalBackendError(f"the OpenAI client could not start: {scrub(exc)}; set OPENAI_API_KEY to "
                                  "your API key (https://platform.openai.com/api-keys)")
@@ -195,8 +196,10 @@ class OpenAIBackend(Backend):
         self.opts = options_with_defaults(self.options)
         self.table = ModelTable.load()
         self._client: openai.OpenAI | None = None
-        self._lock = threading.Lock()  # the client, and the local compositor's caches
+        self._lock = threading.Lock()  # the client, and the local compositor's caches (not its work)
+        self._key_locks: dict = {}
         self._local = LocalBackend({})
+        self._local._dyed.size = self._local._plates.size = 64
         self.limiter = SendLimiter(self.opts.get("requests_per_minute"))
         self.plates = PlateStore(self.opts.get("cache_dir"))
 
@@ -240,6 +243,8 @@ class OpenAIBackend(Backend):
     # --- shared pieces ---------------------------------------------------------------------------
 
     def client(self) -> openai.OpenAI:
+        if self._client is not None:
+            return self._client
         with self._lock:
             if self._client is None:
                 timeout = float(self.opts["timeout"])
@@ -268,21 +273,48 @@ class OpenAIBackend(Backend):
             return estimate, [f"no usage or price for '{model}': recorded the estimate ${estimate:.4f}"]
         return cost, []
 
-    def local_parts(self, job, design: bool):
-        """(product prep, the product as the variant looks) from the local compositor, thread-safe."""
-        local = self._local
+    def _cached(self, cache, key, make):
+        """cache[key], made once (one maker per key, others wait) without holding up other keys."""
         with self._lock:
-            product = local._products.get_or(local._product_key(job), lambda: local._prepare(job))
-            if design:
-                look = local._dye(job, product)
-            else:
-                look = local._guard(job, "product", lambda: imaging.recolour(
-                    product.recolour, product.rgba, job.variant.colour.hex))
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            key_lock = self._key_locks.setdefault((id(cache), key), threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in cache:
+                    return cache[key]
+            value = make()
+            with self._lock:
+                cache[key] = value
+                while len(cache) > cache.size:
+                    cache.popitem(last=False)
+            return value
+
+    def local_parts(self, job, design: bool):
+        """(product prep, the product as the variant looks), made by the local compositor.
+
+        Its caches are shared by the worker threads (widened: workers interleave variants).
+        """
+        local, hex_ = self._local, job.variant.colour.hex
+        pkey = local._product_key(job)
+        product = self._cached(local._products, pkey, lambda: local._prepare(job))
+        if design:
+            if job.input_path("design"):  # fetched first, so `_dye` only ever reads that cache
+                self.design(job)
+            look = self._cached(local._dyed, (pkey, hex_, local._sha(job, "design")), lambda: local._dye(job, product))
+        else:
+            look = self._cached(local._dyed, (pkey, hex_, "no design"), lambda: local._guard(
+                job, "product", lambda: imaging.recolour(product.recolour, product.rgba, hex_)))
         return product, look
 
+    def design(self, job) -> Image.Image:
+        local = self._local
+        return self._cached(local._designs, local._sha(job, "design"), lambda: local._open(job, "design"))
+
     def background(self, job, size: tuple[int, int]) -> Image.Image:
-        with self._lock:
-            return self._local._plate(job, size)
+        local = self._local
+        return self._cached(local._plates, (local._bg_key(job), size), lambda: local._plate(job, size))
 
     def local_render(self, job, warnings: list[str]) -> Rendered:
         with self._lock:
@@ -304,7 +336,7 @@ class OpenAIBackend(Backend):
         dye = None
         if mode == "recolour":
             dye = _dye_mask(product)
-        design = self._local._open(job, "design") if v.design and job.input_path("design") else None
+        design = self.design(job) if v.design and job.input_path("design") else None
         return self._local._guard(job, "product", lambda: oi.plan_edit(
             mode, product.rgba, look, self.background(job, size), size, v.channel.fill, lock=p["product_lock"],
             dye=dye, print_area=v.product.print_area, design=design))

@@ -131,11 +131,14 @@ def finish(result: Image.Image, plan: EditPlan, channel_size: tuple[int, int], f
     rs, rdx, rdy = fit_box(result.size, channel_size)
     scaled = result.resize((max(1, round(result.width * rs)), max(1, round(result.height * rs))),
                            Image.Resampling.LANCZOS)
-    if forced:
+    if scaled.size == tuple(channel_size):
+        canvas = scaled
+    elif forced:
         canvas = Image.new("RGB", channel_size, forced)
     else:
         canvas = imaging.cover_fit(result, channel_size).filter(ImageFilter.GaussianBlur(max(channel_size) / 40))
-    canvas.paste(scaled, (round(rdx), round(rdy)))
+    if canvas is not scaled:
+        canvas.paste(scaled, (round(rdx), round(rdy)))
     if forced:  # on a forced plain background only the product survives
         canvas = Image.composite(canvas, Image.new("RGB", channel_size, forced), place(plan.product_alpha, lay))
     if plan.lock_alpha is not None:

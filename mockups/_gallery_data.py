@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,20 +84,37 @@ def _ext(entry: dict) -> str | None:
 
 
 def previous_images(old: dict, store: ObjectStore | None, folder: Path) -> dict:
-    """Copy (hard-link) an earlier build's image and thumbnail from the cache into the gallery."""
+    """Put an earlier build's thumbnail and image from the cache into the gallery, for the compare view.
+
+    The full image is hard-linked (free); where the cache is on another file system it is not copied
+    (a big rebuild would copy gigabytes) and the compare view uses the thumbnail instead.
+    """
     key, ext = str(old.get("key") or ""), _ext(old)
     found: dict = {"previous": None, "previous_thumb": None}
     if store is None or not _KEY.match(key):
         return found
-    sources = {"previous": (store.path(key, ext), f"{key}.{ext}") if ext else None,
-               "previous_thumb": (store.thumb_path(key), f"{key}.thumb.webp")}
-    for field, pair in sources.items():
-        if pair and pair[0].is_file():
-            place(pair[0], folder / "previous" / pair[1])
-            found[field] = f"previous/{pair[1]}"
-    if found["previous"] is None:
+    thumb, target = store.thumb_path(key), folder / "previous" / f"{key}.thumb.webp"
+    if thumb.is_file():
+        if not target.exists():
+            place(thumb, target)
+        found["previous_thumb"] = f"previous/{target.name}"
+    image = store.path(key, ext) if ext else None
+    if image is not None and image.is_file() and _link(image, folder / "previous" / f"{key}.{ext}"):
+        found["previous"] = f"previous/{key}.{ext}"
+    else:
         found["previous"] = found["previous_thumb"]
     return found
+
+
+def _link(source: Path, target: Path) -> bool:
+    if target.exists():
+        return True
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
 
 
 def removed_record(old: dict, store: ObjectStore | None, folder: Path) -> dict:
@@ -162,7 +180,7 @@ def place_thumbs(entries: dict[str, dict], build_dir: Path, folder: Path,
     """Put a thumbnail of every finished variant in `folder/thumbs`; return id -> relative path."""
     thumbs = folder / "thumbs"
     thumbs.mkdir(parents=True, exist_ok=True)
-    present = {p.name for p in thumbs.iterdir()}
+    present = set(os.listdir(thumbs))
     out = {}
     for vid, e in entries.items():
         key = str(e.get("key") or "")
@@ -188,10 +206,11 @@ def prune(folder: Path, keep: set[str]) -> int:
     """Delete files in `folder` whose names are not in `keep` (thumbnails of variants gone since)."""
     removed = 0
     if folder.is_dir():
-        for p in folder.iterdir():
-            if p.is_file() and p.name not in keep:
-                p.unlink(missing_ok=True)
-                removed += 1
+        with os.scandir(folder) as found:
+            for entry in found:
+                if entry.name not in keep and entry.is_file():
+                    os.unlink(entry.path)
+                    removed += 1
     return removed
 
 
@@ -211,12 +230,14 @@ def catalog_order(catalog) -> dict[str, dict[str, int]]:
 
 
 def sort_key(order: dict[str, dict[str, int]], e: dict) -> tuple:
-    def r(kind: str, field: str) -> tuple:
-        value = e.get(field) or ""
-        return order[kind].get(value, len(order[kind])), str(value)
-
-    return (r("product", "sku"), r("channel", "channel"), r("design", "design"), r("colour", "colour"),
-            r("background", "background"), str(e.get("id")))
+    """Catalog order: product, channel, design, colour, background (unknown ids last, by name)."""
+    key = []
+    for kind, field in (("product", "sku"), ("channel", "channel"), ("design", "design"), ("colour", "colour"),
+                        ("background", "background")):
+        value, rank = e.get(field) or "", order[kind]
+        key += (rank.get(value, len(rank)), str(value))
+    key.append(str(e.get("id")))
+    return tuple(key)
 
 
 def url(path: str) -> str:
@@ -225,11 +246,11 @@ def url(path: str) -> str:
 
 
 def record(e: dict, thumb: str | None, mark: dict | None) -> dict:
-    """One variant as the page's script reads it."""
+    """One variant as the page's script reads it (empty fields left out: 10,000 of them add up)."""
     mark = mark or {}
     tw, th = thumb_size(e.get("size"))
     status = "failed" if e.get("status") != "ok" else "ok"
-    return {
+    full = {
         "id": e.get("id"), "sku": e.get("sku"), "product": e.get("product") or e.get("sku"),
         "colour": e.get("colour"), "colour_name": e.get("colour_name") or e.get("colour"),
         "colour_hex": e.get("colour_hex"), "background": e.get("background"),
@@ -243,37 +264,41 @@ def record(e: dict, thumb: str | None, mark: dict | None) -> dict:
         "previous": mark.get("previous"), "previous_thumb": mark.get("previous_thumb"),
         "previous_built_at": mark.get("previous_built_at"),
     }
+    return {k: v for k, v in full.items() if v is not None and v != [] and v != ""}
+
+
+def _values(records: list[dict], field: str, label, extra=None) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for r in records:
+        v = r.get(field)
+        if v is not None and v not in seen:
+            seen[v] = {"id": v, "label": label(r), **(extra(r) if extra else {})}
+    return list(seen.values())
+
+
+def _size(r: dict) -> str:
+    return "×".join(str(x) for x in r.get("size") or [])
 
 
 def facets(records: list[dict], order: dict[str, dict[str, int]]) -> list[dict]:
     """The filter groups and their values, in catalog order, from the variants actually shown."""
-    def values(field: str, label, extra=None) -> list[dict]:
-        seen: dict[str, dict] = {}
-        for r in records:
-            v = r.get(field)
-            if v is not None and v not in seen:
-                seen[v] = {"id": v, "label": label(r), **(extra(r) if extra else {})}
-        return list(seen.values())
-
-    groups = [
-        {"key": "product", "label": "Product", "values": values("sku", lambda r: f"{r['product']} ({r['sku']})")},
-        {"key": "colour", "label": "Colour", "values": values("colour", lambda r: r["colour_name"],
-                                                                lambda r: {"hex": r["colour_hex"]})},
-        {"key": "background", "label": "Background", "values": values("background", lambda r: r["background_name"])},
-        {"key": "design", "label": "Design", "values": values("design", lambda r: r["design"])},
-        {"key": "channel", "label": "Channel", "values": values(
-            "channel", lambda r: f"{r['channel']} · {'×'.join(str(x) for x in r.get('size') or [])}")},
-        {"key": "backend", "label": "Backend", "values": values("backend", lambda r: r["backend"])},
+    groups = [  # (key, label, field of the record, value label, extra fields)
+        ("product", "Product", "sku", lambda r: f"{r.get('product')} ({r.get('sku')})", None),
+        ("colour", "Colour", "colour", lambda r: r.get("colour_name"), lambda r: {"hex": r.get("colour_hex")}),
+        ("background", "Background", "background", lambda r: r.get("background_name"), None),
+        ("design", "Design", "design", lambda r: r.get("design"), None),
+        ("channel", "Channel", "channel", lambda r: f"{r.get('channel')} · {_size(r)}", None),
+        ("backend", "Backend", "backend", lambda r: r.get("backend"), None),
     ]
-    field_of = {"product": "sku"}
-    for g in groups:
-        rank = order.get(g["key"], {})
-        g["values"].sort(key=lambda v: (rank.get(v["id"], len(rank)), str(v["id"])))
-        g["field"] = field_of.get(g["key"], g["key"])
-    groups = [g for g in groups if g["key"] != "design" or len(g["values"]) > 1]
-    groups.append({"key": "status", "label": "Status", "field": "status",
-                   "values": [{"id": k, "label": v} for k, v in STATUS_LABELS.items()]})
-    return groups
+    out = []
+    for key, label, field, value_label, extra in groups:
+        values, rank = _values(records, field, value_label, extra), order.get(key, {})
+        values.sort(key=lambda v: (rank.get(v["id"], len(rank)), str(v["id"])))
+        if key != "design" or len(values) > 1:
+            out.append({"key": key, "label": label, "field": field, "values": values})
+    out.append({"key": "status", "label": "Status", "field": "status",
+                "values": [{"id": k, "label": v} for k, v in STATUS_LABELS.items()]})
+    return out
 
 
 # --- files -------------------------------------------------------------------------------------------

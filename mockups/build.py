@@ -177,6 +177,10 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
         from .gallery import write_gallery
 
         write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store, plan=prepared.plan)
+    else:  # keep what changed, so a later `mockups gallery` marks it
+        from .gallery import record_changes
+
+        record_changes(prepared.build_dir, prepared.plan, store=prepared.store)
 
 
 def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:

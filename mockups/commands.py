@@ -168,10 +168,14 @@ def _check_markdown(plan) -> str:
 
 
 def cmd_gallery(args) -> int:
+    from .build import folders
+    from .cache import ObjectStore
+    from .catalog import load_catalog
     from .gallery import write_gallery
 
-    prepared = prepare(args.catalog, BuildOptions(build_dir=args.build_dir, cache_dir=args.cache_dir))
-    path = write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store)
+    catalog = load_catalog(args.catalog)  # the gallery needs the catalog and the manifest, not a plan
+    build_dir, cache_dir = folders(catalog, BuildOptions(build_dir=args.build_dir, cache_dir=args.cache_dir))
+    path = write_gallery(build_dir, catalog, store=ObjectStore(cache_dir))
     print(f"gallery: {path}")
     return OK
 

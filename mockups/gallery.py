@@ -26,14 +26,16 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from . import manifest
-from ._gallery_data import (catalog_order, changes_from_plan, current_marks, facets, load_changes, place_thumbs,
-                            prune, record, safe_json, save_changes, sort_key, write_if_changed)
+from ._gallery_data import (CHANGES, catalog_order, changes_from_plan, current_marks, facets, load_changes,
+                            place_thumbs, prune, record, safe_json, save_changes, sort_key, write_if_changed)
 from .cache import ObjectStore
 from .errors import TemplateError
 
 THEME = Path(__file__).parent / "resources" / "gallery"
 PAGE = "gallery.html.j2"
-STATIC = ("gallery.css", "gallery-custom.css", "gallery.js")
+STYLESHEETS = ("gallery.css", "gallery-custom.css")
+SCRIPTS = ("gallery-core.js", "gallery-grid.js", "gallery-matrix.js", "gallery-lightbox.js", "gallery.js")
+STATIC = STYLESHEETS + SCRIPTS
 REDIRECT = (b'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=gallery/index.html">'
             b'<title>mockups gallery</title><a href="gallery/index.html">Open the gallery</a>\n')
 
@@ -52,34 +54,56 @@ def theme_file(env: jinja2.Environment, name: str) -> bytes:
     return source.encode()
 
 
+def project_templates(catalog) -> Path | None:
+    root = getattr(catalog, "root", None)
+    return root / "templates" if root is not None and (root / "templates").is_dir() else None
+
+
+def write_theme(env: jinja2.Environment, folder: Path) -> dict[str, str]:
+    """Copy the stylesheets and scripts into the gallery; return a short content hash of each."""
+    versions = {}
+    for name in STATIC:
+        content = theme_file(env, name)
+        write_if_changed(folder / name, content)
+        versions[name] = hashlib.sha256(content).hexdigest()[:10]
+    return versions
+
+
 def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None, plan=None) -> Path:
     """Write `build_dir/gallery/` from the manifest; return the path of its index.html."""
     build_dir = Path(build_dir)
     folder = build_dir / "gallery"
     folder.mkdir(parents=True, exist_ok=True)
     entries = manifest.load(build_dir)
-    if plan is not None:
-        doc = changes_from_plan(plan, entries, store, folder)
-        save_changes(folder, doc)
-    else:
-        doc = load_changes(folder)
+    doc = _record(folder, plan, entries, store) if plan is not None else load_changes(folder)
     marks, removed = current_marks(doc, entries)
     thumbs = place_thumbs(entries, build_dir, folder, store)
     data = page_data(entries, catalog, thumbs, marks, removed)
-    templates = getattr(catalog, "root", None)
-    templates = templates / "templates" if templates is not None and (templates / "templates").is_dir() else None
-    env = theme_environment(templates)
-    versions = {}
-    for name in STATIC:
-        content = theme_file(env, name)
-        write_if_changed(folder / name, content)
-        versions[name] = hashlib.sha256(content).hexdigest()[:10]
+    env = theme_environment(project_templates(catalog))
+    versions = write_theme(env, folder)
     html = render_page(env, page_context(data, catalog, versions), catalog)
     write_if_changed(folder / "index.html", html.encode())
-    prune(folder / "thumbs", {Path(t).name for t in thumbs.values()})
+    prune(folder / "thumbs", {t.rsplit("/", 1)[-1] for t in thumbs.values()})
     prune(folder / "previous", _referenced(doc))
     write_if_changed(build_dir / "index.html", REDIRECT)
     return folder / "index.html"
+
+
+def record_changes(build_dir: Path, plan, *, store: ObjectStore | None = None) -> Path:
+    """Record what a build changed (`gallery/changes.json` and the previous images) without the page.
+
+    For `mockups build --no-gallery`: a later `mockups gallery` then still marks that build's changes.
+    """
+    build_dir = Path(build_dir)
+    _record(build_dir / "gallery", plan, manifest.load(build_dir), store)
+    return build_dir / "gallery" / CHANGES
+
+
+def _record(folder: Path, plan, entries: dict[str, dict], store: ObjectStore | None) -> dict:
+    doc = changes_from_plan(plan, entries, store, folder)
+    save_changes(folder, doc)
+    prune(folder / "previous", _referenced(doc))
+    return doc
 
 
 def render_page(env: jinja2.Environment, context: dict, catalog) -> str:
@@ -129,7 +153,7 @@ def page_data(entries: dict[str, dict], catalog, thumbs: dict[str, str], marks: 
 def summary(records: list[dict], removed: list[dict]) -> dict[str, int]:
     out = {"total": len(records), "new": 0, "changed": 0, "failed": 0, "removed": len(removed)}
     for r in records:
-        if r["change"]:
+        if r.get("change"):
             out[r["change"]] += 1
         if r["status"] == "failed":
             out["failed"] += 1
@@ -144,5 +168,7 @@ def page_context(data: dict, catalog, versions: dict[str, str]) -> dict:
         "title": root.name if root is not None else "mockups",
         "catalog_name": file.name if file is not None else "catalog",
         "summary": data["summary"], "built_at": max(built) if built else None,
-        "removed": data["removed"], "data_json": Markup(safe_json(data)), "versions": versions,
+        "removed": data["removed"], "data_json": Markup(safe_json(data)),
+        "stylesheets": [f"{name}?v={versions[name]}" for name in STYLESHEETS],
+        "scripts": [f"{name}?v={versions[name]}" for name in SCRIPTS],
     }

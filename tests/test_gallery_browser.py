@@ -1,0 +1,375 @@
+"""The gallery in headless Chromium: offline loading, filters, search, lightbox, change marks, XSS.
+
+Every page is opened from file:// with every request recorded: only files under the build folder may
+be requested, and the console must stay free of errors (a CSP violation is one). Screenshots of the
+grid, the lightbox, the compare view, the matrix and the phone layout go to `test-artifacts/`.
+
+Without Chromium or Playwright the tests are skipped with how to install them, unless
+MOCKUPS_REQUIRE_BROWSER=1 is set, in which case they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from .conftest import REPO
+from .test_gallery import XSS, by_id, page_data, register_flat, two_builds
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("MOCKUPS_CHROMIUM", "/usr/bin/chromium"))
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = REPO / "test-artifacts"
+PROBE = """
+window.__xss = 0;
+window.alert = window.confirm = window.prompt = () => { window.__xss += 1; };
+addEventListener('error', (e) => {
+  const t = e.target;
+  if (t && t.getAttribute && t.getAttribute('src') === 'x') window.__xss += 1;
+}, true);
+"""
+
+
+def _unavailable(reason: str):
+    message = f"{reason}: install it with `apt-get install chromium` and `pip install -e .[test]`"
+    if os.environ.get("MOCKUPS_REQUIRE_BROWSER") == "1":
+        pytest.fail(message + " (MOCKUPS_REQUIRE_BROWSER=1)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        _unavailable("Playwright's Python package is not installed")
+    if not CHROMIUM.exists():
+        _unavailable(f"Chromium is not at {CHROMIUM}")
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        except Error as e:
+            _unavailable(f"Chromium did not start ({e.message.splitlines()[0]})")
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The build folder of a project built twice (navy changed, sage added, one variant removed)."""
+    root = tmp_path_factory.mktemp("gallery")
+    with pytest.MonkeyPatch.context() as mp:
+        register_flat(mp)
+        two_builds(root)
+    return root / "build"
+
+
+@pytest.fixture(scope="module")
+def data(site) -> dict:
+    return page_data(site / "gallery" / "index.html")
+
+
+class Log:
+    def __init__(self, page, allowed: Path):
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.allowed = allowed.resolve().as_uri() + "/"
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def check(self) -> None:
+        assert self.errors == []
+        outside = [u for u in self.requests if not (u.startswith(self.allowed) or u.startswith("data:"))]
+        assert outside == []
+
+
+@pytest.fixture
+def open_gallery(browser, site):
+    """open_gallery(hash='', width=1280, height=860, build=site) -> page; checks its log at the end."""
+    opened = []
+
+    def go(hash: str = "", width: int = 1280, height: int = 860, build: Path = site):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        log = Log(page, build)
+        page.add_init_script(PROBE)
+        page.goto((build / "gallery" / "index.html").as_uri() + hash)
+        page.wait_for_selector("html[data-ready]")
+        opened.append((context, log))
+        return page
+
+    yield go
+    for context, log in opened:
+        context.close()
+        log.check()
+
+
+def wait_until(page, expression: str, timeout: float = 5.0) -> None:
+    """Poll a JS expression (page.wait_for_function evaluates strings, which the page's CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        page.wait_for_timeout(20)
+
+
+def hash_has(page, text: str) -> None:
+    """The URL hash is written a moment after a change (replaceState is coalesced)."""
+    wait_until(page, f"location.hash.includes({json.dumps(text)})")
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    wait_until(page, "[...document.images].filter(i => i.getBoundingClientRect().bottom > 0 && "
+                     "i.getBoundingClientRect().top < innerHeight && i.src && i.checkVisibility()).every(i => i.complete)")
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def count(page) -> str:
+    return page.text_content("#count")
+
+
+def ids_on_page(page) -> list[str]:
+    return page.eval_on_selector_all(".card", "cs => cs.map(c => c.dataset.i)")
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+def test_loads_from_disk_with_no_errors_and_no_network(open_gallery, data, site):
+    page = open_gallery()
+    assert count(page) == "17 variants"
+    assert len(ids_on_page(page)) == 17
+    assert page.evaluate("performance.getEntriesByName('gallery:first-render').length") == 1
+    imgs = page.eval_on_selector_all(".card img", "is => is.map(i => ['loading', 'width', 'height']"
+                                                   ".map(a => i.getAttribute(a)))")
+    assert imgs and all(i == ["lazy", "240", "240"] for i in imgs)
+    assert page.text_content(".card-title") == "Classic Tee"
+    assert page.get_attribute(".card img", "alt") == "Classic Tee in White, Studio background"
+    shot(page, "gallery-grid.png")
+
+
+# --- filters and search ----------------------------------------------------------------------------
+
+def test_filters_combine_show_counts_and_live_in_the_url(open_gallery, data):
+    page = open_gallery()
+    page.check('input[data-facet="colour"][value="navy"]')
+    navy = [v for v in data["variants"] if v["colour"] == "navy"]
+    assert count(page) == f"{len(navy)} of 17 variants" and len(ids_on_page(page)) == len(navy)
+    facet_count = page.text_content('input[data-facet="product"][value="MUG"] ~ .opt-count')
+    assert facet_count == str(sum(1 for v in navy if v["sku"] == "MUG"))
+    page.check('input[data-facet="product"][value="MUG"]')
+    page.check('input[data-facet="background"][value="sand"]')
+    assert count(page) == "1 of 17 variants"
+    page.uncheck('input[data-facet="background"][value="sand"]')
+    assert count(page) == "2 of 17 variants"
+    wait_until(page, "location.hash === '#product=MUG&colour=navy'")
+    again = open_gallery("#product=MUG&colour=navy")
+    assert again.is_checked('input[data-facet="colour"][value="navy"]')
+    assert count(again) == "2 of 17 variants"
+    again.click("#reset")
+    assert count(again) == "17 variants"
+    wait_until(again, "location.href.indexOf('#') < 0")
+
+
+def test_status_filter_and_chips_find_new_changed_and_failed(open_gallery):
+    page = open_gallery()
+    page.click('.chip[data-status="changed"]')
+    assert count(page) == "5 of 17 variants"
+    assert page.locator(".card .badge-changed").count() == 5
+    page.click('.chip[data-status="new"]')
+    assert count(page) == "2 of 17 variants"
+    hash_has(page, "status=new")
+    page.check('input[data-facet="status"][value="failed"]')
+    assert count(page) == "4 of 17 variants"
+
+
+def test_search_finds_a_variant_by_sku_name_or_prompt(open_gallery):
+    page = open_gallery()
+    page.fill("#q", "XSS")
+    wait_until(page, "document.getElementById('count').textContent.startsWith('1 of')")
+    page.fill("#q", "navy sand")
+    wait_until(page, "document.getElementById('count').textContent === '2 of 17 variants'")
+    page.fill("#q", "cherry red")  # in the colour name and the rendered prompt
+    wait_until(page, "document.getElementById('count').textContent === '2 of 17 variants'")
+    page.fill("#q", "no such thing")
+    page.wait_for_selector("#empty:not([hidden])")
+    page.click("#empty-reset")
+    assert count(page) == "17 variants" and page.input_value("#q") == ""
+
+
+# --- lightbox ---------------------------------------------------------------------------------------
+
+def test_lightbox_opens_navigates_with_the_keyboard_and_returns_focus(open_gallery, data):
+    page = open_gallery()
+    page.focus('.card[data-pos="0"]')
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.pos") == "1"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#lightbox[open]")
+    second = data["variants"][1]
+    assert page.text_content("#lb-pos") == "2 / 17"
+    assert page.text_content("#lb-prompt") == second["prompt"]
+    hash_has(page, "v=shop%2FTEE%2Fwhite--sand")
+    page.keyboard.press("ArrowRight")
+    third = data["variants"][2]
+    assert page.text_content("#lb-title") == f"{third['product']} — {third['colour_name']} · {third['background_name']}"
+    assert page.get_attribute("#lb-img", "src") == third["src"]
+    assert page.get_attribute("#lb-download", "href") == third["src"]
+    dl = page.text_content("#lb-dl")
+    for text in (third["sku"], "White", "#F4F4F2", "shop · 240×240 · webp", "flat · flat-1", "$0.0125", third["output"]):
+        assert text in dl
+    wait_until(page, "document.getElementById('lb-img').complete")
+    shot(page, "gallery-lightbox.png")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert page.text_content("#lb-pos") == "1 / 17" and page.is_disabled("#lb-prev")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#lightbox", state="hidden")
+    assert page.evaluate("document.activeElement.dataset.pos") == "1"
+    wait_until(page, "!location.hash.includes('v=')")
+
+
+def test_a_linked_variant_opens_in_the_lightbox(open_gallery, data):
+    target = by_id(data)["shop/MUG/navy--sand"]
+    page = open_gallery("#colour=navy&v=" + target["id"])
+    page.wait_for_selector("#lightbox[open]")
+    assert page.text_content("#lb-pos") == "5 / 5"
+
+
+def test_changed_variants_compare_with_the_previous_build(open_gallery, data):
+    page = open_gallery("#status=changed")
+    page.click(".card >> nth=1")
+    page.wait_for_selector("#lightbox[open]")
+    assert page.is_visible("#lb-modes")
+    assert "colour" in page.text_content("#lb-dl")
+    page.click('#lb-modes [data-mode="slider"]')
+    assert page.is_visible("#lb-slider")
+    wait_until(page, "document.getElementById('lb-prev-img').naturalWidth > 0")
+    page.fill("#lb-slider", "30")
+    assert "inset(0px 0px 0px 30%)" in page.evaluate("document.querySelector('.lb-fig-cur').style.clipPath")
+    page.keyboard.press("ArrowRight")  # on the slider: moves the slider, not the variant
+    assert page.text_content("#lb-pos") == "2 / 5"
+    shot(page, "gallery-compare-slider.png")
+    page.click('#lb-modes [data-mode="side"]')
+    shot(page, "gallery-compare-side.png")
+
+
+def test_failed_variants_show_their_error_instead_of_an_image(open_gallery):
+    page = open_gallery("#status=failed")
+    assert page.locator(".card .is-failed").count() == 2
+    assert page.locator(".card img").count() == 0
+    assert "<b>boom</b>" in page.text_content(".card .failed-error")
+    shot(page, "gallery-failed.png")
+    page.click(".card >> nth=0")
+    assert page.is_visible("#lb-error") and not page.is_visible("#lb-frame")
+    assert "<b>boom</b>" in page.text_content("#lb-error-text") and page.is_hidden("#lb-download")
+
+
+def test_removed_variants_are_listed(open_gallery):
+    page = open_gallery()
+    page.click('.chip[data-show="removed"]')
+    assert page.evaluate("document.getElementById('removed').open")
+    assert "shop/TEE/cherry--wood" in page.text_content("#removed")
+
+
+# --- safety -------------------------------------------------------------------------------------------
+
+def test_the_xss_probe_stays_inert_and_shows_as_text(open_gallery):
+    page = open_gallery("#q=XSS")
+    assert page.text_content(".card-title") == XSS
+    page.click(".card")
+    page.wait_for_selector("#lightbox[open]")
+    assert page.text_content("#lb-title").startswith(XSS)
+    page.click("#lb-close")
+    page.click("#view-matrix")
+    assert XSS in page.text_content("#matrix caption")
+    assert XSS in page.text_content("#matrix-group")
+    page.wait_for_timeout(100)
+    assert page.evaluate("window.__xss") == 0
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert page.evaluate("[...document.querySelectorAll('b')].every(b => !/bold|boom/.test(b.textContent))")
+
+
+# --- matrix and layout ------------------------------------------------------------------------------
+
+def test_matrix_shows_colours_by_backgrounds_and_opens_cells(open_gallery):
+    page = open_gallery()
+    page.click("#view-matrix")
+    hash_has(page, "view=matrix")
+    assert page.locator("#matrix tbody tr").count() == 3
+    assert page.eval_on_selector_all("#matrix thead th", "ths => ths.map(t => t.textContent)") == \
+        ["Studio", "Sand", "Oak table"]
+    assert page.locator("#matrix .m-empty").count() == 1  # TEE cherry on oak was excluded
+    shot(page, "gallery-matrix.png")
+    page.select_option("#matrix-group", "MUG|shop|")
+    assert page.locator("#matrix tbody tr").count() == 4
+    hash_has(page, "group=MUG")
+    page.click("#matrix .mcell >> nth=0")
+    page.wait_for_selector("#lightbox[open]")
+    assert page.text_content("#lb-pos") == "1 / 8"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.classList.contains('mcell')")
+
+
+def test_readable_on_a_phone(open_gallery):
+    page = open_gallery(width=375, height=812)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    tops = page.eval_on_selector_all(".card", "cs => cs.slice(0, 3).map(c => Math.round(c.getBoundingClientRect().top))")
+    assert tops[0] == tops[1] != tops[2]  # two columns
+    assert not page.is_visible("#filters")
+    shot(page, "gallery-phone.png")
+    page.click("#filters-toggle")
+    assert page.is_visible("#filters")
+    page.click("#filters-toggle")
+    page.click(".card >> nth=3")
+    page.wait_for_selector("#lightbox[open]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "gallery-phone-lightbox.png")
+
+
+# --- scale ----------------------------------------------------------------------------------------------
+
+def synthetic_build(folder: Path, n: int) -> Path:
+    """A build folder with a manifest of n variants and their (tiny) thumbnails, no images."""
+    from mockups import manifest
+    from mockups.gallery import write_gallery
+
+    thumbs = folder / "gallery" / "thumbs"
+    thumbs.mkdir(parents=True)
+    Image.new("RGB", (24, 24), "#8899aa").save(thumbs / "seed.webp")
+    seed = (thumbs / "seed.webp").read_bytes()
+    entries = {}
+    for k in range(n):
+        sku, colour, bg = f"SKU-{k // 100:03d}", f"c{(k // 10) % 10}", f"b{k % 10}"
+        vid, key = f"shop/{sku}/{colour}--{bg}", f"{k:064x}"
+        (thumbs / f"{key}.webp").write_bytes(seed)
+        entries[vid] = {"id": vid, "sku": sku, "product": f"Product {sku}", "colour": colour,
+                        "colour_name": f"Colour {colour}", "colour_hex": "#336699", "background": bg,
+                        "background_name": f"Background {bg}", "channel": "shop", "size": [1024, 1024],
+                        "format": "webp", "output": f"{vid}.webp", "key": key, "backend": "flat",
+                        "prompt": f"prompt for {vid}", "status": "ok", "cost": 0.0}
+    (folder / manifest.NAME).write_text(json.dumps({"version": 1, "variants": entries}))
+    write_gallery(folder, None)
+    return folder
+
+
+def test_a_large_gallery_keeps_the_dom_small(open_gallery, tmp_path):
+    build = synthetic_build(tmp_path / "build", 3000)
+    page = open_gallery(build=build)
+    assert count(page) == "3,000 variants"
+    assert page.locator(".card").count() < 200
+    page.focus('.card[data-pos="0"]')
+    page.keyboard.press("End")
+    assert page.evaluate("document.activeElement.textContent").startswith("Product SKU-029")
+    assert page.locator(".card").count() < 200
+    page.check('input[data-facet="product"][value="SKU-007"]')
+    assert count(page) == "100 of 3,000 variants"

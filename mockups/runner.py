@@ -102,8 +102,36 @@ def _init_worker(backend_name: str, options: dict, store_root: str) -> None:
     _WORKER["store"] = ObjectStore(store_root)
 
 
-def _process_job(job: Job) -> dict:
-    return make_output(_WORKER["backend"], job, _WORKER["store"])
+def _process_chunk(jobs: list[Job]) -> list[tuple]:
+    """Make a group of jobs that share work (one product in one colour) in this worker process.
+
+    Each job's result is returned separately, so one failure does not fail its neighbours."""
+    results = []
+    for job in jobs:
+        try:
+            results.append(("ok", make_output(_WORKER["backend"], job, _WORKER["store"])))
+        except FatalBackendError as e:
+            results.append(("fatal", str(e)))
+        except BackendError as e:
+            results.append(("error", str(e)))
+        except Exception as e:  # a bug or an unexpected library error: record it, keep going
+            results.append(("error", f"{type(e).__name__}: {e}"))
+    return results
+
+
+def chunks(jobs: list[Job], limit: int = 12) -> list[list[Job]]:
+    """Consecutive jobs of the same product look (product image, colour, design), at most `limit` each."""
+    out: list[list[Job]] = []
+    last = None
+    for job in jobs:
+        v = job.variant
+        look = (job.inputs.get("product"), v.colour.hex, job.inputs.get("design"))
+        if out and look == last and len(out[-1]) < limit:
+            out[-1].append(job)
+        else:
+            out.append([job])
+        last = look
+    return out
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -181,22 +209,41 @@ class Runner:
                 t.join(0.2)  # a timed join keeps Ctrl-C deliverable; daemon threads are abandoned on it
 
     def _run_processes(self) -> None:
-        """CPU-bound work in worker processes; each has one job queued ahead to hide the hand-over."""
+        """CPU-bound work in worker processes, fed whole looks (a product in one colour, all its
+        backgrounds and channels) so a worker computes the look once; one chunk queued ahead each."""
         pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
                                       initargs=(self.backend.name, self.backend.options, str(self.store.root)))
-        running: dict[cf.Future, Job] = {}
+        pending = deque(chunks(list(self.pending)))
+        self.pending.clear()
+        running: dict[cf.Future, list[Job]] = {}
         try:
             while True:
-                while len(running) < 2 * self.options.concurrency and (job := self._next_job()) is not None:
-                    running[pool.submit(_process_job, job)] = job
+                while len(running) < 2 * self.options.concurrency and pending:
+                    self.pending.extend(pending.popleft())
+                    batch = [job for job in iter(self._next_job, None)]
+                    if not batch:
+                        break
+                    running[pool.submit(_process_chunk, batch)] = batch
                 if not running:
                     break
                 done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for future in done:
-                    job = running.pop(future)
-                    self._finish(self._guarded(job, lambda j, f=future: f.result()))
+                    self._finish_chunk(running.pop(future), future)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finish_chunk(self, batch: list[Job], future: cf.Future) -> None:
+        try:
+            results = future.result()
+        except cf.process.BrokenProcessPool as e:
+            results = [("fatal", f"worker process died: {e}")] * len(batch)
+        except Exception as e:
+            results = [("error", f"{type(e).__name__}: {e}")] * len(batch)
+        for job, (kind, value) in zip(batch, results):
+            if kind == "ok":
+                self._finish(Outcome(job, True, meta=value))
+            else:
+                self._finish(Outcome(job, False, error=value, fatal=kind == "fatal"))
 
     def _guarded(self, job: Job, work) -> Outcome:
         """Run work(job); turn every error into an Outcome so one variant never stops the others."""

@@ -32,6 +32,7 @@ PNG_COMPRESS_LEVEL = 3
 JPEG_QUALITY = 90
 WEBP_QUALITY = 90
 WEBP_METHOD = 4
+THUMB_WEBP_METHOD = 2  # previews: 2.4x faster than 4 for ~4% more bytes
 
 
 # ---------------------------------------------------------------------------
@@ -290,7 +291,10 @@ def thumbnail(image: Image.Image, max_side: int = 360, *, quality: int = 80) -> 
     scale = min(1.0, max_side / max(im.size))
     size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
     if size != im.size:
-        im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        factor = int(min(im.width / size[0], im.height / size[1]) / 1.5)
+        if factor >= 2:  # a box reduction first (exact, fast), then Lanczos over the last 1.5-3x
+            im = im.reduce(factor)
+        im = im.resize(size, Image.Resampling.LANCZOS)
     buf = io.BytesIO()
-    im.save(buf, "WEBP", quality=quality, method=WEBP_METHOD)
+    im.save(buf, "WEBP", quality=quality, method=THUMB_WEBP_METHOD)
     return buf.getvalue()

@@ -107,12 +107,16 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
     return jobs
 
 
-def make_backend(catalog: Catalog, name: str | None, cache_dir: Path) -> Backend:
-    """The backend by name, with its catalog options (defaults.<name>) and the cache folder."""
+def make_backend(catalog: Catalog, name: str | None, cache_dir: Path,
+                 requests_per_minute: float | None = None) -> Backend:
+    """The backend by name, with its catalog options (defaults.<name>), the cache folder and --rpm."""
     name = name or catalog.model.defaults.backend
     section = getattr(catalog.model.defaults, name, None)
     options = section.model_dump() if hasattr(section, "model_dump") else {}
-    return get_backend(name, {**options, "cache_dir": str(cache_dir)})
+    extra = {"cache_dir": str(cache_dir)}
+    if requests_per_minute:
+        extra["requests_per_minute"] = requests_per_minute
+    return get_backend(name, {**options, **extra})
 
 
 def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None) -> Prepared:
@@ -122,7 +126,7 @@ def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None
     variants = expand(catalog)
     selected = select(variants, only, shard)
     build_dir, cache_dir = folders(catalog, options)
-    backend = make_backend(catalog, options.backend, cache_dir)
+    backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute)
     stat = StatCache(cache_dir / "stat.json")
     jobs = render_jobs(catalog, selected, backend, stat)
     problems = backend.check(catalog, jobs)
@@ -156,6 +160,8 @@ def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
             report.outcomes = runner.run([i.job for i in plan.stale])
         except KeyboardInterrupt:
             report.interrupted = True
+        finally:
+            prepared.backend.close()
         report.spent, report.stop_reason = runner.spent, runner.stop_reason
         writer.remove(plan.removed)
         writer.save()

@@ -49,6 +49,12 @@ def cmd_plan(args) -> int:
         print(f"{'removed':<9} {vid}")
     print(_counts_line(plan.counts(), len(plan.items)))
     print(f"backend {prepared.backend.name}: {len(plan.stale)} to make, estimated cost ${plan.estimated_cost:.2f}")
+    if prepared.backend.name == "openai":
+        from .backends.openai import strategy_costs
+
+        costs = strategy_costs([i.job for i in plan.stale], cache_dir=prepared.store.root)
+        print(f"openai strategies for what is stale: edit ${costs['edit']:.2f}, plates ${costs['plates']:.2f} "
+              "(defaults.openai.strategy)")
     return OK
 
 

@@ -25,6 +25,9 @@ from .jobs import Job
 from .outputs import finish
 
 
+MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After fails the variant instead of stalling the build (as the SDK)
+
+
 class RateLimiter:
     """At most `per_minute` starts in any 60 s window, shared by every worker; `pause` after a 429."""
 
@@ -276,6 +279,10 @@ class Runner:
                 return max(after, 0.0)
             return base
 
+        def retryable(exc: BaseException) -> bool:
+            after = getattr(exc, "retry_after", None) or 0.0
+            return isinstance(exc, TransientBackendError) and after <= MAX_RETRY_AFTER
+
         def attempt() -> dict:
             nonlocal attempts
             attempts += 1
@@ -285,7 +292,7 @@ class Runner:
             return make_output(self.backend, job, self.store)
 
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(TransientBackendError),
+            retry=tenacity.retry_if_exception(retryable),
             stop=tenacity.stop_after_attempt(self.options.retries + 1), wait=wait, reraise=True,
             before_sleep=lambda state: self.on_event("retry", job),
             sleep=self.stop.wait,  # a stop wakes a sleeping retry at once
@@ -293,5 +300,8 @@ class Runner:
         try:
             meta = retrying(attempt)
         except TransientBackendError as e:
-            return Outcome(job, False, error=f"{e} (gave up after {attempts} attempts)", attempts=attempts)
+            after = getattr(e, "retry_after", None) or 0.0
+            why = (f"the server asked to wait {after:.0f} s, over the {MAX_RETRY_AFTER:.0f} s this build waits"
+                   if after > MAX_RETRY_AFTER else f"gave up after {attempts} attempts")
+            return Outcome(job, False, error=f"{e} ({why})", attempts=attempts)
         return Outcome(job, True, meta=meta, attempts=attempts)

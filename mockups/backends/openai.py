@@ -34,7 +34,7 @@ from ..model import OpenAIOptions
 from . import imaging
 from . import openai_images as oi
 from .base import Backend, Rendered
-from .local import LocalBackend
+from .local import _LRU, LocalBackend
 from .openai_check import check_jobs
 from .openai_images import decode
 from .openai_models import ModelTable, Upload, parse_size
@@ -198,6 +198,8 @@ class OpenAIBackend(Backend):
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()  # the client, and the local compositor's caches (not its work)
         self._key_locks: dict = {}
+        self._dye_lock = threading.Lock()  # the local compositor's `_dye` uses its caches unguarded
+        self._designs = _LRU(16)
         self._local = LocalBackend({})
         self._local._dyed.size = self._local._plates.size = 64
         self.limiter = SendLimiter(self.opts.get("requests_per_minute"))
@@ -300,17 +302,19 @@ class OpenAIBackend(Backend):
         pkey = local._product_key(job)
         product = self._cached(local._products, pkey, lambda: local._prepare(job))
         if design:
-            if job.input_path("design"):  # fetched first, so `_dye` only ever reads that cache
-                self.design(job)
-            look = self._cached(local._dyed, (pkey, hex_, local._sha(job, "design")), lambda: local._dye(job, product))
+            look = self._cached(local._dyed, (pkey, hex_, local._sha(job, "design")), lambda: self._dye(job, product))
         else:
             look = self._cached(local._dyed, (pkey, hex_, "no design"), lambda: local._guard(
                 job, "product", lambda: imaging.recolour(product.recolour, product.rgba, hex_)))
         return product, look
 
+    def _dye(self, job, product):
+        with self._dye_lock:  # once per look (product, colour, design) per build
+            return self._local._dye(job, product)
+
     def design(self, job) -> Image.Image:
         local = self._local
-        return self._cached(local._designs, local._sha(job, "design"), lambda: local._open(job, "design"))
+        return self._cached(self._designs, local._sha(job, "design"), lambda: local._open(job, "design"))
 
     def background(self, job, size: tuple[int, int]) -> Image.Image:
         local = self._local
@@ -377,7 +381,7 @@ class OpenAIBackend(Backend):
                    "images": [first] + [Upload(n, len(d), "png", (0, 0)) for n, d in uploads[1:]],
                    "mask": Upload(mask[0], len(mask[1]), "png", plan.mask.size) if mask else None}
         errors = [f.message for f in self.table.check_request(request, date.today())
-                  if f.severity == "error" and f.field in ("images", "mask", "prompt")]
+                  if f.severity == "error" and f.field in ("images", "mask")]
         if errors:
             raise ImageInputError(f"{_shown(job, 'product')}: " + "; ".join(errors), variant=job.id)
 

@@ -174,6 +174,28 @@ def child_stages(catalog: str) -> dict:
     return {k: statistics.median(v) * 1000 for k, v in times.items()}
 
 
+def colour_accuracy() -> None:
+    """Median and 90th-percentile CIEDE2000 of the tee's mid-tones against every bundled colour."""
+    import numpy as np
+
+    from mockups import load_catalog
+
+    tee = imaging.open_image(REPO / "assets/tee.png")
+    dye = np.asarray(imaging.open_image(REPO / "assets/tee-dye.png").convert("L"))
+    prep = imaging.prepare_recolour(tee, dye)
+    src = np.asarray(tee)[..., :3][dye == 255]
+    lum = imaging.srgb_to_lab(src)[:, 0]
+    lo, hi = np.percentile(lum, [30, 70])
+    mid = (lum >= lo) & (lum <= hi)
+    print("colour accuracy on the bundled tee (mid-tones, CIEDE2000; target median < 3, none over 6):")
+    for colour in load_catalog(REPO / "catalog.yaml").model.colours:
+        out = np.asarray(imaging.recolour(prep, tee, colour.hex))[..., :3][dye == 255]
+        de = imaging.ciede2000(imaging.srgb_to_lab(out[mid]), imaging.hex_to_lab(colour.hex)[None, :])
+        r = np.corrcoef(lum, imaging.srgb_to_lab(out)[:, 0])[0, 1]
+        print(f"  {colour.name:<14} {colour.hex}  median {np.median(de):4.2f}  p90 {np.percentile(de, 90):4.2f}"
+              f"  shading r={r:.3f}")
+
+
 def peak_rss_mb() -> float:
     import resource
 
@@ -203,6 +225,7 @@ def main() -> None:
         result["rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return
+    colour_accuracy()
     products = ["TEE-CLASSIC", "MUG-11OZ"] if args.quick else ["TEE-CLASSIC", "HOODIE-PULLOVER", "MUG-11OZ", "TOTE-CANVAS"]
     for size in ([1024] if args.quick else [1024, 2048]):
         with tempfile.TemporaryDirectory() as tmp:

@@ -41,22 +41,19 @@ BACKGROUNDS = ["studio", "oak-table", "sweep"]
 
 
 def write_catalog(root: Path, size: int, products: list[str]) -> Path:
+    """The bundled catalog, narrowed to `products`, each in COLOURS x BACKGROUNDS, one JPEG channel."""
+    import yaml
+
     shutil.copytree(REPO / "assets", root / "assets")
-    text = (REPO / "catalog.yaml").read_text()
-    head, _, _ = text.partition("channels:")
-    body = text[text.index("products:"):]
-    channel = f"channels:\n  - {{id: bench, size: {size}x{size}, format: jpeg, quality: 90, fill: 0.8}}\n\n"
-    out = []
-    for block in body.split("\n  - sku: ")[1:]:
-        sku = block.split("\n", 1)[0]
-        if sku in products:
-            lines = [ln for ln in block.split("\n") if not ln.strip().startswith(("colours:", "backgrounds:", "template:"))]
-            out.append("  - sku: " + "\n".join(lines).split("\n\ncolours:")[0].rstrip())
-    tail = body[body.index("\ncolours:"):body.index("\nmatrix:")]
-    products_yaml = "products:\n" + "\n".join(f"{b}\n    colours: [{', '.join(COLOURS)}]\n    backgrounds: "
-                                              f"[{', '.join(BACKGROUNDS)}]" for b in out)
+    data = yaml.safe_load((REPO / "catalog.yaml").read_text())
+    data["channels"] = [{"id": "bench", "size": f"{size}x{size}", "format": "jpeg", "quality": 90, "fill": 0.8}]
+    data["products"] = [dict(p, colours=COLOURS, backgrounds=BACKGROUNDS) for p in data["products"]
+                        if p["sku"] in products]
+    for p in data["products"]:
+        p.pop("template", None)
+    data.pop("matrix", None)
     path = root / "catalog.yaml"
-    path.write_text(head + channel + products_yaml + "\n" + tail + "\n")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 

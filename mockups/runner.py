@@ -122,13 +122,18 @@ def _process_chunk(jobs: list[Job]) -> list[tuple]:
     return results
 
 
-def chunks(jobs: list[Job], limit: int = 12) -> list[list[Job]]:
-    """Consecutive jobs of the same product look (product image, colour, design), at most `limit` each."""
+def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
+    """Consecutive jobs that share work, at most `limit` each: whole products when there are enough
+    of them to keep every worker busy (each product prepared by one worker only), else looks (a
+    product in one colour: its recolour and design done once)."""
+    products = {job.inputs.get("product") for job in jobs}
+    by_product = len(products) >= 2 * workers
     out: list[list[Job]] = []
     last = None
     for job in jobs:
         v = job.variant
-        look = (job.inputs.get("product"), v.colour.hex, job.inputs.get("design"))
+        look = (job.inputs.get("product"),) if by_product else (job.inputs.get("product"), v.colour.hex,
+                                                                 job.inputs.get("design"))
         if out and look == last and len(out[-1]) < limit:
             out[-1].append(job)
         else:
@@ -216,7 +221,7 @@ class Runner:
         backgrounds and channels) so a worker computes the look once; one chunk queued ahead each."""
         pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
                                       initargs=(self.backend.name, self.backend.options, str(self.store.root)))
-        pending = deque(chunks(list(self.pending)))
+        pending = deque(chunks(list(self.pending), self.options.concurrency))
         self.pending.clear()
         running: dict[cf.Future, list[Job]] = {}
         try:

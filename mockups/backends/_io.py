@@ -291,8 +291,8 @@ def thumbnail(image: Image.Image, max_side: int = 360, *, quality: int = 80) -> 
     scale = min(1.0, max_side / max(im.size))
     size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
     if size != im.size:
-        factor = int(min(im.width / size[0], im.height / size[1]) / 1.5)
-        if factor >= 2:  # a box reduction first (exact, fast), then Lanczos over the last 1.5-3x
+        factor = int(min(im.width / size[0], im.height / size[1]))
+        if factor >= 2:  # an integer box reduction first (fast), then Lanczos over the last 1-2x
             im = im.reduce(factor)
         im = im.resize(size, Image.Resampling.LANCZOS)
     buf = io.BytesIO()

@@ -286,21 +286,37 @@ class Placement:
 
 
 def place(product_rgba: Image.Image, canvas_size: tuple[int, int], *, fill: float = 0.8, anchor: str = "center",
-          backdrop: tuple[int, int, int] | str | None = None) -> Placement:
-    """Crop the product to its alpha box, scale it to ``fill`` of the canvas and decontaminate its edges."""
+          backdrop: tuple[int, int, int] | str | None = None, clean_edges: bool = True) -> Placement:
+    """Crop the product to its alpha box, scale it to ``fill`` of the canvas and decontaminate its edges.
+
+    Pass ``clean_edges=False`` for a product whose edges `apply_alpha` already cleaned: the
+    (premultiplied) resize keeps them clean."""
     w, h = _check_size(canvas_size)
     if not 0.05 <= fill <= 1.0:
         raise ImagingError(f"fill must be between 0.05 and 1, got {fill}")
     if anchor not in ("center", "centre", "bottom", "top"):
         raise ImagingError(f"unknown anchor {anchor!r} (center, bottom or top)")
     scaled, left, top = _place(rgba_array(product_rgba), (w, h), fill, anchor)
-    layer = Image.fromarray(np.ascontiguousarray(decontaminate(scaled, backdrop)), "RGBA")
+    layer = Image.fromarray(np.ascontiguousarray(decontaminate(scaled, backdrop) if clean_edges else scaled), "RGBA")
     return Placement((w, h), layer, left, top)
 
 
+SHADOW_WORKING_SIDE = 320  # shadows are soft: computed at about this size, then scaled up
+
+
 def placement_shadow(placement: Placement, *, strength: float = 0.35) -> np.ndarray:
-    """The contact shadow of a placed product (it depends on the silhouette only: share it across colours)."""
-    return contact_shadow(placement.canvas_alpha(), strength=strength)
+    """The contact shadow of a placed product (it depends on the silhouette only: share it across colours).
+
+    Computed on the alpha reduced to about SHADOW_WORKING_SIDE px (its blurs are tens of pixels
+    wide at full size, so nothing is lost) and scaled back up: 10-40x less work."""
+    alpha = placement.canvas_alpha()
+    w, h = placement.canvas
+    factor = max(1, min(w, h) // SHADOW_WORKING_SIDE)
+    if factor == 1:
+        return contact_shadow(alpha, strength=strength)
+    small = Image.fromarray(alpha, "F").reduce(factor)
+    mask = contact_shadow(np.asarray(small, np.float32), strength=strength)
+    return np.asarray(Image.fromarray(mask, "F").resize((w, h), Image.Resampling.BILINEAR), np.float32)
 
 
 def shade(background_rgb: Image.Image, canvas_size: tuple[int, int], shadow: np.ndarray | None) -> Image.Image:

@@ -96,7 +96,7 @@ class LocalBackend(Backend):
         dyed = self._dyed.get_or(look, lambda: self._dye(job, product))
         fitting = (canvas, v.channel.fill)
         placed = self._placements.get_or((look, fitting), lambda: self._guard(job, "product", lambda: imaging.place(
-            dyed, canvas, fill=v.channel.fill, backdrop=product.backdrop)))
+            dyed, canvas, fill=v.channel.fill, backdrop=product.backdrop, clean_edges=False)))  # done in _prepare
         plate = self._plates.get_or((self._bg_key(job), canvas), lambda: self._plate(job, canvas))
         shadow = self.options.get("shadow", True) if v.channel.shadow is None else v.channel.shadow
         if v.channel.background is not None:

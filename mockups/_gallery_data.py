@@ -137,6 +137,10 @@ def load_changes(folder: Path) -> dict:
 
 
 def save_changes(folder: Path, doc: dict) -> None:
+    """Write the changes document, unless only its time differs from the one on disk."""
+    old = load_changes(folder)
+    if {k: v for k, v in old.items() if k != "made_at"} == {k: v for k, v in doc.items() if k != "made_at"}:
+        doc["made_at"] = old.get("made_at", doc["made_at"])
     write_if_changed(folder / CHANGES, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
 
 

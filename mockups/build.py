@@ -182,7 +182,8 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
     if options.gallery:
         from .gallery import write_gallery
 
-        write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store, plan=prepared.plan)
+        write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store, plan=prepared.plan,
+                      entries=entries)
     else:  # keep what changed, so a later `mockups gallery` marks it
         from .gallery import record_changes
 

@@ -18,6 +18,8 @@ without a plan (`mockups gallery`) the marks are read back from that file.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from functools import partial
 from pathlib import Path
 
@@ -69,24 +71,66 @@ def write_theme(env: jinja2.Environment, folder: Path) -> dict[str, str]:
     return versions
 
 
-def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None, plan=None) -> Path:
-    """Write `build_dir/gallery/` from the manifest; return the path of its index.html."""
+def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None, plan=None,
+                  entries: dict[str, dict] | None = None) -> Path:
+    """Write `build_dir/gallery/` from the manifest; return the path of its index.html.
+
+    `entries` are the manifest's (read from disk when not given). When nothing the page is made
+    from has changed since the last write (manifest, changes, catalog, theme), nothing is redone.
+    """
     build_dir = Path(build_dir)
     folder = build_dir / "gallery"
     folder.mkdir(parents=True, exist_ok=True)
-    entries = manifest.load(build_dir)
+    entries = manifest.load(build_dir) if entries is None else entries
     doc = _record(folder, plan, entries, store) if plan is not None else load_changes(folder)
+    env = theme_environment(project_templates(catalog))
+    versions = write_theme(env, folder)
+    stamp = _stamp(build_dir, catalog, doc, env, versions)
+    if (folder / "index.html").exists() and (folder / "thumbs").is_dir() and _read(folder / STAMP) == stamp:
+        return folder / "index.html"
     marks, removed = current_marks(doc, entries)
     thumbs = place_thumbs(entries, build_dir, folder, store)
     data = page_data(entries, catalog, thumbs, marks, removed)
-    env = theme_environment(project_templates(catalog))
-    versions = write_theme(env, folder)
     html = render_page(env, page_context(data, catalog, versions), catalog)
     write_if_changed(folder / "index.html", html.encode())
     prune(folder / "thumbs", {t.rsplit("/", 1)[-1] for t in thumbs.values()})
     prune(folder / "previous", _referenced(doc))
     write_if_changed(build_dir / "index.html", REDIRECT)
+    write_if_changed(folder / STAMP, _stamp(build_dir, catalog, doc, env, versions).encode())  # as left now
     return folder / "index.html"
+
+
+STAMP = ".stamp"
+
+
+def _stamp(build_dir: Path, catalog, doc: dict, env: jinja2.Environment, versions: dict) -> str:
+    """A digest of everything the page is made from."""
+    from . import __version__
+
+    h = hashlib.sha256(__version__.encode())
+    h.update(_read_bytes(build_dir / manifest.NAME))
+    h.update(json.dumps(doc, sort_keys=True, default=str).encode())
+    h.update(json.dumps(versions, sort_keys=True).encode())
+    h.update(_read_bytes(catalog.file) if getattr(catalog, "file", None) else b"")
+    thumbs = build_dir / "gallery" / "thumbs"
+    h.update("\n".join(sorted(os.listdir(thumbs)) if thumbs.is_dir() else []).encode())  # none deleted
+    for name in (PAGE, "gallery-base.html.j2"):
+        try:
+            h.update(env.loader.get_source(env, name)[0].encode())
+        except jinja2.TemplateNotFound:
+            pass
+    return h.hexdigest()
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _read(path: Path) -> str:
+    return _read_bytes(path).decode(errors="replace")
 
 
 def record_changes(build_dir: Path, plan, *, store: ObjectStore | None = None) -> Path:

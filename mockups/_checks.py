@@ -6,7 +6,11 @@ the shape checks found problems elsewhere: the user sees every problem in one go
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import warnings
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from PIL import Image
@@ -17,6 +21,11 @@ from .errors import Problem
 
 _SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
 _BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$", re.ASCII)
+# Formats a product photo may be in. Pillow can open more (EPS hands the file to Ghostscript,
+# PSD, ICO, ...): a catalog from many hands gets only these well-trodden decoders.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")  # JPEG includes MPO (phone photos)
+MAX_PIXELS = 64_000_000  # as the compositor's open_image: bigger photos are refused before decoding
 
 
 def _items(doc: Document, section: str):
@@ -36,8 +45,10 @@ def check_catalog(doc: Document, root: Path, *, check_files: bool = True) -> lis
     problems = _duplicate_ids(doc)
     problems += _references(doc)
     problems += _backgrounds(doc)
+    problems += _backend(doc)
     if check_files:
         problems += FileChecker(doc, root).check()
+        problems += _templates(doc, root)
     return problems
 
 
@@ -102,6 +113,66 @@ def _backgrounds(doc: Document) -> list[Problem]:
     return problems
 
 
+def _backend(doc: Document) -> list[Problem]:
+    """defaults.backend names a built-in, an installed plugin or an import path (loaded later)."""
+    defaults = doc.data.get("defaults") if isinstance(doc.data, dict) else None
+    name = defaults.get("backend") if isinstance(defaults, dict) else None
+    if not isinstance(name, str) or _IMPORT_PATH.match(name):
+        return []  # not a string: the shape check reports it
+    from .backends.base import BUILTIN
+
+    known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="mockups.backends")})
+    if name in known:
+        return []
+    return [doc.problem(("defaults", "backend"), f"unknown backend '{_short(name)}'{did_you_mean(name, known)}; "
+                        f"known backends: {', '.join(known)} (or a plugin's import path, package.module:Class)")]
+
+
+MAX_TEMPLATE_FILES = 10_000
+
+
+def _templates(doc: Document, root: Path) -> list[Problem]:
+    """Nothing in templates/ leads out of the project.
+
+    Prompt templates and the gallery theme are read from templates/; a link in there to a file
+    outside the project (`env.j2 -> /proc/self/environ`) would copy that file into every prompt,
+    output and gallery page, and send it to an AI backend.
+    """
+    root = root.resolve()
+    return [Problem(doc.file, 0, 0, "", f"{entry.relative_to(root)} is a link to {entry.resolve()}, outside the "
+                    f"catalog's folder ({root}); templates must live inside the project")
+            for entry in _links_out(root / "templates", root)]
+
+
+def _links_out(folder: Path, root: Path) -> list[Path]:
+    """Entries under folder (or folder itself) that resolve outside root; links are not followed."""
+    if not os.path.lexists(folder):
+        return []
+    if not _inside(folder, root):
+        return [folder]
+    found, seen = [], 0
+    for parent, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            seen += 1
+            entry = Path(parent) / name
+            if seen > MAX_TEMPLATE_FILES:
+                return found
+            if entry.is_symlink() and not _inside(entry, root):
+                found.append(entry)
+    return found
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop leads nowhere, so not out either
+        return True
+
+
+def _short(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[:limit - 3] + "..."
+
+
 class FileChecker:
     """Every file a catalog names: inside the catalog's folder, present, an image, masks of the right size."""
 
@@ -129,12 +200,25 @@ class FileChecker:
 
     def resolve(self, path: tuple, value: str) -> Path | None:
         """The file a catalog path names, refusing anything outside the catalog's folder."""
-        if os.path.isabs(value) or value.startswith("~"):
-            self.add(path, f"expected a path relative to the catalog's folder, got the absolute path '{value}'")
+        if "\0" in value:
+            self.add(path, "a file path may not contain a NUL character")
             return None
-        target = (self.root / value).resolve()
+        if os.path.isabs(value) or value.startswith("~"):
+            self.add(path, f"expected a path relative to the catalog's folder, got the absolute path '{_short(value)}'")
+            return None
+        try:
+            target = (self.root / value).resolve()
+            loops = target.is_symlink()  # resolving stopped at a link (newer Pythons do not raise)
+        except (OSError, RuntimeError) as e:  # a link loop (RuntimeError before Python 3.13), a name too long
+            loops = isinstance(e, RuntimeError) or e.errno == errno.ELOOP
+            if not loops:
+                self.add(path, f"cannot read {_short(value)}: {e.strerror or e}")
+                return None
+        if loops:
+            self.add(path, f"'{_short(value)}' is a link that leads back to itself")
+            return None
         if not target.is_relative_to(self.root):
-            self.add(path, f"'{value}' points outside the catalog's folder ({self.root}); "
+            self.add(path, f"'{_short(value)}' points outside the catalog's folder ({self.root}); "
                      "files must live inside the project")
             return None
         return target
@@ -151,21 +235,34 @@ class FileChecker:
         return size
 
     def _open(self, path: tuple, value: str, target: Path) -> tuple[int, int] | None:
-        if not target.exists():
-            near = did_you_mean(target.name, [p.name for p in target.parent.glob("*")]) if target.parent.is_dir() else ""
-            self.add(path, f"file not found: {value}{near} (looked in {self.root})")
-            return None
-        if not target.is_file():
-            self.add(path, f"expected an image file, but {value} is a folder")
+        value = _short(value)
+        try:
+            if not target.exists():
+                near = did_you_mean(target.name, [p.name for p in target.parent.glob("*")]) if target.parent.is_dir() else ""
+                self.add(path, f"file not found: {value}{near} (looked in {self.root})")
+                return None
+            if not target.is_file():
+                self.add(path, f"expected an image file, but {value} is a folder")
+                return None
+        except OSError as e:
+            self.add(path, f"cannot read {value}: {e.strerror or e}")
             return None
         try:
-            with Image.open(target) as im:
-                return im.size
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in plain words
+                with Image.open(target, formats=IMAGE_FORMATS) as im:
+                    size = im.size
         except Image.DecompressionBombError:
             self.add(path, f"{value} is too large to open safely (over Pillow's pixel limit)")
+            return None
         except (OSError, SyntaxError, ValueError):
             self.add(path, f"{value} is not an image Pillow can read (expected PNG, JPEG, WebP or TIFF)")
-        return None
+            return None
+        if size[0] * size[1] > MAX_PIXELS:
+            self.add(path, f"{value} is {size[0]}x{size[1]} pixels, more than the {MAX_PIXELS:,} an image may "
+                     "have (scale it down)")
+            return None
+        return size
 
     def _print_area(self, i: int, product: dict, size: tuple[int, int] | None) -> None:
         from .model import _corners

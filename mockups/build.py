@@ -19,13 +19,13 @@ import filelock
 
 from . import manifest
 from .backends.base import Backend, get_backend
-from .cache import ObjectStore, StatCache, atomic_write, place
+from .cache import ObjectStore, StatCache, atomic_write, place, remove_temporaries
 from .catalog import Catalog, load_catalog
 from .errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
 from .jobs import Job, make_job
 from .matrix import Variant, expand, parse_only, parse_shard, select
 from .plan import Plan, make_plan
-from .prompts import PromptRenderer
+from .prompts import PromptRenderer, TemplateNotFound, builtin_names
 from .runner import Outcome, RunOptions, Runner
 
 MANIFEST_EVERY = 2.0  # seconds between manifest saves during a build
@@ -97,6 +97,12 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
     for v in variants:
         try:
             prompt = renderer.render(v)
+        except TemplateNotFound:  # a name the catalog got wrong: reported where it is written
+            index = list(catalog.products).index(v.product.sku)
+            path = ("products", index, "template") if v.product.template else ("defaults", "template")
+            raise CatalogError([catalog.problem(path, f"template '{renderer.template_name(v)}' not found (looked in "
+                                                      f"templates/ and the built-in templates: "
+                                                      f"{', '.join(builtin_names())})")]) from None
         except TemplateError as e:
             errors.setdefault(renderer.template_name(v), str(e))
             continue
@@ -152,6 +158,10 @@ def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
                              f"${options.max_cost:.2f}; nothing was started")
     report = BuildReport(prepared)
     with _lock(prepared.store.root):
+        running = prepared.store.root / "build.running"  # left by a build that was killed
+        if running.exists():
+            remove_temporaries(prepared.build_dir, prepared.store.root)
+        running.touch()
         writer = ManifestWriter(prepared)
         report.placed = writer.place_cached()
         runner = Runner(prepared.backend, prepared.store, _run_options(prepared.backend, options),
@@ -168,6 +178,7 @@ def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
         prepared.stat.save()
         if not report.interrupted:
             finish_outputs(prepared, options, writer.entries)
+        running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     if report.interrupted:
         raise KeyboardInterrupt
@@ -193,7 +204,8 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
 def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:
     return RunOptions(concurrency=options.jobs or backend.default_concurrency(), retries=options.retries,
                       requests_per_minute=options.requests_per_minute or backend.options.get("requests_per_minute"),
-                      fail_fast=options.fail_fast, max_cost=options.max_cost)
+                      fail_fast=options.fail_fast, max_cost=options.max_cost,
+                      reuse=not options.force)
 
 
 def _tee(first: Callable | None, second: Callable) -> Callable:

@@ -13,20 +13,40 @@ either the whole object or nothing, and the next build picks up every object tha
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from .errors import BuildError
 from .jobs import sha256_file
+
+
+class DiskFull(BuildError):
+    """A write failed for want of space; the file it would have replaced is untouched."""
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write data to path so that readers see the old file or the whole new one, never a part.
 
     `durable` also flushes it to disk before the rename (it survives a power cut, not only a
-    killed process); derived files that are cheap to remake skip that.
+    killed process); derived files that are cheap to remake skip that. A full disk raises
+    DiskFull (a BuildError the CLI reports in a line) and leaves the old file as it was.
     """
+    try:
+        _atomic_write(path, data, durable)
+    except OSError as e:
+        if e.errno in _NO_SPACE:
+            raise DiskFull(f"no space left on the device for {path} ({e.strerror}); the previous outputs are "
+                           "kept: free some space and run the build again") from None
+        raise
+
+
+def _atomic_write(path: Path, data: bytes, durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -42,6 +62,19 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def remove_temporaries(*folders: Path) -> int:
+    """Delete the temporary files that killed writers left behind (`.<name>.<random>.tmp` from
+    atomic_write, `.<name>.<pid>.link` from place); return how many. Nothing reads them, but they
+    pile up. Call it only while holding the build lock, when no writer can be half-way."""
+    removed = 0
+    for folder in folders:
+        for p in Path(folder).rglob(".*") if Path(folder).is_dir() else ():
+            if p.suffix in (".tmp", ".link") and p.is_file():
+                p.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def place(source: Path, target: Path) -> None:
@@ -75,9 +108,10 @@ class ObjectStore:
 
     def meta(self, key: str) -> dict | None:
         try:
-            return json.loads(self._base(key).with_suffix(".json").read_text())
+            meta = json.loads(self._base(key).with_suffix(".json").read_text())
         except (FileNotFoundError, ValueError):
             return None
+        return meta if isinstance(meta, dict) else None  # a damaged record: the object is made again
 
     def get(self, key: str, ext: str) -> tuple[Path, dict] | None:
         """The finished object and its metadata, or None if it is not (wholly) there."""
@@ -119,9 +153,10 @@ class StatCache:
         self.dirty = False
         if file and file.exists():
             try:
-                self.entries = json.loads(file.read_text())
-            except ValueError:
-                self.entries = {}  # a damaged stat cache only costs a re-hash
+                entries = json.loads(file.read_text())
+            except (ValueError, OSError):
+                entries = {}  # a damaged stat cache only costs a re-hash
+            self.entries = {k: v for k, v in entries.items() if _stat_entry(v)} if isinstance(entries, dict) else {}
 
     def hash(self, path: Path | str) -> str:
         key = os.fspath(path)
@@ -145,3 +180,8 @@ class StatCache:
         if self.file and self.dirty:
             atomic_write(self.file, json.dumps(self.entries, sort_keys=True).encode())
             self.dirty = False
+
+
+def _stat_entry(value) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) for v in value[:2])
+            and isinstance(value[2], str))

@@ -66,10 +66,18 @@ class Catalog:
 
 def load_catalog(path: str | os.PathLike, *, check_files: bool = True) -> Catalog:
     """Read, parse and check a catalog. Raises CatalogError listing every problem found."""
-    file = Path(path).resolve()
+    given = Path(path).absolute()
+    file = given.resolve()
     shown = os.path.relpath(file) if not str(os.path.relpath(file)).startswith("..") else str(file)
+    folder = given.parent.resolve()
+    if not file.is_relative_to(folder):  # a link out of the project: its folder would become the root
+        raise CatalogError([Problem(str(path), 0, 0, "", f"the catalog is a link to {file}, outside its folder "
+                                                         f"({folder}); a catalog must live inside the project")])
     try:
-        raw = file.read_bytes()
+        if file.exists() and not file.is_file():  # a folder, a device or a pipe (which would block)
+            raise CatalogError([Problem(shown, 0, 0, "", "expected a catalog file, but it is a folder or a device")])
+        with open(file, "rb") as f:
+            raw = f.read(_yaml.MAX_BYTES + 1)  # the YAML loader reports a file over the limit
     except FileNotFoundError:
         raise CatalogError([Problem(shown, 0, 0, "", f"catalog not found (looked for {file})")]) from None
     except OSError as e:
@@ -116,7 +124,8 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 _EXPECTED = {
     "string_type": "a string", "int_type": "a whole number", "int_parsing": "a whole number",
     "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
-    "bool_type": "true or false", "bool_parsing": "true or false", "list_type": "a list",
+    "finite_number": "a finite number", "bool_type": "true or false", "bool_parsing": "true or false",
+    "list_type": "a list",
     "tuple_type": "a list", "dict_type": "a mapping (key: value lines)",
     "model_type": "a mapping (key: value lines)", "model_attributes_type": "a mapping (key: value lines)",
 }
@@ -141,12 +150,29 @@ def describe(value: object) -> str:
 
 
 def did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices if str(c) != str(word)], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def user_path(data: object, loc: tuple) -> tuple:
+    """Pydantic's error location as a key path in the user's data, without pydantic's own steps
+    ('function-after[...]', 'tuple[int, int]'); a key the user wrote is kept whatever its spelling."""
+    out, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue
+        else:
+            node = None  # a missing key, reported where its parent is
+        out.append(part)
+    return tuple(out)
+
+
 def translate(doc: _yaml.Document, err: dict) -> Problem:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    loc = user_path(doc.data, tuple(err["loc"]))
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
         allowed = known_keys(loc[:-1])

@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except MockupsError as e:
         print(f"mockups: error: {e}", file=sys.stderr)
         return FAILED
+    except OSError as e:  # a full disk or a read-only folder while writing the summary or the schema
+        print(f"mockups: error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""), file=sys.stderr)
+        return FAILED
     except KeyboardInterrupt:
         print("mockups: interrupted; finished variants are kept, run the build again to go on", file=sys.stderr)
         return INTERRUPTED

@@ -6,8 +6,10 @@ JSON Schema derived from it. Cross-references and files are checked in `catalog.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
@@ -31,21 +33,49 @@ def _ident(value: str) -> str:
 
 
 def _size(value: object) -> tuple[int, int]:
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return (int(value[0]), int(value[1]))
-    m = SIZE_RE.match(str(value)) if isinstance(value, str) else None
-    if not m or int(m[1]) < 16 or int(m[2]) < 16 or int(m[1]) > 8192 or int(m[2]) > 8192:
-        raise ValueError(f"expected a size like '2048x2048' (16 to 8192 pixels a side), got {value!r}")
-    return (int(m[1]), int(m[2]))
+    """'WIDTHxHEIGHT' or [width, height]: both forms get the same bounds (a canvas is allocated from it)."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(type(v) is int for v in value):
+        w, h = value
+    else:
+        m = SIZE_RE.match(value) if isinstance(value, str) else None
+        w, h = (int(m[1]), int(m[2])) if m else (0, 0)
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        shown = f"'{value}'" if isinstance(value, str) else str(value).replace("'", "")
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ValueError(f"expected a size like '2048x2048' (16 to 8192 pixels a side), got {shown}")
+    return (w, h)
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _endpoint(value: str) -> str:
+    """Where the openai backend sends requests, with the API key. A catalog comes from many hands:
+    it may name OpenAI itself or a server on this machine (a test double), nothing else."""
+    try:
+        url = urlsplit(value)
+        host = (url.hostname or "").lower()
+    except ValueError:
+        url, host = None, ""
+    ok = url is not None and url.username is None and url.password is None and (
+        (url.scheme == "https" and host == "api.openai.com") or (url.scheme in ("http", "https") and host in LOOPBACK))
+    if not ok:
+        raise ValueError(f"a catalog may send the API key only to https://api.openai.com or to a server on this "
+                         f"machine, got '{value[:80]}'; for another endpoint (e.g. Azure) set OPENAI_BASE_URL in "
+                         "the environment instead")
+    return value
 
 
 def _corners(value: object) -> tuple[tuple[float, float], ...]:
     """A print area: four [x, y] corners, or a rectangle {x, y, width, height}."""
     if isinstance(value, dict):
         keys = {"x", "y", "width", "height"}
-        if set(value) != keys or not all(_number(value[k]) for k in keys):
+        if set(value) != keys:
             raise ValueError("expected a rectangle {x, y, width, height} of numbers, "
                              f"got keys {', '.join(map(str, value)) or 'none'}")
+        if not all(_number(value[k]) for k in keys):
+            bad = ", ".join(f"{k}: {value[k]}"[:40] for k in ("x", "y", "width", "height") if not _number(value[k]))
+            raise ValueError(f"expected a rectangle {{x, y, width, height}} of finite numbers, got {bad}")
         x, y, w, h = (float(value[k]) for k in ("x", "y", "width", "height"))
         if w <= 0 or h <= 0:
             raise ValueError(f"a print area needs a positive width and height, got {w:g} x {h:g}")
@@ -58,7 +88,13 @@ def _corners(value: object) -> tuple[tuple[float, float], ...]:
 
 
 def _number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite number (not nan, inf, or an integer too large to be a coordinate)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 Hex = Annotated[str, AfterValidator(_hex), Field(json_schema_extra={"pattern": HEX_RE.pattern})]
@@ -74,7 +110,7 @@ FilePath = Annotated[str, Field(min_length=1, description="a file path, relative
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
 class OpenAIOptions(Strict):
@@ -88,7 +124,8 @@ class OpenAIOptions(Strict):
     input_fidelity: Literal["low", "high"] | None = None
     background: Literal["auto", "opaque", "transparent"] | None = None
     output_format: Literal["png", "jpeg", "webp"] = "png"
-    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint; the key comes from OPENAI_API_KEY")
+    base_url: Annotated[str, AfterValidator(_endpoint)] | None = Field(
+        None, description="an OpenAI-compatible endpoint; the key comes from OPENAI_API_KEY")
     timeout: float = Field(300.0, gt=0, description="seconds to wait for one edit")
     concurrency: int = Field(4, ge=1, le=64)
     requests_per_minute: float | None = Field(None, gt=0)

@@ -10,6 +10,7 @@ finished variant. Jobs are launched lazily (a small window ahead of the workers)
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
 import time
 from collections import deque
@@ -20,7 +21,7 @@ import tenacity
 
 from .backends.base import Backend, get_backend
 from .cache import ObjectStore
-from .errors import BackendError, FatalBackendError, MockupsError, TransientBackendError
+from .errors import BackendError, BuildError, FatalBackendError, MockupsError, TransientBackendError
 from .jobs import Job
 from .outputs import finish
 
@@ -85,10 +86,15 @@ class RunOptions:
     max_cost: float | None = None
     backoff_base: float = 1.0
     backoff_max: float = 60.0
+    reuse: bool = True  # False for --force: make every job even if the store has it
 
 
-def make_output(backend: Backend, job: Job, store: ObjectStore) -> dict:
-    """Render, encode and store one job; return the cache metadata."""
+def make_output(backend: Backend, job: Job, store: ObjectStore, reuse: bool = True) -> dict:
+    """Render, encode and store one job; return the cache metadata. With `reuse`, an object the store
+    already has (made by a build that held the lock while this one was planned) is not made again."""
+    found = store.get(job.key, job.variant.output.rsplit(".", 1)[1]) if reuse else None
+    if found:
+        return found[1]
     rendered = backend.render(job)
     data, thumb, meta = finish(job, rendered)
     store.put(job.key, job.variant.output.rsplit(".", 1)[1], data, meta, thumb)
@@ -100,9 +106,18 @@ def make_output(backend: Backend, job: Job, store: ObjectStore) -> dict:
 _WORKER: dict = {}
 
 
-def _init_worker(backend_name: str, options: dict, store_root: str) -> None:
+def _init_worker(backend_name: str, options: dict, store_root: str, reuse: bool, parent: int) -> None:
     _WORKER["backend"] = get_backend(backend_name, options)
     _WORKER["store"] = ObjectStore(store_root)
+    _WORKER["reuse"] = reuse
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Leave when the build process is gone (SIGKILL): an orphan would go on writing without the lock."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _process_chunk(jobs: list[Job]) -> list[tuple]:
@@ -112,8 +127,8 @@ def _process_chunk(jobs: list[Job]) -> list[tuple]:
     results = []
     for job in jobs:
         try:
-            results.append(("ok", make_output(_WORKER["backend"], job, _WORKER["store"])))
-        except FatalBackendError as e:
+            results.append(("ok", make_output(_WORKER["backend"], job, _WORKER["store"], _WORKER["reuse"])))
+        except (FatalBackendError, BuildError) as e:  # BuildError: the disk is full, nothing more can be saved
             results.append(("fatal", str(e)))
         except BackendError as e:
             results.append(("error", str(e)))
@@ -220,7 +235,8 @@ class Runner:
         """CPU-bound work in worker processes, fed whole looks (a product in one colour, all its
         backgrounds and channels) so a worker computes the look once; one chunk queued ahead each."""
         pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
-                                      initargs=(self.backend.name, self.backend.options, str(self.store.root)))
+                                      initargs=(self.backend.name, self.backend.options, str(self.store.root),
+                                                self.options.reuse, os.getpid()))
         pending = deque(chunks(list(self.pending), self.options.concurrency))
         self.pending.clear()
         running: dict[cf.Future, list[Job]] = {}
@@ -243,7 +259,7 @@ class Runner:
     def _finish_chunk(self, batch: list[Job], future: cf.Future) -> None:
         try:
             results = future.result()
-        except cf.process.BrokenProcessPool as e:
+        except cf.BrokenExecutor as e:
             results = [("fatal", f"worker process died: {e}")] * len(batch)
         except Exception as e:
             results = [("error", f"{type(e).__name__}: {e}")] * len(batch)
@@ -263,7 +279,9 @@ class Runner:
             return Outcome(job, False, error=str(e), fatal=True)
         except BackendError as e:
             return Outcome(job, False, error=str(e))
-        except cf.process.BrokenProcessPool as e:
+        except BuildError as e:  # the disk is full: no later job could be saved either
+            return Outcome(job, False, error=str(e), fatal=True)
+        except cf.BrokenExecutor as e:  # not cf.process...: that submodule is there only once imported
             return Outcome(job, False, error=f"worker process died: {e}", fatal=True)
         except Exception as e:  # a bug or an unexpected library error: record it, keep going
             return Outcome(job, False, error=f"{type(e).__name__}: {e}")
@@ -294,7 +312,7 @@ class Runner:
             if self.stop.is_set():
                 raise Interrupted()
             self.limiter.acquire(self.stop)
-            return make_output(self.backend, job, self.store)
+            return make_output(self.backend, job, self.store, self.options.reuse)
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(retryable),

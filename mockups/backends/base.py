@@ -76,7 +76,7 @@ def backend_class(name: str) -> type[Backend]:
     module, _, attr = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
+    except (ImportError, AttributeError, ValueError) as e:
         raise UnknownBackend(f"cannot load backend '{name}': {e}") from None
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise UnknownBackend(f"'{name}' is not a mockups Backend subclass")

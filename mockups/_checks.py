@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -21,7 +20,6 @@ from .errors import Problem
 
 _SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
 _BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
-_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$", re.ASCII)
 # Formats a product photo may be in. Pillow can open more (EPS hands the file to Ghostscript,
 # PSD, ICO, ...): a catalog from many hands gets only these well-trodden decoders.
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")  # JPEG includes MPO (phone photos)
@@ -114,18 +112,22 @@ def _backgrounds(doc: Document) -> list[Problem]:
 
 
 def _backend(doc: Document) -> list[Problem]:
-    """defaults.backend names a built-in, an installed plugin or an import path (loaded later)."""
+    """defaults.backend names a built-in or an installed plugin. An import path would make whoever
+    edits the catalog choose code to import and run: it is accepted only from --backend."""
     defaults = doc.data.get("defaults") if isinstance(doc.data, dict) else None
     name = defaults.get("backend") if isinstance(defaults, dict) else None
-    if not isinstance(name, str) or _IMPORT_PATH.match(name):
+    if not isinstance(name, str):
         return []  # not a string: the shape check reports it
+    if ":" in name:
+        return [doc.problem(("defaults", "backend"), f"'{_short(name)}' is an import path; a catalog may name only "
+                            "a built-in backend or an installed plugin (give an import path with --backend)")]
     from .backends.base import BUILTIN
 
     known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="mockups.backends")})
     if name in known:
         return []
     return [doc.problem(("defaults", "backend"), f"unknown backend '{_short(name)}'{did_you_mean(name, known)}; "
-                        f"known backends: {', '.join(known)} (or a plugin's import path, package.module:Class)")]
+                        f"known backends: {', '.join(known)}")]
 
 
 MAX_TEMPLATE_FILES = 10_000

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from .cache import ObjectStore, atomic_write, place
+from .cache import ObjectStore, atomic_write, place, write_if_changed
 
 CHANGES = "changes.json"
 CHANGES_VERSION = 1
@@ -314,12 +314,3 @@ def safe_json(data) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write atomically unless the file already holds exactly these bytes (keeps mtimes stable)."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    atomic_write(path, data)
-    return True

@@ -64,6 +64,17 @@ def _atomic_write(path: Path, data: bytes, durable: bool) -> None:
         raise
 
 
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write atomically unless the file already holds exactly these bytes (mtimes stay, nothing churns)."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    atomic_write(path, data)
+    return True
+
+
 def remove_temporaries(*folders: Path) -> int:
     """Delete the temporary files that killed writers left behind (`.<name>.<random>.tmp` from
     atomic_write, `.<name>.<pid>.link` from place); return how many. Nothing reads them, but they

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .cache import atomic_write
+from .cache import write_if_changed
 from .jobs import Job, variant_fields
 
 VERSION = 1
@@ -34,15 +34,7 @@ def dumps(entries: dict[str, dict], catalog_name: str) -> bytes:
 
 def save(build_dir: Path, entries: dict[str, dict], catalog_name: str) -> bool:
     """Write the manifest atomically; skip the write (and return False) when nothing changed."""
-    path = build_dir / NAME
-    data = dumps(entries, catalog_name)
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    atomic_write(path, data)
-    return True
+    return write_if_changed(build_dir / NAME, dumps(entries, catalog_name))
 
 
 def _h(value) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -59,6 +61,26 @@ MINIMAL = textwrap.dedent("""\
     designs:
       - {id: logo, name: Logo, image: assets/logo.png}
 """)
+
+
+def record(kind: str, n: int = 1) -> None:
+    """Count what was tried, for benchmarks/soak.py (which sets MOCKUPS_COUNTS)."""
+    path = os.environ.get("MOCKUPS_COUNTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({kind: n}) + "\n")
+
+
+def copy_bundled(root: Path) -> Path:
+    """The repository's own example project (catalog, schema, templates, assets) copied into root."""
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("catalog.yaml", "catalog.schema.json"):
+        shutil.copy(REPO / name, root / name)
+    for folder in ("templates", "assets"):
+        shutil.copytree(REPO / folder, root / folder)
+    return root
 
 
 def write_tree(root: Path, files: dict[str, str | bytes | Image.Image]) -> Path:

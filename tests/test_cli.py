@@ -5,7 +5,6 @@ from __future__ import annotations
 import filecmp
 import json
 import re
-import shutil
 import subprocess
 import sys
 
@@ -17,7 +16,7 @@ from mockups.cli import main, parser
 from mockups.model import json_schema
 from mockups.starter import STARTER
 
-from .conftest import MINIMAL, REPO
+from .conftest import MINIMAL, REPO, copy_bundled
 
 COMMANDS = ["validate", "plan", "build", "gallery", "clean", "schema", "init"]
 
@@ -29,11 +28,7 @@ def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory):
     """The repository's own catalog, built once from another working directory."""
-    root = tmp_path_factory.mktemp("bundled")
-    for name in ("catalog.yaml", "catalog.schema.json"):
-        shutil.copy(REPO / name, root / name)
-    for folder in ("templates", "assets"):
-        shutil.copytree(REPO / folder, root / folder)
+    root = copy_bundled(tmp_path_factory.mktemp("bundled"))
     result = run_cli("build", str(root / "catalog.yaml"), cwd=tmp_path_factory.mktemp("elsewhere"))
     return root, result
 

@@ -30,7 +30,7 @@ from mockups.backends.local import LocalBackend
 from mockups.cli import main
 
 from .backends_for_tests import Recording, calls, log_call
-from .conftest import MINIMAL, REPO, tiny_logo, tiny_product, write_tree
+from .conftest import MINIMAL, REPO, record, tiny_logo, tiny_product, write_tree
 
 KILL_POINTS = int(os.environ.get("MOCKUPS_KILL_POINTS", "5"))  # benchmarks/soak.py raises it
 COUNTING = "tests.test_faults:CountingLocal"
@@ -176,14 +176,6 @@ def kill_at(root: Path, log: Path, after_lines: int, delay: float) -> int:
         kill_group(proc)
         proc.stderr.close()
     return proc.returncode
-
-
-def record(kind: str, n: int = 1) -> None:
-    """Count what was tried, for benchmarks/soak.py (which sets MOCKUPS_COUNTS)."""
-    path = os.environ.get("MOCKUPS_COUNTS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps({kind: n}) + "\n")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from PIL import Image
 
 from mockups.cli import main
 
-from .conftest import MINIMAL, REPO
+from .conftest import MINIMAL, REPO, record
 
 CORPUS = Path(__file__).parent / "corpus"
 BUNDLED = (REPO / "catalog.yaml").read_text()
@@ -105,14 +105,6 @@ def pos(text: str, needle: str, offset: int = 0) -> str:
     """'LINE:COL' of needle in text (plus offset columns), so pinned messages follow catalog edits."""
     before = text[:text.index(needle)]
     return f"{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10)) + offset}"
-
-
-def record(kind: str, n: int = 1) -> None:
-    """Count what was tried, for benchmarks/soak.py (which sets MOCKUPS_COUNTS)."""
-    path = os.environ.get("MOCKUPS_COUNTS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps({kind: n}) + "\n")
 
 
 @pytest.fixture(scope="module")

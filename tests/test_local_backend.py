@@ -14,7 +14,7 @@ from mockups import BuildOptions, build, expand, load_catalog, prepare
 from mockups.backends import imaging
 from mockups.backends.local import LocalBackend
 
-from .conftest import REPO
+from .conftest import REPO, copy_bundled
 
 # Shading must survive the recolour: the luminance of the dyed fabric follows the source's.
 # Light and mid colours keep nearly all of it (r > 0.9); near black and near white the soft
@@ -25,12 +25,7 @@ DEFAULT_CORRELATION = 0.9
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sample")
-    for name in ("catalog.yaml", "catalog.schema.json"):
-        shutil.copy(REPO / name, root / name)
-    for folder in ("templates", "assets"):
-        shutil.copytree(REPO / folder, root / folder)
-    return root
+    return copy_bundled(tmp_path_factory.mktemp("sample"))
 
 
 def dyed_tee(colour_hex: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -250,7 +250,7 @@ class ManifestWriter:
         placed = 0
         for item in self.p.plan.items:
             if item.status == "cached":
-                found = self.p.store.get(item.job.key, _ext(item.job))
+                found = self.p.store.get(item.job.key, item.job.variant.ext)
                 self._place(item.job, *found)
                 placed += 1
         self.save()
@@ -269,7 +269,7 @@ class ManifestWriter:
 
     def _record(self, kind: str, obj) -> None:
         if kind == "done":
-            found = self.p.store.get(obj.job.key, _ext(obj.job))
+            found = self.p.store.get(obj.job.key, obj.job.variant.ext)
             if found:
                 self._place(obj.job, *found)
         elif kind == "failed":
@@ -298,10 +298,6 @@ class ManifestWriter:
             manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
             self.dirty = False
         self.last_save = time.monotonic()
-
-
-def _ext(job: Job) -> str:
-    return job.variant.output.rsplit(".", 1)[1]
 
 
 def write_json(path: Path, data) -> None:

@@ -78,7 +78,12 @@ class Variant:
     @property
     def output(self) -> str:
         """Output path relative to the build folder."""
-        return f"{self.channel.id}/{self.product.sku}/{self.stem}.{EXTENSIONS[self.channel.format]}"
+        return f"{self.channel.id}/{self.product.sku}/{self.stem}.{self.ext}"
+
+    @property
+    def ext(self) -> str:
+        """The output's file extension (also its cache object's)."""
+        return EXTENSIONS[self.channel.format]
 
     def ids(self) -> dict[str, str | None]:
         return {"product": self.product.sku, "colour": self.colour.id, "background": self.background.id,

@@ -16,7 +16,6 @@ from pathlib import Path
 from . import manifest
 from .cache import ObjectStore, StatCache
 from .jobs import Job
-from .matrix import EXTENSIONS
 
 NEEDS_BACKEND = ("new", "changed", "failed", "missing")
 
@@ -96,7 +95,7 @@ def _classify(job: Job, old: dict | None, build_dir: Path, store, stat, force: b
         return Item(job, "changed" if old else "new", ["--force"])
     if old and old.get("key") == job.key and output_ok(build_dir, old, stat):
         return Item(job, "unchanged")
-    if store is not None and store.get(job.key, EXTENSIONS[job.variant.channel.format]):
+    if store is not None and store.get(job.key, job.variant.ext):
         return Item(job, "cached", manifest.why_changed(old, job) if old and old.get("key") != job.key else [])
     if old is None:
         return Item(job, "new")

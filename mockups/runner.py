@@ -92,13 +92,24 @@ class RunOptions:
 def make_output(backend: Backend, job: Job, store: ObjectStore, reuse: bool = True) -> dict:
     """Render, encode and store one job; return the cache metadata. With `reuse`, an object the store
     already has (made by a build that held the lock while this one was planned) is not made again."""
-    found = store.get(job.key, job.variant.output.rsplit(".", 1)[1]) if reuse else None
+    found = store.get(job.key, job.variant.ext) if reuse else None
     if found:
         return found[1]
     rendered = backend.render(job)
     data, thumb, meta = finish(job, rendered)
-    store.put(job.key, job.variant.output.rsplit(".", 1)[1], data, meta, thumb)
+    store.put(job.key, job.variant.ext, data, meta, thumb)
     return meta
+
+
+def failure(exc: Exception) -> tuple[str, bool]:
+    """What a job's exception means: the error to record, and whether it stops the whole build."""
+    if isinstance(exc, (FatalBackendError, BuildError)):  # BuildError: the disk is full, nothing more can be saved
+        return str(exc), True
+    if isinstance(exc, BackendError):
+        return str(exc), False
+    if isinstance(exc, cf.BrokenExecutor):  # not cf.process...: that submodule is there only once imported
+        return f"worker process died: {exc}", True
+    return f"{type(exc).__name__}: {exc}", False  # a bug or an unexpected library error: record it, keep going
 
 
 # --- worker processes ----------------------------------------------------------------------------
@@ -120,20 +131,16 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _process_chunk(jobs: list[Job]) -> list[tuple]:
+def _process_chunk(jobs: list[Job]) -> list[tuple[bool, dict | str, bool]]:
     """Make a group of jobs that share work (one product in one colour) in this worker process.
 
     Each job's result is returned separately, so one failure does not fail its neighbours."""
     results = []
     for job in jobs:
         try:
-            results.append(("ok", make_output(_WORKER["backend"], job, _WORKER["store"], _WORKER["reuse"])))
-        except (FatalBackendError, BuildError) as e:  # BuildError: the disk is full, nothing more can be saved
-            results.append(("fatal", str(e)))
-        except BackendError as e:
-            results.append(("error", str(e)))
-        except Exception as e:  # a bug or an unexpected library error: record it, keep going
-            results.append(("error", f"{type(e).__name__}: {e}"))
+            results.append((True, make_output(_WORKER["backend"], job, _WORKER["store"], _WORKER["reuse"]), False))
+        except Exception as e:
+            results.append((False, *failure(e)))
     return results
 
 
@@ -258,16 +265,11 @@ class Runner:
 
     def _finish_chunk(self, batch: list[Job], future: cf.Future) -> None:
         try:
-            results = future.result()
-        except cf.BrokenExecutor as e:
-            results = [("fatal", f"worker process died: {e}")] * len(batch)
+            results = future.result()  # (ok, meta or error, fatal) per job
         except Exception as e:
-            results = [("error", f"{type(e).__name__}: {e}")] * len(batch)
-        for job, (kind, value) in zip(batch, results):
-            if kind == "ok":
-                self._finish(Outcome(job, True, meta=value))
-            else:
-                self._finish(Outcome(job, False, error=value, fatal=kind == "fatal"))
+            results = [(False, *failure(e))] * len(batch)
+        for job, (ok, value, fatal) in zip(batch, results):
+            self._finish(Outcome(job, True, meta=value) if ok else Outcome(job, False, error=value, fatal=fatal))
 
     def _guarded(self, job: Job, work) -> Outcome:
         """Run work(job); turn every error into an Outcome so one variant never stops the others."""
@@ -275,16 +277,9 @@ class Runner:
             result = work(job)
         except Interrupted:
             return Outcome(job, False, error=f"not started: {self.stop_reason}", skipped=True)
-        except FatalBackendError as e:
-            return Outcome(job, False, error=str(e), fatal=True)
-        except BackendError as e:
-            return Outcome(job, False, error=str(e))
-        except BuildError as e:  # the disk is full: no later job could be saved either
-            return Outcome(job, False, error=str(e), fatal=True)
-        except cf.BrokenExecutor as e:  # not cf.process...: that submodule is there only once imported
-            return Outcome(job, False, error=f"worker process died: {e}", fatal=True)
-        except Exception as e:  # a bug or an unexpected library error: record it, keep going
-            return Outcome(job, False, error=f"{type(e).__name__}: {e}")
+        except Exception as e:
+            error, fatal = failure(e)
+            return Outcome(job, False, error=error, fatal=fatal)
         if isinstance(result, Outcome):
             return result
         return Outcome(job, True, meta=result)

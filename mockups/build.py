@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import threading
 import time
@@ -19,7 +18,7 @@ import filelock
 
 from . import manifest
 from .backends.base import Backend, get_backend
-from .cache import ObjectStore, StatCache, atomic_write, place, remove_temporaries
+from .cache import ObjectStore, StatCache, place, remove_temporaries
 from .catalog import Catalog, load_catalog
 from .errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
 from .jobs import Job, make_job
@@ -298,7 +297,3 @@ class ManifestWriter:
             manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
             self.dirty = False
         self.last_save = time.monotonic()
-
-
-def write_json(path: Path, data) -> None:
-    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())

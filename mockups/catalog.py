@@ -18,8 +18,6 @@ from . import _yaml
 from .errors import CatalogError, Problem
 from .model import Background, CatalogModel, Colour, Design, Product, known_keys
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-
 
 @dataclass(frozen=True)
 class Catalog:

@@ -38,9 +38,6 @@ class Plan:
     removed: list[str]
     previous: dict[str, dict]
 
-    def by_status(self, status: str) -> list[Item]:
-        return [i for i in self.items if i.status == status]
-
     @property
     def stale(self) -> list[Item]:
         return [i for i in self.items if i.stale]

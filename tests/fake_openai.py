@@ -5,13 +5,15 @@ tests/fake_openai_api.py): field names and Literal values from `openai.types.ima
 `image_generate_params` (unknown fields -> 400 `unknown_parameter`), multipart bodies parsed with
 the `email` package (each file part needs a filename and an image/* type, else 400
 `unsupported_file_mimetype`), the JSON form of edits, and the model rules of the fact sheet
-(input_fidelity with gpt-image-2 -> 400 `invalid_input_fidelity_model`, a mask of another size ->
-400, ...).
+(input_fidelity with gpt-image-2 -> 400 `invalid_input_fidelity_model`, complexity with a model
+before gpt-image-2.6 -> 400, a mask of another size -> 400, ...). A model the model table says is
+gone on `FakeOpenAI.today` (default: `openai_models.today()`, the backend's one clock) -> 404.
 
 The answer is deterministic: the first input image at the requested size, with the mask's
 editable (transparent) area painted in a colour derived from the prompt's hash and the protected
 area slightly brightened (a model redraws what it keeps, which is what the product lock undoes);
-a second reference image is pasted into the editable area. Usage tokens are realistic.
+a second reference image is pasted into the editable area. With `background: transparent` the
+editable area (without a mask: a frame) comes back with alpha 0. Usage tokens are realistic.
 
 Each request can be scripted (`script(Reply...)` queues replies; `policy(n, record)` decides from
 the request number): latency, 429 with Retry-After / retry-after-ms, 500, a hang past the client
@@ -33,6 +35,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -116,9 +119,10 @@ class Recorded:
 
 
 class FakeOpenAI:
-    def __init__(self, api_key: str | None = None, latency: float = 0.0):
+    def __init__(self, api_key: str | None = None, latency: float = 0.0, today: date | None = None):
         self.api_key = api_key
         self.latency = latency
+        self.today = today  # the date model statuses are judged at; None: openai_models.today()
         self.requests: list[Recorded] = []
         self.policy: Callable[[int, Recorded], Reply | None] | None = None
         self._queue: list[Reply] = []
@@ -244,7 +248,7 @@ def _handler(fake: FakeOpenAI):
                     check_json_edit(record)
                 else:
                     check_fields(record.fields, GENERATE_TYPES)
-            check_model_rules(record.fields, path.endswith("/edits"))
+            check_model_rules(record.fields, path.endswith("/edits"), fake.today)
 
         def _configure(self, config: dict) -> None:
             if config.get("reset"):

@@ -2,7 +2,9 @@
 
 Field names and Literal values come from the installed `openai` package's request types, so the
 fake refuses what the real API refuses as far as the SDK describes it; model rules follow the
-fact sheet (shared/openai-images.md).
+fact sheet (shared/openai-images.md). Which models are gone (404 `model_not_found`) is read from
+mockups' model table (`ModelTable.gone_models`) on the date of `openai_models.today()` (or the
+date a test gives the fake), so there is one list of shut-down models, not two.
 """
 
 from __future__ import annotations
@@ -16,19 +18,27 @@ import math
 import re
 import time
 import typing
+from datetime import date
 
 from openai.types import image_edit_params, image_generate_params, image_model
 from PIL import Image
+
+from mockups.backends import openai_models
 
 EDIT_TYPES = typing.get_type_hints(image_edit_params.ImageEditParamsNonStreaming)
 GENERATE_TYPES = typing.get_type_hints(image_generate_params.ImageGenerateParamsNonStreaming)
 JSON_EDIT_FIELDS = {"images", "mask", "prompt", "model", "n", "quality", "input_fidelity", "size", "output_format",
                     "output_compression", "moderation", "background", "stream", "partial_images", "user"}
 FILE_FIELDS = {"image", "mask", "markup"}
-GONE_MODELS = {"gpt-image-1", "dall-e-2", "dall-e-3"}
-MODELS = set(typing.get_args(image_model.ImageModel)) - GONE_MODELS
+SDK_MODELS = set(typing.get_args(image_model.ImageModel))  # the names the installed SDK knows
 OUTPUT_TOKENS = {"low": 196, "medium": 439, "high": 1756, "xhigh": 3122, "max": 7024, "auto": 439}
 SIZE_RE = re.compile(r"^(\d+)x(\d+)$")
+COMPLEXITY_PREFIX = "gpt-image-2.6"  # the fact sheet: complexity is a gpt-image-2.6 setting
+
+
+def models(today: date | None = None) -> set[str]:
+    """The models the fake serves on `today`: the SDK's names less those the model table says are gone."""
+    return SDK_MODELS - openai_models.ModelTable.load().gone_models(today)
 
 if typing.TYPE_CHECKING:
     from tests.fake_openai import Recorded
@@ -90,9 +100,9 @@ def check_fields(fields: dict, allowed: dict, extra_allowed=()) -> None:
                            f"{', '.join(sorted(map(str, choices)))}.", name)
 
 
-def check_model_rules(f: dict, edit: bool) -> None:
+def check_model_rules(f: dict, edit: bool, today: date | None = None) -> None:
     model = f.get("model") or ""
-    if model not in MODELS:
+    if model not in models(today):
         raise ApiError(404, "model_not_found", f"The model `{model}` does not exist or you do not have access to it.",
                        "model")
     if len(f.get("prompt") or "") > 32000 or not f.get("prompt"):
@@ -107,6 +117,8 @@ def check_model_rules(f: dict, edit: bool) -> None:
         if not model.startswith(("gpt-image-1.5", "gpt-image-1-mini")):
             raise ApiError(400, "invalid_input_fidelity_model", f"input_fidelity is not supported for {model}",
                            "input_fidelity")
+    if f.get("complexity") is not None and not model.startswith(COMPLEXITY_PREFIX):
+        raise ApiError(400, "unsupported_parameter", f"complexity is not supported for {model}", "complexity")
     if f.get("quality") in ("xhigh", "max") and not model.startswith("gpt-image-2.5"):
         raise ApiError(400, "invalid_value", f"quality {f['quality']} is not supported for {model}", "quality")
     if f.get("quality") == "standard" or f.get("quality") == "hd":
@@ -182,7 +194,10 @@ def render_edit(record: Recorded, size: tuple[int, int]) -> Image.Image:
     colour = Image.new("RGB", size, prompt_colour(record.fields.get("prompt", "")))
     base = record.images[0].convert("RGB").resize(size, Image.Resampling.BILINEAR)
     if record.mask is None:
-        return Image.blend(base, colour, 0.5)
+        out = Image.blend(base, colour, 0.5)
+        editable = Image.new("L", size, 255)  # without a mask: a frame counts as the background
+        editable.paste(0, (size[0] // 8, size[1] // 8, size[0] - size[0] // 8, size[1] - size[1] // 8))
+        return _transparent(out, editable) if record.fields.get("background") == "transparent" else out
     editable = record.mask.getchannel("A").resize(size, Image.Resampling.NEAREST).point(lambda a: 255 if a == 0 else 0)
     redrawn = base.point(lambda v: min(255, v + 12))
     out = Image.composite(colour, redrawn, editable)
@@ -191,6 +206,13 @@ def render_edit(record: Recorded, size: tuple[int, int]) -> Image.Image:
         ref = record.images[1].convert("RGBA")
         ref.thumbnail((max(1, (box[2] - box[0]) // 2), max(1, (box[3] - box[1]) // 2)))
         out.paste(ref, (box[0], box[1]), ref)
+    return _transparent(out, editable) if record.fields.get("background") == "transparent" else out
+
+
+def _transparent(image: Image.Image, background: Image.Image) -> Image.Image:
+    """A transparent background, as a model makes it: the background (L, 255) becomes alpha 0."""
+    out = image.convert("RGBA")
+    out.putalpha(background.point(lambda v: 0 if v >= 128 else 255))
     return out
 
 
@@ -219,7 +241,8 @@ def answer(record: Recorded) -> dict:
     quality = f.get("quality") or "auto"
     out = round(OUTPUT_TOKENS.get(quality, 439) * size[0] * size[1] / 1024 ** 2)
     return {"created": int(time.time()), "data": [{"b64_json": base64.b64encode(buf.getvalue()).decode()}],
-            "background": "opaque", "output_format": fmt, "quality": "medium" if quality == "auto" else quality,
+            "background": "transparent" if f.get("background") == "transparent" else "opaque",
+            "output_format": fmt, "quality": "medium" if quality == "auto" else quality,
             "size": f"{size[0]}x{size[1]}",
             "usage": {"input_tokens": text + img_in, "input_tokens_details": {"text_tokens": text,
                                                                              "image_tokens": img_in},

@@ -1,8 +1,15 @@
-"""The `openai` backend against a fake OpenAI server, through the real SDK and real HTTP."""
+"""The `openai` backend against a fake OpenAI server, through the real SDK and real HTTP.
+
+No test here depends on the real date: the backend's one clock, `openai_models.today()`, is pinned
+to PINNED for every test (the `clock` fixture), and tests about shut-down or deprecated models set
+their own date. The suite passes with the wall clock moved years ahead (tests/timetravel).
+"""
 
 from __future__ import annotations
 
 import base64
+import copy
+import inspect
 import io
 import json
 import shutil
@@ -17,20 +24,41 @@ import pytest
 from PIL import Image
 
 from mockups import cli
-from mockups.backends import openai_check
 from mockups.backends import openai_images as oi
+from mockups.backends import openai_models
 from mockups.backends.openai import OpenAIBackend, edit_by_reference, image_ref, retry_after, strategy_costs
-from mockups.backends.openai_models import TABLE_FILE, ModelTable, Upload, validate
+from mockups.backends.openai_models import TABLE_FILE, Estimate, ModelTable, Upload, validate
 from mockups.build import render_jobs
 from mockups.cache import StatCache
 from mockups.catalog import load_catalog
 from mockups.errors import BackendError, FatalBackendError, ImageInputError, TransientBackendError
 from mockups.matrix import expand
+from tests import fake_openai_api
 from tests.conftest import MINIMAL, tiny_logo
 from tests.fake_openai import Reply, fake_openai, prompt_colour  # noqa: F401  (fixture)
 
 TABLE = ModelTable.load()
-RATES = json.loads(TABLE_FILE.read_text())["pricing"]["models"]  # read independently of the loader
+RAW = json.loads(TABLE_FILE.read_text())  # read independently of the loader
+RATES = RAW["pricing"]["models"]
+PINNED = date(2026, 12, 1)  # the date every test runs at unless it sets another one
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """Pin the backend's one clock to PINNED; clock(date) moves it (the fake server reads it too)."""
+
+    def set_to(when: date) -> None:
+        monkeypatch.setattr(openai_models, "today", lambda: when)
+
+    set_to(PINNED)
+    return set_to
+
+
+def table_with(**models) -> ModelTable:
+    """The bundled table with some models added or replaced (name -> table entry)."""
+    data = copy.deepcopy(RAW)
+    data["models"].update(models)
+    return ModelTable(data)
 
 PROMPT_BG = '  - {id: beach, name: Beach, prompt: "warm sand at golden hour"}\n'
 
@@ -150,6 +178,119 @@ def test_json_form_edit(fake_openai):
         image_ref("/local/file.png")
 
 
+# --- complexity, input_fidelity, transparency: what is sent and what is kept -----------------------
+
+def test_complexity_is_sent_to_a_model_that_accepts_it(setup, fake_openai):
+    cat, backend, jobs = setup("complexity: low\n", model="gpt-image-2.6-sunburst")
+    assert not [p for p in backend.check(cat, list(jobs.values())) if "complexity" in p.message]
+    assert jobs[TEE].params["complexity"] == "low"
+    backend.render(jobs[TEE])
+    r = _last(fake_openai)
+    assert r.status == 200 and r.fields["complexity"] == "low" and r.fields["model"] == "gpt-image-2.6-sunburst"
+
+
+def test_complexity_is_left_out_when_unset_or_not_accepted(setup, fake_openai):
+    _, backend, jobs = setup(model="gpt-image-2.6-flare")
+    assert "complexity" not in jobs[TEE].params  # unset: the keys of earlier builds do not change
+    backend.render(jobs[TEE])
+    assert "complexity" not in _last(fake_openai).fields  # the model's default (high) applies
+    cat, backend, jobs = setup("complexity: medium\n")  # gpt-image-2: refused at validate time...
+    p = _one(backend.check(cat, list(jobs.values())), "error", "gpt-image-2 does not accept complexity")
+    assert p.path == "defaults.openai.complexity"
+    backend.render(jobs[TEE])  # ...and never sent, even if a build went ahead
+    assert _last(fake_openai).status == 200 and "complexity" not in _last(fake_openai).fields
+
+
+def test_the_fake_refuses_complexity_before_gpt_image_2_6(fake_openai):
+    client = openai.OpenAI(base_url=fake_openai.base_url, max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="complexity is not supported for gpt-image-2"):
+        client.images.edit(model="gpt-image-2", prompt="p", image=("a.png", _png(), "image/png"), complexity="low")
+    with pytest.raises(openai.BadRequestError, match="Invalid value: 'extreme'"):
+        client.images.edit(model="gpt-image-2.6-flare", prompt="p", image=("a.png", _png(), "image/png"),
+                           complexity="extreme")
+
+
+def _png(size=(64, 64)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (90, 90, 90)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.6-sunburst"])
+def test_input_fidelity_is_refused_and_never_sent(setup, fake_openai, model):
+    cat, backend, jobs = setup("input_fidelity: low\n", model=model)
+    p = _one(backend.check(cat, list(jobs.values())), "error", f"{model} does not accept input_fidelity")
+    assert p.path == "defaults.openai.input_fidelity"
+    backend.render(jobs[TEE])
+    assert _last(fake_openai).status == 200 and "input_fidelity" not in _last(fake_openai).fields
+
+
+def _channel(fmt: str, size: str = "96x96", extra: str = "") -> str:
+    channel = f"- {{id: web, size: {size}, format: {fmt}{extra}}}"
+    return MINIMAL.replace("- {id: web, size: 96x96, format: png}", channel)
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_a_transparent_background_is_kept_where_the_channel_can_hold_it(setup, fake_openai, fmt):
+    cat, backend, jobs = setup("background: transparent\n", model="gpt-image-2.5-sunburst", catalog=_channel(fmt))
+    assert not [p for p in backend.check(cat, list(jobs.values())) if "transparen" in p.message]
+    job = jobs[TEE]
+    assert job.params["alpha"] == "kept"
+    rendered = backend.render(job)
+    assert _last(fake_openai).fields["background"] == "transparent"
+    alpha = np.asarray(rendered.image.getchannel("A"))
+    assert rendered.image.mode == "RGBA" and rendered.warnings == []
+    assert alpha[2, 2] == 0 and alpha[48, 48] == 255  # the scene is transparent, the (locked) product opaque
+    from mockups.outputs import finish
+
+    data, _, _ = finish(job, rendered)  # as the build writes it
+    written = Image.open(io.BytesIO(data))
+    assert written.format == fmt.upper() and written.mode == "RGBA"
+    assert np.asarray(written.getchannel("A"))[2, 2] == 0 and np.asarray(written.getchannel("A"))[48, 48] == 255
+
+
+def test_a_transparent_background_pads_with_transparency(setup, fake_openai):
+    _, backend, jobs = setup("background: transparent\n", model="gpt-image-2.5-sunburst",
+                             catalog=_channel("png", "160x96"))
+    image = backend.render(jobs[TEE]).image
+    assert image.size == (160, 96) and image.mode == "RGBA"
+    assert (np.asarray(image.getchannel("A"))[:, :20] == 0).all()  # not a blurred cover of the scene
+
+
+def test_a_jpeg_channel_flattens_the_transparent_background_with_a_warning(setup, fake_openai):
+    cat, backend, jobs = setup("background: transparent\n", model="gpt-image-2.5-sunburst",
+                               catalog=_channel("jpeg"))
+    p = _one(backend.check(cat, list(jobs.values())), "warning", "channel 'web' is jpeg")
+    assert p.message == ("channel 'web' is jpeg, which cannot hold transparency: the transparent background OpenAI "
+                         "makes is flattened onto white; use format png or webp to keep it")
+    assert p.path == "channels[0].format"
+    job = jobs[TEE]
+    assert job.params["alpha"] == "flattened"
+    rendered = backend.render(job)
+    assert _last(fake_openai).fields["background"] == "transparent"
+    assert rendered.image.mode == "RGB" and rendered.image.getpixel((2, 2)) == (255, 255, 255)
+    assert rendered.warnings == ["channel 'web' is jpeg, which cannot hold transparency: the transparent "
+                                 "background OpenAI made was flattened onto white"]
+
+
+def test_a_forced_background_replaces_the_transparent_one_with_a_warning(setup, fake_openai):
+    cat, backend, jobs = setup("background: transparent\nmode: recolour\n", model="gpt-image-2.5-sunburst",
+                               catalog=_channel("png", extra=', background: "#FFFFFF"'))
+    p = _one(backend.check(cat, list(jobs.values())), "warning", "forces the background")
+    assert p.message == ("channel 'web' forces the background #FFFFFF, so the transparent background OpenAI makes "
+                         "is replaced by it") and p.path == "channels[0].background"
+    rendered = backend.render(jobs[TEE])
+    assert rendered.image.mode == "RGB" and rendered.image.getpixel((2, 2)) == (255, 255, 255)
+    assert rendered.warnings == ["channel 'web' forces the background #FFFFFF: the transparent background OpenAI "
+                                 "made was replaced by it"]
+
+
+def test_opaque_outputs_are_unchanged_and_keep_their_keys(setup, fake_openai):
+    _, backend, jobs = setup()
+    assert "alpha" not in jobs[TEE].params and "complexity" not in jobs[TEE].params
+    assert backend.render(jobs[TEE]).image.mode == "RGB"
+
+
 # --- checks before any request -------------------------------------------------------------------
 
 def _problems(setup, opts: str = "", **kw):
@@ -163,19 +304,77 @@ def _one(problems, severity: str, text: str):
     return found[0]
 
 
-@pytest.mark.parametrize("model, replacement", [("gpt-image-1", "gpt-image-2.5-sunburst"),
-                                                ("dall-e-3", "gpt-image-2"), ("dall-e-2", "gpt-image-2")])
-def test_gone_models_are_errors_naming_their_replacement(setup, model, replacement):
-    p = _one(_problems(setup, model=model), "error", f"use '{replacement}'")
-    assert p.path == "defaults.openai.model" and p.line == 4
+@pytest.mark.parametrize("model, message", [
+    ("gpt-image-1", "model 'gpt-image-1' was shut down on 2026-10-23; use 'gpt-image-2.5-sunburst' instead"),
+    ("dall-e-3", "model 'dall-e-3' was retired on 2026-05-12; use 'gpt-image-2' instead"),
+    ("dall-e-2", "model 'dall-e-2' was retired on 2026-05-12; use 'gpt-image-2' instead"),
+    ("gpt-image-1.5", "model 'gpt-image-1.5' was shut down on 2026-12-01; use 'gpt-image-2.6-sunburst' instead"),
+    ("gpt-image-1.5-2025-12-16", "model 'gpt-image-1.5-2025-12-16' was shut down on 2026-12-01; use "
+                                 "'gpt-image-2.6-sunburst' instead"),
+    ("gpt-image-1-mini", "model 'gpt-image-1-mini' was shut down on 2026-12-01; use 'gpt-image-2.6-flare' instead"),
+    ("chatgpt-image-latest", "model 'chatgpt-image-latest' was shut down on 2026-12-01; use "
+                             "'gpt-image-2.6-sunburst' instead"),
+])
+def test_gone_models_are_errors_naming_their_replacement(setup, model, message):
+    problems = _problems(setup, model=model)  # on PINNED, 2026-12-01: the day 1.5, 1-mini and latest went
+    p = _one(problems, "error", message)
+    assert p.message == message and p.path == "defaults.openai.model" and p.line == 4
+    assert [q.message for q in problems if q.severity == "error"] == [message]  # its rules are not checked
 
 
-def test_deprecated_model_warns_with_its_shutdown_date_then_fails_after_it(setup, monkeypatch):
-    monkeypatch.setattr(openai_check, "today", lambda: date(2026, 11, 28))
-    p = _one(_problems(setup, model="gpt-image-1.5"), "warning", "shuts down on 2026-12-01 (in 3 days)")
-    assert "gpt-image-2.6-sunburst" in p.message and p.path == "defaults.openai.model"
-    monkeypatch.setattr(openai_check, "today", lambda: date(2026, 12, 1))
-    _one(_problems(setup, model="gpt-image-1.5"), "error", "was shut down on 2026-12-01")
+@pytest.mark.parametrize("when, severity, message", [
+    (date(2026, 11, 28), "warning", "model 'gpt-image-1.5' is deprecated and shuts down on 2026-12-01 (in 3 days); "
+                                    "switch to 'gpt-image-2.6-sunburst'"),
+    (date(2026, 11, 30), "warning", "model 'gpt-image-1.5' is deprecated and shuts down on 2026-12-01 (in 1 day); "
+                                    "switch to 'gpt-image-2.6-sunburst'"),
+    (date(2026, 12, 1), "error", "model 'gpt-image-1.5' was shut down on 2026-12-01; use 'gpt-image-2.6-sunburst' "
+                                 "instead"),
+    (date(2028, 12, 1), "error", "model 'gpt-image-1.5' was shut down on 2026-12-01; use 'gpt-image-2.6-sunburst' "
+                                 "instead"),
+])
+def test_a_model_warns_before_its_shutdown_date_and_fails_from_it(setup, clock, when, severity, message):
+    clock(when)
+    p = _one(_problems(setup, model="gpt-image-1.5"), severity, message)
+    assert p.message == message and p.path == "defaults.openai.model"
+    assert TABLE.status_findings("gpt-image-1.5", when) == [(message, severity, "model")]  # or pass the date
+
+
+def test_one_clock_decides_every_status(setup, clock, fake_openai):
+    """The checks, the upload checks, the table and the fake server all read openai_models.today()."""
+    backends = Path(openai_models.__file__).parent
+    for name in ("openai", "openai_check", "openai_images", "openai_models", "openai_plates"):
+        source = (backends / f"{name}.py").read_text()
+        assert source.count("date.today()") == (1 if name == "openai_models" else 0), name
+        assert "datetime.now" not in source and "time.time()" not in source.replace(
+            "parsed.timestamp() - time.time()", ""), name  # (Retry-After dates are not about models)
+    clock(date(2026, 11, 30))  # the day before 1.5 went: a warning, and the (fake) API still serves it
+    cat, backend, jobs = setup(model="gpt-image-1.5", size="1024x1024")
+    assert not [p for p in backend.check(cat, list(jobs.values())) if p.severity == "error"]
+    assert backend.render(jobs[TEE]).model == "gpt-image-1.5" and _last(fake_openai).status == 200
+    clock(date(2026, 12, 1))
+    _one(backend.check(cat, list(jobs.values())), "error", "model 'gpt-image-1.5' was shut down on 2026-12-01")
+    with pytest.raises(FatalBackendError, match="model 'gpt-image-1.5' was not found .*use 'gpt-image-2.6-sunburst'"):
+        backend.render(jobs[TEE])
+    assert _last(fake_openai).status == 404
+
+
+def test_the_fake_servers_gone_models_come_from_the_table(fake_openai, monkeypatch):
+    assert not hasattr(fake_openai_api, "GONE_MODELS")
+    gone = {"gpt-image-1", "dall-e-2", "dall-e-3", "gpt-image-1.5", "gpt-image-1.5-2025-12-16", "gpt-image-1-mini",
+            "chatgpt-image-latest"}
+    assert TABLE.gone_models(PINNED) == gone
+    assert TABLE.gone_models(date(2026, 11, 30)) == {"gpt-image-1", "dall-e-2", "dall-e-3"}
+    assert fake_openai_api.models(PINNED) == fake_openai_api.SDK_MODELS - gone
+    assert "gpt-image-2" in fake_openai_api.models(PINNED) and "gpt-image-1.5" not in fake_openai_api.models(PINNED)
+    client = openai.OpenAI(base_url=fake_openai.base_url, max_retries=0)
+    client.images.generate(model="gpt-image-2", prompt="a plate", size="1024x1024", quality="low")
+    shut = table_with(**{"gpt-image-2": {**RAW["models"]["gpt-image-2"], "shutdown": "2026-11-01",
+                                         "replacement": "gpt-image-2.5-sunburst"}})
+    monkeypatch.setattr(openai_models.ModelTable, "load", classmethod(lambda cls, path=None: shut))
+    with pytest.raises(openai.NotFoundError):  # the table says gpt-image-2 is gone: so does the fake
+        client.images.generate(model="gpt-image-2", prompt="a plate", size="1024x1024", quality="low")
+    fake_openai.today = date(2026, 10, 31)  # a test may give the fake its own date
+    client.images.generate(model="gpt-image-2", prompt="a plate", size="1024x1024", quality="low")
 
 
 def test_unknown_model_passes_with_a_warning(setup):
@@ -184,20 +383,70 @@ def test_unknown_model_passes_with_a_warning(setup):
     assert not [p for p in problems if p.severity == "error"]
 
 
-@pytest.mark.parametrize("opts, kw, text, path", [
-    ("", {"quality": "xhigh"}, "does not accept quality 'xhigh'", "quality"),
-    ("input_fidelity: high\n", {}, "invalid_input_fidelity_model", "input_fidelity"),
-    ("input_fidelity: high\n", {"model": "gpt-image-1-mini"}, "input_fidelity low only", "input_fidelity"),
-    ("", {"size": "1000x1000"}, "multiples of 16", "size"),
-    ("", {"size": "3200x768"}, "between 1:3 and 3:1", "size"),
-    ("", {"size": "3840x2400"}, "largest size is 3840x2160", "size"),
-    ("", {"size": "1536x864", "model": "gpt-image-1-mini"}, "accepts size auto or 1024x1024", "size"),
-    ("background: transparent\noutput_format: jpeg\n", {}, "needs output_format png or webp", "output_format"),
-    ("mode: design\n", {}, "product 'MUG' has no designs and no print_area", "mode"),
+@pytest.mark.parametrize("opts, kw, text, path", [  # on PINNED, with models current on that date
+    ("", {"quality": "xhigh"}, "gpt-image-2 does not accept quality 'xhigh'; use one of low, medium, high, auto",
+     "quality"),
+    ("input_fidelity: high\n", {}, "gpt-image-2 does not accept input_fidelity (the API answers 400 "
+                                   "invalid_input_fidelity_model); remove it (it is never sent)", "input_fidelity"),
+    ("input_fidelity: low\n", {"model": "gpt-image-2.5-sunburst"}, "gpt-image-2.5-sunburst does not accept "
+     "input_fidelity: no current OpenAI image model documents it; remove it (it is never sent)", "input_fidelity"),
+    ("input_fidelity: high\n", {"model": "gpt-image-2.6-flare"}, "gpt-image-2.6-flare does not accept "
+     "input_fidelity: no current OpenAI image model documents it; remove it (it is never sent)", "input_fidelity"),
+    ("complexity: low\n", {}, "gpt-image-2 does not accept complexity (only gpt-image-2.6-sunburst and "
+                              "gpt-image-2.6-flare do); remove it or choose such a model", "complexity"),
+    ("complexity: medium\n", {"model": "gpt-image-2.5-flare"}, "gpt-image-2.5-flare does not accept complexity "
+     "(only gpt-image-2.6-sunburst and gpt-image-2.6-flare do); remove it or choose such a model", "complexity"),
+    ("", {"size": "1000x1000"}, "size 1000x1000: width and height must both be multiples of 16", "size"),
+    ("", {"size": "3200x768"}, "size 3200x768: the aspect ratio must be between 1:3 and 3:1", "size"),
+    ("", {"size": "3840x2400"}, "size 3840x2400: the largest size is 3840x2160 (8,294,400 pixels, edges up to "
+                                "3840)", "size"),
+    ("background: transparent\noutput_format: jpeg\n", {}, "a transparent background needs output_format png or "
+                                                           "webp, not jpeg", "output_format"),
+    ("mode: design\n", {}, "mode 'design' sends the design into the print area, but product 'MUG' has no designs "
+                           "and no print_area", "mode"),
 ])
 def test_request_rules_are_errors_at_the_key_that_set_them(setup, opts, kw, text, path):
     p = _one(_problems(setup, opts, **kw), "error", text)
-    assert p.path == f"defaults.openai.{path}" and p.line > 1
+    assert p.message == text and p.path == f"defaults.openai.{path}" and p.line > 1
+
+
+def test_rules_of_a_model_with_fixed_sizes_and_input_fidelity(clock):
+    """The table's per-model rules, on a current model with a size list (none of OpenAI's has one now)."""
+    fixed = {"status": "current", "sizes": ["1024x1024", "1536x1024", "1024x1536"], "qualities": ["low", "high"],
+             "input_fidelity": ["low"], "transparent": "no"}
+    table = table_with(**{"test-fixed": fixed})
+    request = {"model": "test-fixed", "prompt": "p", "size": "1536x864", "input_fidelity": "high",
+               "quality": "medium", "background": "transparent", "complexity": "low"}
+    assert [(f.message, f.severity, f.field) for f in table.check_request(request, PINNED)] == [
+        ("test-fixed does not accept quality 'medium'; use one of low, high", "error", "quality"),
+        ("test-fixed accepts size auto or 1024x1024, 1536x1024, 1024x1536, not '1536x864'", "error", "size"),
+        ("test-fixed accepts input_fidelity low only, not 'high'", "error", "input_fidelity"),
+        ("test-fixed does not accept complexity (only gpt-image-2.6-sunburst and gpt-image-2.6-flare do); remove "
+         "it or choose such a model", "error", "complexity"),
+        ("test-fixed does not make transparent backgrounds", "error", "background")]
+    assert table.lookup("test-fixed").sends_input_fidelity("low")
+    assert table.request_size("test-fixed", "auto", 1.6) == "1536x1024"
+    clock(date(2026, 11, 30))  # gpt-image-1-mini's own rules, the day before it was shut down
+    found = validate({"model": "gpt-image-1-mini", "prompt": "p", "size": "1536x864", "input_fidelity": "high"})
+    assert found == [("model 'gpt-image-1-mini' is deprecated and shuts down on 2026-12-01 (in 1 day); switch to "
+                      "'gpt-image-2.6-flare'", "warning"),
+                     ("gpt-image-1-mini accepts size auto or 1024x1024, 1536x1024, 1024x1536, not '1536x864'",
+                      "error"),
+                     ("gpt-image-1-mini accepts input_fidelity low only, not 'high'", "error")]
+    assert validate({"model": "gpt-image-1-mini", "prompt": "p"}, today=PINNED) == [
+        ("model 'gpt-image-1-mini' was shut down on 2026-12-01; use 'gpt-image-2.6-flare' instead", "error")]
+
+
+def test_unknown_models_get_neither_input_fidelity_nor_complexity():
+    found = validate({"model": "gpt-image-9", "prompt": "p", "input_fidelity": "low", "complexity": "low"}, PINNED)
+    assert found[1:] == [
+        ("input_fidelity is left out of requests to 'gpt-image-9': the model table does not say it accepts it",
+         "warning"),
+        ("complexity is left out of requests to 'gpt-image-9': the model table does not say it accepts it",
+         "warning")]
+    assert found[0][0].startswith("unknown model 'gpt-image-9'") and found[0][0].endswith(
+        "known current models: gpt-image-2.6-sunburst, gpt-image-2.6-flare, gpt-image-2.5-sunburst, "
+        "gpt-image-2.5-flare, gpt-image-2")  # on PINNED
 
 
 def test_warnings_for_experimental_sizes_and_preview_transparency(setup):
@@ -238,7 +487,29 @@ def test_table_rules_for_uploads():
     assert validate({"model": "gpt-image-2", "prompt": "p", "images": [Upload("a.gif", 10, "gif", (9, 9))]})
     assert TABLE.request_size("gpt-image-2", "auto", 2.0) == "1440x720"
     assert TABLE.request_size("gpt-image-1.5", "auto", 0.7) == "1024x1536"
-    assert TABLE.read_date == "2026-11-28" and "fact sheet" in TABLE.source
+    assert TABLE.read_date == "2026-12-01" and "fact sheet" in TABLE.source
+
+
+def test_the_table_is_true_on_2026_12_01():
+    assert TABLE.read_date == RAW["pricing"]["read"] == "2026-12-01"
+    for name, replacement in (("gpt-image-1.5", "gpt-image-2.6-sunburst"), ("gpt-image-1-mini", "gpt-image-2.6-flare"),
+                              ("chatgpt-image-latest", "gpt-image-2.6-sunburst")):
+        info = TABLE.lookup(name)
+        assert (info.status, info.shutdown, info.replacement) == ("shutdown", "2026-12-01", replacement)
+    note = TABLE.lookup("gpt-image-1.5").note
+    assert "Azure OpenAI retires it on 2026-12-16 (MicrosoftDocs/azure-ai-docs#833)" in note
+    assert [n for n, m in TABLE.models.items() if m.complexity] == ["gpt-image-2.6-sunburst", "gpt-image-2.6-flare"]
+    assert {TABLE.lookup(n).complexity_default for n in ("gpt-image-2.6-sunburst", "gpt-image-2.6-flare")} == {"high"}
+    assert TABLE.accepting("input_fidelity", PINNED) == []  # no current model accepts it
+    assert TABLE.accepting("input_fidelity", date(2026, 11, 30)) == ["gpt-image-1.5", "gpt-image-1-mini"]
+
+
+def test_the_sdk_has_what_the_code_sends():
+    """pyproject's openai>= bound: images.edit(complexity=...) and the 2.6 names arrived in openai 3.46.0."""
+    edit = inspect.signature(openai.OpenAI(api_key="sk-x", base_url="http://127.0.0.1:9").images.edit).parameters
+    assert {"image", "prompt", "mask", "model", "n", "quality", "size", "output_format", "background",
+            "input_fidelity", "complexity"} <= set(edit)
+    assert {"gpt-image-2.6-sunburst", "gpt-image-2.6-flare"} <= fake_openai_api.SDK_MODELS
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -369,6 +640,44 @@ def test_recorded_cost_is_the_usage_times_the_table_prices(setup, fake_openai):
     assert rendered.usage["output_tokens"] == u["output_tokens"]
     estimate = backend.estimate(jobs[TEE])  # 256x256 medium: 0.053 * 1/16 + inputs
     assert estimate == pytest.approx(0.053 / 16 + (765 * 8 + 5 * -(-len(jobs[TEE].prompt) // 4)) / 1e6)
+
+
+@pytest.mark.parametrize("quality, price", [("low", 0.005), ("medium", 0.041), ("high", 0.165), ("auto", 0.165)])
+def test_estimates_use_the_published_per_size_price(quality, price):
+    inputs = (765 * 8 + 5 * 3) / 1e6  # one input image, a 12-character prompt (3 tokens)
+    found = TABLE.estimate("gpt-image-2", quality, "1536x1024", 1, 12)
+    q = "high" if quality == "auto" else quality
+    assert found == Estimate(pytest.approx(price + inputs), "per-size", f"1536x1024 {q}: ${price:g} per image, "
+                             "OpenAI's price for that size (OpenAI's pricing guide as quoted by third parties (fact "
+                             "sheet update); community formulas reproduce OpenAI's calculator token counts, read "
+                             "2026-12-01)")
+    assert RATES["gpt-image-2"]["per_image_by_size"]["1536x1024"][q] == price
+
+
+def test_estimates_scale_by_area_only_without_a_per_size_price():
+    high = TABLE.estimate("gpt-image-2", "high", "1536x1024")
+    scaled = TABLE.estimate("gpt-image-2", "high", "1024x1536")  # no published price for portrait
+    assert scaled == Estimate(pytest.approx(0.211 * 1.5), "area-scaled", "1024x1536 high: no per-size price in the "
+                              "table, so the 1024x1024 price $0.211 scaled by area (x1.5); where OpenAI publishes "
+                              "per-size prices they are lower")
+    assert scaled.dollars / high.dollars == pytest.approx(1.918, abs=1e-3)  # what area scaling used to charge
+    assert TABLE.estimate("gpt-image-2", "medium", "1024x1024") == Estimate(
+        pytest.approx(0.053), "per-size", "1024x1024 medium: $0.053 per image (read 2026-12-01)")
+    like = TABLE.estimate("gpt-image-2.6-sunburst", "low", "1536x1024")
+    assert like == Estimate(pytest.approx(0.006 * 1.5), "area-scaled", "1536x1024 low: no per-size price in the "
+                            "table, so the 1024x1024 price $0.006 (priced like gpt-image-2.5-sunburst) scaled by "
+                            "area (x1.5); where OpenAI publishes per-size prices they are lower")
+    assert TABLE.estimate("gpt-image-9", "low", "1024x1024") is None
+
+
+def test_the_backend_estimates_at_the_per_size_price(setup):
+    _, backend, jobs = setup(size="1536x1024", quality="high")
+    job = jobs[TEE]
+    inputs = (765 * 8 + 5 * -(-len(job.prompt) // 4)) / 1e6
+    assert backend.estimate(job) == pytest.approx(0.165 + inputs)
+    assert backend.edit_estimate(job).basis == "per-size"
+    assert backend.cost_of("gpt-image-9", None, 0.25, "the basis") == (
+        0.25, ["no usage or price for 'gpt-image-9': recorded the estimate $0.2500 (the basis)"])
 
 
 def _last_usage(fake) -> dict:

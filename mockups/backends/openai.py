@@ -4,8 +4,11 @@ Per job: the product is cut out, dyed and printed locally as the variant needs (
 `openai_images.plan_edit` for each mode), placed on the variant's background at the request size,
 and sent to `images.edit` with a mask (transparent = editable). The answer is fitted to the
 channel's canvas and the product pixels the edit must not change are composited back (product
-lock). With `strategy: plates`, a background that is only a prompt is generated once with
-`images.generate`, cached on disk, and the product is composited on it locally.
+lock). A transparent background (`background: transparent`) is kept as alpha where the channel's
+format can hold it (png, webp) and flattened onto white, with a warning, where it cannot (jpeg).
+`complexity` and `input_fidelity` are sent only to a model whose table entry accepts them. With
+`strategy: plates`, a background that is only a prompt is generated once with `images.generate`,
+cached on disk, and the product is composited on it locally.
 
 The client is made with `max_retries=0`: the runner retries (with its shared rate limiter), so
 errors are mapped to `TransientBackendError` (429, 5xx, timeouts, connection errors, with the
@@ -22,7 +25,6 @@ import re
 import threading
 import time
 from collections import deque
-from datetime import date
 
 import numpy as np
 import openai
@@ -33,11 +35,12 @@ from ..errors import BackendError, FatalBackendError, ImageInputError, Transient
 from ..model import OpenAIOptions
 from . import imaging
 from . import openai_images as oi
+from . import openai_models
 from .base import Backend, Rendered
 from .local import _LRU, LocalBackend
-from .openai_check import check_jobs
+from .openai_check import ALPHA_FORMATS, check_jobs
 from .openai_images import decode
-from .openai_models import ModelTable, Upload, parse_size
+from .openai_models import Estimate, ModelTable, Upload, parse_size
 from .openai_plates import PlateStore, job_cost, strategy_costs
 
 __all__ = ["OpenAIBackend", "edit_by_reference", "image_ref", "map_error", "retry_after", "scrub", "strategy_costs"]
@@ -218,6 +221,10 @@ class OpenAIBackend(Backend):
         params["mode"] = mode
         if mode == "scene":  # the strategy only changes how scenes are made
             params["strategy"] = o.get("strategy") or "edit"
+        if o.get("complexity") is not None:  # only when set: unset, the keys of earlier builds stay valid
+            params["complexity"] = o["complexity"]
+        if o.get("background") == "transparent":  # outputs were flattened before: these keys change
+            params["alpha"] = "kept" if _keeps_alpha(variant.channel) else "flattened"
         return params
 
     def check(self, catalog, jobs) -> list:
@@ -269,10 +276,12 @@ class OpenAIBackend(Backend):
         w, h = job.variant.channel.size
         return self.table.request_size(job.params["model"], job.params["size"], w / h)
 
-    def cost_of(self, model: str, usage: dict | None, estimate: float) -> tuple[float, list[str]]:
+    def cost_of(self, model: str, usage: dict | None, estimate: float,
+                basis: str | None = None) -> tuple[float, list[str]]:
         cost = self.table.usage_cost(model, usage)
         if cost is None:
-            return estimate, [f"no usage or price for '{model}': recorded the estimate ${estimate:.4f}"]
+            how = f" ({basis})" if basis else ""
+            return estimate, [f"no usage or price for '{model}': recorded the estimate ${estimate:.4f}{how}"]
         return cost, []
 
     def _cached(self, cache, key, make):
@@ -360,30 +369,57 @@ class OpenAIBackend(Backend):
             fields["background"] = p["background"]
         if info is not None and info.sends_input_fidelity(p.get("input_fidelity")):
             fields["input_fidelity"] = p["input_fidelity"]
+        if info is not None and info.sends_complexity(p.get("complexity")):
+            fields["complexity"] = p["complexity"]
         files = [(name, data, "image/png") for name, data in uploads]
         extra = {"mask": (mask[0], mask[1], "image/png")} if mask else {}
         response = self.call(self.client().images.edit, inputs=inputs, image=files, **extra, **fields)
-        image = oi.finish(decode(response), plan, tuple(v.channel.size), v.channel.background)
+        transparent = p.get("background") == "transparent"
+        image = oi.finish(decode(response), plan, tuple(v.channel.size), v.channel.background,
+                          keep_alpha=transparent)
+        alpha_warnings = _alpha_warnings(v.channel) if transparent else []
+        if image.mode == "RGBA" and not _keeps_alpha(v.channel):
+            image = oi.flatten(image)
         usage = response.usage.model_dump(exclude_none=True) if response.usage else None
-        cost, warnings = self.cost_of(p["model"], usage, self.estimate_edit(job))
+        est = self.edit_estimate(job)
+        cost, warnings = self.cost_of(p["model"], usage, est.dollars if est else 0.0, est.note if est else None)
         return Rendered(image=self.caption(image, job), model=p["model"], usage=usage, cost=cost,
-                        warnings=warnings)
+                        warnings=alpha_warnings + warnings)
 
-    def estimate_edit(self, job) -> float:
+    def edit_estimate(self, job) -> Estimate | None:
+        """The estimated cost of one edit and how it was priced (per-size price or area scaling)."""
         p = job.params
         images = 2 if p["mode"] == "design" else 1
-        return self.table.estimate_cost(p["model"], p["quality"], self.request_size(job), images,
-                                        len(job.prompt)) or 0.0
+        return self.table.estimate(p["model"], p["quality"], self.request_size(job), images, len(job.prompt))
+
+    def estimate_edit(self, job) -> float:
+        est = self.edit_estimate(job)
+        return est.dollars if est else 0.0
 
     def _check_uploads(self, job, uploads, mask, plan: oi.EditPlan) -> None:
         first = Upload(uploads[0][0], len(uploads[0][1]), "png", plan.canvas)
         request = {"model": job.params["model"], "prompt": job.prompt,
                    "images": [first] + [Upload(n, len(d), "png", (0, 0)) for n, d in uploads[1:]],
                    "mask": Upload(mask[0], len(mask[1]), "png", plan.mask.size) if mask else None}
-        errors = [f.message for f in self.table.check_request(request, date.today())
+        errors = [f.message for f in self.table.check_request(request, openai_models.today())
                   if f.severity == "error" and f.field in ("images", "mask")]
         if errors:
             raise ImageInputError(f"{_shown(job, 'product')}: " + "; ".join(errors), variant=job.id)
+
+
+def _keeps_alpha(channel) -> bool:
+    """Whether a channel's output can keep a transparent background (png/webp, no forced colour)."""
+    return not channel.background and channel.format in ALPHA_FORMATS
+
+
+def _alpha_warnings(channel) -> list[str]:
+    if channel.background:
+        return [f"channel '{channel.id}' forces the background {channel.background}: the transparent background "
+                "OpenAI made was replaced by it"]
+    if channel.format not in ALPHA_FORMATS:
+        return [f"channel '{channel.id}' is {channel.format}, which cannot hold transparency: the transparent "
+                "background OpenAI made was flattened onto white"]
+    return []
 
 
 def _dye_mask(product) -> Image.Image:

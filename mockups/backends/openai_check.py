@@ -8,18 +8,14 @@ variants share them.
 from __future__ import annotations
 
 import os
-from datetime import date
 
 from ..errors import Problem
+from . import openai_models
 
-OPTION_FIELDS = {"model", "quality", "size", "input_fidelity", "background", "output_format", "strategy",
-                 "base_url", "timeout"}
+OPTION_FIELDS = {"model", "quality", "size", "input_fidelity", "complexity", "background", "output_format",
+                 "strategy", "base_url", "timeout"}
 STRATEGIES = ("edit", "plates")
-
-
-def today() -> date:
-    """The date model statuses are judged at (a function, so tests can pin it)."""
-    return date.today()
+ALPHA_FORMATS = ("png", "webp")  # channel formats that can hold a transparent background
 
 
 class _Problems:
@@ -59,22 +55,35 @@ def check_jobs(backend, catalog, jobs) -> list[Problem]:
     check_options(backend, problems)
     products = list(catalog.products)
     channels = [c.id for c in catalog.model.channels]
-    when = today()
+    when = openai_models.today()  # the one clock (tests pin it there)
     for job in jobs:
         v, p = job.variant, job.params
         pi = products.index(v.product.sku)
         request = {"model": p["model"], "prompt": job.prompt, "quality": p["quality"], "n": 1,
                    "size": p["size"] if p["size"] != "auto" else backend.request_size(job),
-                   "input_fidelity": p.get("input_fidelity"), "background": p.get("background"),
-                   "output_format": p.get("output_format")}
+                   "input_fidelity": p.get("input_fidelity"), "complexity": p.get("complexity"),
+                   "background": p.get("background"), "output_format": p.get("output_format")}
         for f in backend.table.check_request(request, when):
             problems.add(_where(f.field, v.product, pi), f.message, f.severity)
         _check_mode(problems, job, pi)
+        if p.get("background") == "transparent":
+            _check_alpha(problems, v.channel, channels.index(v.channel.id))
         if p["mode"] == "scene" and p.get("strategy") != "plates" and p["product_lock"] and v.channel.background:
             problems.add(("channels", channels.index(v.channel.id), "background"),
                          f"channel '{v.channel.id}' forces a plain background, so scene edits (with product_lock) "
                          "are composited locally for it and not sent to OpenAI", "warning")
     return sorted(problems.found.values())
+
+
+def _check_alpha(problems: _Problems, channel, ci: int) -> None:
+    """A transparent background is paid for: say where a channel cannot keep it."""
+    if channel.background:
+        problems.add(("channels", ci, "background"), f"channel '{channel.id}' forces the background "
+                     f"{channel.background}, so the transparent background OpenAI makes is replaced by it", "warning")
+    elif channel.format not in ALPHA_FORMATS:
+        problems.add(("channels", ci, "format"), f"channel '{channel.id}' is {channel.format}, which cannot hold "
+                     "transparency: the transparent background OpenAI makes is flattened onto white; use format "
+                     "png or webp to keep it", "warning")
 
 
 def _where(field: str, product, pi: int) -> tuple:

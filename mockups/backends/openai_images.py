@@ -120,19 +120,28 @@ def fit_box(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[float, floa
     return s, (outer[0] - inner[0] * s) / 2, (outer[1] - inner[1] * s) / 2
 
 
-def finish(result: Image.Image, plan: EditPlan, channel_size: tuple[int, int], forced: str | None) -> Image.Image:
+def finish(result: Image.Image, plan: EditPlan, channel_size: tuple[int, int], forced: str | None, *,
+           keep_alpha: bool = False) -> Image.Image:
     """Fit the returned image into the channel canvas and composite the locked product back.
 
     The returned image is contained (never stretched) and the rest of the canvas is padded with
-    the channel's forced colour or, without one, a blurred cover of the scene itself.
+    the channel's forced colour or, without one, a blurred cover of the scene itself. With
+    `keep_alpha` (a transparent background was asked for) and no forced colour, the answer's
+    alpha is kept, the padding is transparent and the result is RGBA; otherwise it is RGB.
     """
-    result = result.convert("RGB")
+    alpha = keep_alpha and not forced
+    result = result.convert("RGBA" if alpha else "RGB")
     lay = plan.layout.into(channel_size, *fit_box(plan.canvas, channel_size))
     rs, rdx, rdy = fit_box(result.size, channel_size)
-    scaled = result.resize((max(1, round(result.width * rs)), max(1, round(result.height * rs))),
-                           Image.Resampling.LANCZOS)
+    new_size = (max(1, round(result.width * rs)), max(1, round(result.height * rs)))
+    if alpha:  # premultiplied, so transparent pixels do not bleed into the edges
+        scaled = result.convert("RGBa").resize(new_size, Image.Resampling.LANCZOS).convert("RGBA")
+    else:
+        scaled = result.resize(new_size, Image.Resampling.LANCZOS)
     if scaled.size == tuple(channel_size):
         canvas = scaled
+    elif alpha:
+        canvas = Image.new("RGBA", channel_size, (0, 0, 0, 0))
     elif forced:
         canvas = Image.new("RGB", channel_size, forced)
     else:
@@ -144,13 +153,28 @@ def finish(result: Image.Image, plan: EditPlan, channel_size: tuple[int, int], f
     if plan.lock_alpha is not None:
         layer = plan.source.copy()
         layer.putalpha(plan.lock_alpha)
-        canvas = Image.alpha_composite(canvas.convert("RGBA"), place(layer, lay)).convert("RGB")
+        canvas = Image.alpha_composite(canvas.convert("RGBA"), place(layer, lay))
+        canvas = canvas if alpha else canvas.convert("RGB")
     if plan.design_after is not None:
         design, corners = plan.design_after
         rgba = canvas.convert("RGBA")
+        kept = rgba.getchannel("A")
         rgba.putalpha(place(plan.product_alpha, lay))
-        canvas = imaging.place_design(rgba, design, [lay.point(x, y) for x, y in corners]).convert("RGB")
+        canvas = imaging.place_design(rgba, design, [lay.point(x, y) for x, y in corners])
+        if alpha:
+            canvas.putalpha(kept)
+        else:
+            canvas = canvas.convert("RGB")
     return canvas
+
+
+def flatten(image: Image.Image, colour: str = "#FFFFFF") -> Image.Image:
+    """An RGBA image composited onto `colour` (what a format without alpha can hold), as RGB."""
+    if image.mode != "RGBA":
+        return image.convert("RGB")
+    flat = Image.new("RGB", image.size, colour)
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat
 
 
 def locked_exactly(final: Image.Image, plan: EditPlan, channel_size: tuple[int, int]) -> np.ndarray:

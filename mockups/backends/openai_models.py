@@ -5,9 +5,13 @@ from); this module only reads that table and applies it. It never imports `opena
 and `plan` work offline and without an API key.
 
 A request is described as a plain dict of the fields that would be sent (model, prompt, quality,
-size, input_fidelity, background, output_format, n) plus `images` / `mask` / `markup` as
-`Upload`s. `ModelTable.check_request` returns `Finding`s: message, severity ("error" | "warning")
-and the request field they concern, so callers can point at the catalog key that set it.
+size, input_fidelity, complexity, background, output_format, n) plus `images` / `mask` / `markup`
+as `Upload`s. `ModelTable.check_request` returns `Finding`s: message, severity ("error" |
+"warning") and the request field they concern, so callers can point at the catalog key that set it.
+
+`today()` is the one clock of the openai backend: every shut-down / deprecated decision (here, in
+`openai_check`, in `openai.py` and in the tests' fake server) asks it, or takes a date passed in.
+Tests pin it with `monkeypatch.setattr(openai_models, "today", lambda: date(...))`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,22 @@ from typing import NamedTuple
 TABLE_FILE = Path(__file__).resolve().parent.parent / "resources" / "openai-models.json"
 SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 GONE = ("shutdown", "retired")
+
+
+def today() -> date:
+    """The date model statuses are judged at: the only clock of the openai backend (tests pin it)."""
+    return date.today()
+
+
+def _on(when: date | None) -> date:
+    """`when`, or today() (looked up at call time, so a pinned clock is seen everywhere)."""
+    return when if when is not None else today()
+
+
+class Estimate(NamedTuple):
+    dollars: float
+    basis: str  # "per-size" (a price published for that size) | "area-scaled" (1024x1024 price x area)
+    note: str  # the same in words, with the price used and where it comes from
 
 
 class Finding(NamedTuple):
@@ -52,18 +72,28 @@ class ModelInfo:
     auto_size: bool = True
     qualities: tuple[str, ...] = ()
     input_fidelity: str | tuple[str, ...] = "omit"
+    complexity: tuple[str, ...] = ()  # the values accepted; () = not accepted (never sent)
+    complexity_default: str | None = None
     transparent: str = "yes"
     unverified: frozenset[str] = field(default_factory=frozenset)
     note: str | None = None
 
     def gone(self, today: date) -> bool:
-        """Retired or shut down, including a deprecated model past its shutdown date."""
-        if self.status in GONE:
-            return True
-        return bool(self.shutdown) and date.fromisoformat(self.shutdown) <= today
+        """Shut down or retired on `today`: from its shutdown date on (a model marked shut down was
+        only deprecated before that date); without a date, as its status says."""
+        if self.shutdown:
+            return date.fromisoformat(self.shutdown) <= today
+        return self.status in GONE
+
+    def deprecated(self, today: date) -> bool:
+        """Still served on `today`, but with a shutdown date announced (or marked deprecated)."""
+        return not self.gone(today) and (bool(self.shutdown) or self.status == "deprecated")
 
     def sends_input_fidelity(self, value: str | None) -> bool:
         return value is not None and isinstance(self.input_fidelity, tuple) and value in self.input_fidelity
+
+    def sends_complexity(self, value: str | None) -> bool:
+        return value is not None and value in self.complexity
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
@@ -92,6 +122,7 @@ class ModelTable:
                 sizes=sizes if isinstance(sizes, str) else tuple(sizes), auto_size=m.get("auto_size", True),
                 qualities=tuple(m.get("qualities", ())),
                 input_fidelity=fidelity if isinstance(fidelity, str) else tuple(fidelity),
+                complexity=tuple(m.get("complexity", ())), complexity_default=m.get("complexity_default"),
                 transparent=m.get("transparent", "yes"), unverified=frozenset(m.get("unverified", ())),
                 note=m.get("note"))
             for alias in m.get("aliases", ()):
@@ -104,10 +135,25 @@ class ModelTable:
     def lookup(self, model: str) -> ModelInfo | None:
         return self.models.get(self.aliases.get(model, model))
 
+    def gone_models(self, today: date | None = None) -> set[str]:
+        """Every name (and alias) of a model that is shut down or retired on `today`."""
+        when = _on(today)
+        out: set[str] = set()
+        for name, info in self.models.items():
+            if info.gone(when):
+                out |= {name} | {a for a, n in self.aliases.items() if n == name}
+        return out
+
+    def accepting(self, option: str, today: date | None = None) -> list[str]:
+        """The models (not gone on `today`) whose table entry accepts `option` (complexity, input_fidelity)."""
+        when = _on(today)
+        return [n for n, m in self.models.items() if not m.gone(when) and (
+            m.complexity if option == "complexity" else isinstance(m.input_fidelity, tuple))]
+
     # --- status ----------------------------------------------------------------------------------
 
     def status_findings(self, model: str, today: date | None = None) -> list[Finding]:
-        today = today or date.today()
+        today = _on(today)
         info = self.lookup(model)
         if info is None:
             known = ", ".join(n for n, m in self.models.items() if not m.gone(today))
@@ -118,7 +164,7 @@ class ModelTable:
             verb = "was retired" if info.status == "retired" else "was shut down"
             return [Finding(f"model '{model}' {verb} on {info.shutdown}; use '{info.replacement}' instead",
                             "error", "model")]
-        if info.status == "deprecated":
+        if info.deprecated(today):
             days = (date.fromisoformat(info.shutdown) - today).days if info.shutdown else None
             when = f" on {info.shutdown} (in {days} day{'s' if days != 1 else ''})" if days is not None else ""
             return [Finding(f"model '{model}' is deprecated and shuts down{when}; switch to "
@@ -129,13 +175,19 @@ class ModelTable:
 
     def check_request(self, request: dict, today: date | None = None) -> list[Finding]:
         """Every rule of the table that `request` breaks (see the module docstring for its shape)."""
+        today = _on(today)
         model = request.get("model") or ""
         out = self.status_findings(model, today)
         out += self._check_shared(request)
         info = self.lookup(model)
-        if info is None or info.gone(today or date.today()):
+        if info is None:
+            return out + [Finding(f"{key} is left out of requests to '{model}': the model table does not say it "
+                                  "accepts it", "warning", key)
+                          for key in ("input_fidelity", "complexity") if request.get(key) is not None]
+        if info.gone(today):
             return out
-        for check in (self._check_quality, self._check_size, self._check_fidelity, self._check_background):
+        for check in (self._check_quality, self._check_size, self._check_fidelity,
+                      lambda i, r: self._check_complexity(i, r, today), self._check_background):
             out += [self._soften(info, f) for f in check(info, request)]
         return out
 
@@ -237,14 +289,25 @@ class ModelTable:
         value = r.get("input_fidelity")
         if value is None or info.sends_input_fidelity(value):
             return []
-        if info.input_fidelity == "must-omit":
-            return [Finding(f"{info.name} does not accept input_fidelity (the API answers 400 "
-                            "invalid_input_fidelity_model); remove it", "error", "input_fidelity")]
         if isinstance(info.input_fidelity, tuple):
             return [Finding(f"{info.name} accepts input_fidelity {' or '.join(info.input_fidelity)} only, "
                             f"not '{value}'", "error", "input_fidelity")]
-        return [Finding(f"input_fidelity is not documented for {info.name}; it is left out of the request",
-                        "warning", "input_fidelity")]
+        why = (" (the API answers 400 invalid_input_fidelity_model)" if info.input_fidelity == "must-omit"
+               else ": no current OpenAI image model documents it")
+        return [Finding(f"{info.name} does not accept input_fidelity{why}; remove it (it is never sent)",
+                        "error", "input_fidelity")]
+
+    def _check_complexity(self, info: ModelInfo, r: dict, today: date | None = None) -> list[Finding]:
+        value = r.get("complexity")
+        if value is None or info.sends_complexity(value):
+            return []
+        if info.complexity:
+            return [Finding(f"{info.name} accepts complexity {', '.join(info.complexity)}, not '{value}'",
+                            "error", "complexity")]
+        takers = self.accepting("complexity", today)
+        only = f" (only {' and '.join(takers)} do)" if takers else ""
+        return [Finding(f"{info.name} does not accept complexity{only}; remove it or choose such a model",
+                        "error", "complexity")]
 
     def _check_background(self, info: ModelInfo, r: dict) -> list[Finding]:
         if r.get("background") != "transparent":
@@ -294,23 +357,54 @@ class ModelTable:
     def estimate_cost(self, model: str, quality: str, size: str, input_images: int = 0,
                       prompt_chars: int = 0) -> float | None:
         """Estimated dollars for one request; None if the model has no prices in the table."""
+        found = self.estimate(model, quality, size, input_images, prompt_chars)
+        return found.dollars if found else None
+
+    def estimate(self, model: str, quality: str, size: str, input_images: int = 0,
+                 prompt_chars: int = 0) -> Estimate | None:
+        """Estimated dollars for one request and how the output's price was found; None if the model
+        has no prices in the table.
+
+        The output is priced from the table's per-size price for that size and quality where OpenAI
+        publishes one (`per_image_by_size`, and `per_image_1024` for 1024x1024); only where none
+        exists is the 1024x1024 price scaled by the size's area (which overestimates: at 1536x1024
+        gpt-image-2's published high price is about half of the area-scaled one).
+        """
         rates = self.rates(model)
         if rates is None:
             return None
         est = self.pricing["estimate"]
-        like = self.pricing["models"].get(rates.get("estimate_like") or "", rates)
-        per_image = like.get("per_image_1024") or {}
+        like_name = rates.get("estimate_like")
+        like = self.pricing["models"].get(like_name or "", rates)
+        priced_as = f" (priced like {like_name})" if like_name else ""
         q = est["auto_quality_as"] if quality == "auto" else quality
-        out = per_image.get(q)
-        if out is None and q in (like.get("output_tokens_1024") or {}):
-            out = like["output_tokens_1024"][q] * rates["image_out"] / 1e6
-        if out is None:
-            out = max(per_image.values(), default=0.0)
         wh = parse_size(size) or (1024, 1024)
-        out *= wh[0] * wh[1] / (1024 * 1024)
+        key = f"{wh[0]}x{wh[1]}"
+        sized = (like.get("per_image_by_size") or {}).get(key) or {}
+        if sized.get(q) is not None:
+            out = sized[q]
+            basis = "per-size"
+            note = (f"{key} {q}: ${out:g} per image, OpenAI's price for that size{priced_as} "
+                    f"({sized.get('source', 'no source')}, read {sized.get('read', self.pricing['read'])})")
+        else:
+            per_image = like.get("per_image_1024") or {}
+            out = per_image.get(q)
+            if out is None and q in (like.get("output_tokens_1024") or {}):
+                out = like["output_tokens_1024"][q] * rates["image_out"] / 1e6
+            if out is None:
+                out = max(per_image.values(), default=0.0)
+            if key == "1024x1024":
+                basis = "per-size"
+                note = f"1024x1024 {q}: ${out:g} per image{priced_as} (read {self.pricing['read']})"
+            else:
+                area = wh[0] * wh[1] / (1024 * 1024)
+                basis = "area-scaled"
+                note = (f"{key} {q}: no per-size price in the table, so the 1024x1024 price ${out:g}{priced_as} "
+                        f"scaled by area (x{area:.3g}); where OpenAI publishes per-size prices they are lower")
+                out *= area
         text_tokens = math.ceil(prompt_chars / est["chars_per_text_token"])
         inputs = input_images * est["input_image_tokens"] * rates["image_in"] + text_tokens * rates["text_in"]
-        return out + inputs / 1e6
+        return Estimate(out + inputs / 1e6, basis, note)
 
 
 def _aspect(size: str) -> float:

@@ -115,9 +115,8 @@ class PlateStore:
             self._remember(key, image)
             self.generated += 1
         usage = response.usage.model_dump(exclude_none=True) if response.usage else None
-        estimate = backend.table.estimate_cost(fields["model"], fields["quality"], fields["size"], 0,
-                                               len(fields["prompt"])) or 0.0
-        cost, _ = backend.cost_of(fields["model"], usage, estimate)
+        est = backend.table.estimate(fields["model"], fields["quality"], fields["size"], 0, len(fields["prompt"]))
+        cost, _ = backend.cost_of(fields["model"], usage, est.dollars if est else 0.0, est.note if est else None)
         return image, usage, cost
 
     def render(self, backend, job) -> Rendered:

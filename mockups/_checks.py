@@ -84,7 +84,7 @@ def _references(doc: Document) -> list[Problem]:
             if isinstance(refs, list):
                 for j, ref in enumerate(refs):
                     problems += _ref(doc, ("products", i, key, j), ref, section, what)
-        if product.get("designs") and product.get("print_area") is None:
+        if product.get("designs") and "print_area" not in product:  # an empty print_area: the shape check
             problems.append(doc.problem(("products", i, "designs"),
                                         "designs need a print_area on the product (where the design goes)"))
     matrix = doc.data.get("matrix") if isinstance(doc.data, dict) else None
@@ -104,7 +104,8 @@ def _backgrounds(doc: Document) -> list[Problem]:
     problems = []
     for i, bg in _items(doc, "backgrounds"):
         given = [k for k in _BG_KINDS if bg.get(k) is not None]
-        if len(given) != 1:
+        empty = [k for k in _BG_KINDS if k in bg and bg[k] is None]  # reported as empty by the shape check
+        if len(given) > 1 or not given and not empty:
             got = "none of them" if not given else "both " + " and ".join(given) if len(given) == 2 else ", ".join(given)
             problems.append(doc.problem(("backgrounds", i), f"a background needs exactly one of "
                                         f"{', '.join(_BG_KINDS)}; got {got}"))

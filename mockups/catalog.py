@@ -93,7 +93,7 @@ def parse_catalog(text: str | bytes, file: Path, *, shown: str | None = None, ch
         what = "empty" if doc.data is None else f"{describe(doc.data)}"
         raise CatalogError([doc.problem((), f"expected a mapping of sections (version, products, colours, ...) "
                                             f"at the top of the file, but it is {what}")])
-    problems = []
+    problems = list(doc.problems)
     model = None
     try:
         model = CatalogModel.model_validate(doc.data)
@@ -172,6 +172,8 @@ def user_path(data: object, loc: tuple) -> tuple:
 def translate(doc: _yaml.Document, err: dict) -> Problem:
     loc = user_path(doc.data, tuple(err["loc"]))
     kind, value = err["type"], err.get("input")
+    if value is None and (kind in _EXPECTED or kind in ("empty_value", "literal_error")):
+        return _empty(doc, loc, kind, err)
     if kind == "extra_forbidden":
         allowed = known_keys(loc[:-1])
         msg = f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], allowed)}"
@@ -181,10 +183,7 @@ def translate(doc: _yaml.Document, err: dict) -> Problem:
     if kind == "missing":
         return doc.problem(loc[:-1], f"missing required key '{loc[-1]}'", key=True)
     if kind in _EXPECTED:
-        msg = f"expected {_EXPECTED[kind]}, got {describe(value)}"
-        if value is None and loc and loc[-1] in ("hex", "colour", "background", "sweep"):
-            msg += " (in YAML, put quotes around values that start with '#')"
-        return doc.problem(loc, msg)
+        return doc.problem(loc, f"expected {_EXPECTED[kind]}, got {describe(value)}")
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",") if o.strip()]
@@ -205,3 +204,25 @@ def translate(doc: _yaml.Document, err: dict) -> Problem:
                  "less_than": "less than", "less_than_equal": "at most"}[kind]
         return doc.problem(loc, f"expected a number {words} {bound}, got {describe(value)}")
     return doc.problem(loc, f"{err['msg'][0].lower()}{err['msg'][1:]}, got {describe(value)}")
+
+
+def _empty(doc: _yaml.Document, loc: tuple, kind: str, err: dict) -> Problem:
+    """A key written with nothing after it. Where the nothing is a comment that reads like the value
+    (`background: #FFFFFF`: an unquoted '#' starts a comment), the problem is put at the '#'."""
+    ctx = err.get("ctx", {})
+    expected = (ctx.get("expected", "") if kind == "empty_value" else f"one of {ctx.get('expected', '')}"
+                if kind == "literal_error" else _EXPECTED[kind])
+    comment = doc.commented_out(loc)
+    if comment is not None:
+        return doc.problem(loc, f"expected {expected}, but it was read as empty because '{comment.value}' starts a "
+                                f"comment: write {comment.quote()}", at=(comment.line, comment.column))
+    msg = f"expected {expected}, got {describe(None)}"
+    if _colour_key(loc):
+        msg += " (in YAML, put quotes around values that start with '#')"
+    return doc.problem(loc, msg)
+
+
+def _colour_key(loc: tuple) -> bool:
+    """A key whose value is a colour (matrix rules name colours and backgrounds by id)."""
+    return bool(loc) and loc[0] != "matrix" and (loc[-1] in ("hex", "colour", "background", "sweep")
+                                                 or loc[-2:-1] == ("colours",) and "gradient" in loc)

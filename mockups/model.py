@@ -8,14 +8,51 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
 
 HEX_RE = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+
+
+def _empty(expected: str) -> PydanticCustomError:
+    """A key written with no value: `hex:` or `background: #FFFFFF` (the '#' starts a comment)."""
+    return PydanticCustomError("empty_value", "expected {expected}", {"expected": expected})
+
+
+@dataclass(frozen=True)
+class Given:
+    """Marks a key that may be left out but, once written, needs a value: `background:` with nothing
+    after it (often a colour whose unquoted '#' made it a comment) is an error, never the default.
+    In the JSON Schema the key is its type without `null`."""
+
+    expected: str  # what the key needs, in the user's words: "a colour like '#FFFFFF'"
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        return core_schema.no_info_before_validator_function(_needs(self.expected).func, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema, handler):
+        out = handler(schema)
+        options = [s for s in out.get("anyOf", []) if s != {"type": "null"}]
+        if len(options) == 1:
+            del out["anyOf"]
+            out.update(options[0])
+        return out
+
+
+def _needs(expected: str) -> BeforeValidator:
+    """For a required key: written empty, it says what it needs rather than 'expected a string'."""
+    def check(value: object) -> object:
+        if value is None:
+            raise _empty(expected)
+        return value
+
+    return BeforeValidator(check)
 
 
 def _hex(value: str) -> str:
@@ -34,6 +71,8 @@ def _ident(value: str) -> str:
 
 def _size(value: object) -> tuple[int, int]:
     """'WIDTHxHEIGHT' or [width, height]: both forms get the same bounds (a canvas is allocated from it)."""
+    if value is None:
+        raise _empty("a size like '2048x2048'")
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(type(v) is int for v in value):
         w, h = value
     else:
@@ -97,7 +136,8 @@ def _number(v: object) -> bool:
         return False
 
 
-Hex = Annotated[str, AfterValidator(_hex), Field(json_schema_extra={"pattern": HEX_RE.pattern})]
+Hex = Annotated[str, _needs("a colour like '#1A2B3C'"), AfterValidator(_hex),
+                Field(json_schema_extra={"pattern": HEX_RE.pattern})]
 Ident = Annotated[str, AfterValidator(_ident), Field(json_schema_extra={"pattern": ID_RE.pattern})]
 Size = Annotated[tuple[int, int], BeforeValidator(_size),
                  WithJsonSchema({"type": "string", "pattern": SIZE_RE.pattern, "examples": ["2048x2048"]})]
@@ -106,7 +146,8 @@ _RECT = {"type": "object", "additionalProperties": False, "required": ["x", "y",
          "properties": {k: {"type": "number"} for k in ("x", "y", "width", "height")}}
 Corners = Annotated[tuple[tuple[float, float], ...], BeforeValidator(_corners), WithJsonSchema(
     {"oneOf": [{"type": "array", "items": _POINT, "minItems": 4, "maxItems": 4}, _RECT]})]
-FilePath = Annotated[str, Field(min_length=1, description="a file path, relative to the catalog's folder")]
+FilePath = Annotated[str, _needs("a file path"),
+                     Field(min_length=1, description="a file path, relative to the catalog's folder")]
 
 
 class Strict(BaseModel):
@@ -121,7 +162,11 @@ class OpenAIOptions(Strict):
     mode: Literal["scene", "recolour", "design", "restyle"] = Field("scene", description="what the edit may change")
     product_lock: bool = Field(True, description="composite the original product pixels back after a scene edit")
     size: str = Field("auto", description="request size: 'auto' or WxH")
-    input_fidelity: Literal["low", "high"] | None = None
+    input_fidelity: Literal["low", "high"] | None = Field(
+        None, description="no current model accepts it: refused at validate time, never sent")
+    complexity: Literal["low", "medium", "high"] | None = Field(
+        None, description="gpt-image-2.6 planning effort (the model's default, high, when left out); lower changes "
+                          "fewer unwanted parts: suits scene and background edits. Sent only to models that accept it")
     background: Literal["auto", "opaque", "transparent"] | None = None
     output_format: Literal["png", "jpeg", "webp"] = "png"
     base_url: Annotated[str, AfterValidator(_endpoint)] | None = Field(
@@ -156,8 +201,10 @@ class Channel(Strict):
     format: Literal["png", "jpeg", "webp"] = "webp"
     quality: int = Field(90, ge=1, le=100, description="JPEG/WebP quality")
     fill: float = Field(0.8, gt=0, le=1, description="fraction of the canvas the product fills")
-    background: Hex | None = Field(None, description="force this background colour, e.g. '#FFFFFF' for marketplaces")
-    shadow: bool | None = Field(None, description="override the default contact shadow")
+    background: Annotated[Hex | None, Given("a colour like '#FFFFFF'")] = Field(
+        None, description="force this background colour, e.g. '#FFFFFF' for marketplaces")
+    shadow: Annotated[bool | None, Given("true or false (leave the key out for the default shadow)")] = Field(
+        None, description="override the default contact shadow")
 
 
 class Caption(Strict):
@@ -174,15 +221,26 @@ class Product(Strict):
     sku: Ident
     name: str = Field(min_length=1)
     image: FilePath = Field(description="product photo; its alpha (or `mask`) is the silhouette")
-    mask: FilePath | None = Field(None, description="silhouette mask (white = product) for photos without alpha")
-    recolour_mask: FilePath | None = Field(None, description="dyeable area (white = dye); default: the silhouette")
-    print_area: Corners | None = Field(None, description="four corners [[x,y],...] or {x, y, width, height}")
-    designs: list[Ident] | None = Field(None, description="design ids placed on the print area")
-    colours: list[Ident] | None = Field(None, description="colour ids; default: every colour")
-    backgrounds: list[Ident] | None = Field(None, description="background ids; default: every background")
-    template: str | None = Field(None, description="prompt template for this product")
-    mode: Literal["scene", "recolour", "design", "restyle"] | None = Field(None, description="openai edit mode")
-    caption: Caption | None = None
+    mask: Annotated[FilePath | None, Given("a file path")] = Field(
+        None, description="silhouette mask (white = product) for photos without alpha")
+    recolour_mask: Annotated[FilePath | None, Given("a file path")] = Field(
+        None, description="dyeable area (white = dye); default: the silhouette")
+    print_area: Annotated[Corners | None, Given("four corners or a rectangle {x, y, width, height}")] = Field(
+        None, description="four corners [[x,y],...] or {x, y, width, height}")
+    designs: Annotated[list[Ident] | None, Given("a list of design ids")] = Field(
+        None, description="design ids placed on the print area")
+    colours: Annotated[list[Ident] | None,
+                       Given("a list of colour ids (leave the key out for every colour)")] = Field(
+        None, description="colour ids; default: every colour")
+    backgrounds: Annotated[list[Ident] | None,
+                           Given("a list of background ids (leave the key out for every background)")] = Field(
+        None, description="background ids; default: every background")
+    template: Annotated[str | None, Given("a template file name")] = Field(
+        None, description="prompt template for this product")
+    mode: Annotated[Literal["scene", "recolour", "design", "restyle"] | None,
+                    Given("one of 'scene', 'recolour', 'design' or 'restyle'")] = Field(
+        None, description="openai edit mode")
+    caption: Annotated[Caption | None, Given("a caption (a mapping with text: ...)")] = None
 
 
 class Colour(Strict):
@@ -202,11 +260,13 @@ class Background(Strict):
 
     id: Ident
     name: str = Field(min_length=1)
-    colour: Hex | None = None
-    gradient: Gradient | None = None
-    sweep: Hex | None = Field(None, description="a studio sweep in this base colour")
-    image: FilePath | None = None
-    prompt: str | None = Field(None, min_length=1, description="a scene for AI backends to generate")
+    colour: Annotated[Hex | None, Given("a colour like '#1A2B3C'")] = None
+    gradient: Annotated[Gradient | None, Given("a gradient (a mapping with colours: [...])")] = None
+    sweep: Annotated[Hex | None, Given("a colour like '#1A2B3C'")] = Field(
+        None, description="a studio sweep in this base colour")
+    image: Annotated[FilePath | None, Given("a file path")] = None
+    prompt: Annotated[str | None, Given("a scene description")] = Field(
+        None, min_length=1, description="a scene for AI backends to generate")
 
     @property
     def kind(self) -> str:
@@ -218,18 +278,18 @@ class Background(Strict):
 
 class Design(Strict):
     id: Ident
-    name: str | None = None
+    name: Annotated[str | None, Given("a name (or leave the key out)")] = None
     image: FilePath
 
 
 class Rule(Strict):
     """A matrix rule: a combination of ids. Missing keys match anything."""
 
-    product: str | None = None
-    colour: str | None = None
-    background: str | None = None
-    design: str | None = None
-    channel: str | None = None
+    product: Annotated[str | None, Given("a product sku (leave the key out to match any)")] = None
+    colour: Annotated[str | None, Given("a colour id (leave the key out to match any)")] = None
+    background: Annotated[str | None, Given("a background id (leave the key out to match any)")] = None
+    design: Annotated[str | None, Given("a design id (leave the key out to match any)")] = None
+    channel: Annotated[str | None, Given("a channel id (leave the key out to match any)")] = None
 
 
 class Matrix(Strict):
@@ -273,4 +333,8 @@ def json_schema() -> dict:
     schema = CatalogModel.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "mockups catalog"
+    for model in schema.get("$defs", {}).values():  # a key that may not be null has no `default: null`
+        for prop in model.get("properties", {}).values():
+            if "default" in prop and prop["default"] is None and "anyOf" not in prop:
+                del prop["default"]
     return schema

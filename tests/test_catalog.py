@@ -72,8 +72,8 @@ def test_unquoted_hash_is_explained(project):
 def test_empty_hex_value_hints_at_quotes(project):
     path = project(MINIMAL.replace('{id: navy, name: Navy, hex: "#1F2A44"}', "id: navy\n    name: Navy\n    hex: #1F2A44"))
     found = messages(path)
-    assert found == ["17:9: colours[1].hex: expected a string, got nothing (an empty value) "
-                     "(in YAML, put quotes around values that start with '#')"]
+    assert found == ["17:10: colours[1].hex: expected a colour like '#1A2B3C', but it was read as empty because "
+                     "'#1F2A44' starts a comment: write \"#1F2A44\""]
 
 
 def test_duplicate_ids_and_yaml_duplicate_keys(project):

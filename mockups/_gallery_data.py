@@ -32,7 +32,8 @@ CHANGES_VERSION = 1
 THUMB_SIDE = 360
 _KEY = re.compile(r"^[0-9A-Za-z_-]{8,128}$")
 _EXT = re.compile(r"^[a-z0-9]{2,5}$")
-STATUS_LABELS = {"new": "New", "changed": "Changed", "failed": "Failed", "unchanged": "Unchanged"}
+STATUS_LABELS = {"new": "New", "changed": "Changed", "failed": "Failed", "unchanged": "Unchanged",
+                 "warnings": "Warnings"}  # a variant with a warning is also new, changed, failed or unchanged
 
 
 # --- change marks ----------------------------------------------------------------------------------
@@ -264,11 +265,15 @@ def record(e: dict, thumb: str | None, mark: dict | None) -> dict:
         "thumb": thumb, "tw": tw, "th": th, "backend": e.get("backend"), "model": e.get("model"),
         "prompt": e.get("prompt") or "", "template": e.get("template"), "cost": e.get("cost") or 0.0,
         "bytes": e.get("bytes"), "built_at": e.get("built_at"), "status": status, "error": e.get("error"),
-        "warnings": e.get("warnings") or [], "change": mark.get("change"), "reasons": mark.get("reasons") or [],
+        "warnings": _texts(e.get("warnings")), "change": mark.get("change"), "reasons": mark.get("reasons") or [],
         "previous": mark.get("previous"), "previous_thumb": mark.get("previous_thumb"),
         "previous_built_at": mark.get("previous_built_at"),
     }
     return {k: v for k, v in full.items() if v is not None and v != [] and v != ""}
+
+
+def _texts(value) -> list[str]:
+    return [str(x) for x in value] if isinstance(value, list) else []
 
 
 def _values(records: list[dict], field: str, label, extra=None) -> list[dict]:

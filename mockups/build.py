@@ -2,6 +2,12 @@
 
 `prepare` is the side-effect-free first half (what `mockups plan` and `build --check` show);
 `build` carries it out. Each stage is a named function that can be called and tested alone.
+
+Warnings come in two kinds: the catalog's and the backend's checks' (`Prepared.warnings`, Problems
+at a file and line) and those a backend returned with an output (a cut-out of low confidence),
+kept with each output in the cache and the manifest. `output_warnings` gathers the latter for the
+variants of a plan, each distinct one once with the variants it affects (`BuildReport.warnings`);
+before a build it knows those of outputs already made (unchanged or in the cache), not the new ones.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from .cache import ObjectStore, StatCache, place, remove_temporaries
 from .catalog import Catalog, load_catalog
 from .errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
 from .jobs import Job, make_job
-from .matrix import Variant, expand, parse_only, parse_shard, select
+from .matrix import Variant, expand, parse_only, parse_shard, select_checked
 from .plan import Plan, make_plan
 from .prompts import PromptRenderer, TemplateNotFound, builtin_names
 from .runner import Outcome, RunOptions, Runner
@@ -59,6 +65,23 @@ class Prepared:
     warnings: list = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class BuildWarning:
+    """One distinct warning recorded with outputs, and the variants whose outputs carry it."""
+
+    message: str
+    file: str | None  # the input it is about, relative to the catalog's folder; None if it names none
+    variants: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.variants)
+
+    def __str__(self) -> str:
+        n = self.count
+        return f"{self.file + ': ' if self.file else ''}{self.message} ({n} variant{'s' if n != 1 else ''})"
+
+
 @dataclass
 class BuildReport:
     prepared: Prepared
@@ -68,6 +91,7 @@ class BuildReport:
     spent: float = 0.0
     stop_reason: str | None = None
     interrupted: bool = False
+    warnings: list[BuildWarning] = field(default_factory=list)  # of the selected variants' outputs
 
     @property
     def failures(self) -> list[Outcome]:
@@ -129,7 +153,7 @@ def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None
     catalog = load_catalog(catalog_path)
     only, shard = parse_only(options.only), parse_shard(options.shard)
     variants = expand(catalog)
-    selected = select(variants, only, shard)
+    selected = select_checked(variants, options.only, shard)  # FilterError if --only or --shard selects nothing
     build_dir, cache_dir = folders(catalog, options)
     backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute)
     stat = StatCache(cache_dir / "stat.json")
@@ -176,12 +200,44 @@ def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
         writer.save()
         prepared.stat.save()
         if not report.interrupted:
+            report.warnings = output_warnings(prepared, writer.entries)
             finish_outputs(prepared, options, writer.entries)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     if report.interrupted:
         raise KeyboardInterrupt
     return report
+
+
+def output_warnings(prepared: Prepared, entries: dict[str, dict] | None = None) -> list[BuildWarning]:
+    """The distinct warnings of the selected variants' outputs, each with the variants it affects.
+
+    An output's warnings are read from the manifest's `entries` (the plan's previous ones when not
+    given) when the entry is of the variant's current key, else from the cache's record of that key:
+    so after a build every output's, and before one those of the outputs already made. A warning
+    that starts with the name of one of the variant's input files ("tee.jpg: ...") is about it.
+    """
+    entries = prepared.plan.previous if entries is None else entries
+    found: dict[tuple[str, str], list[str]] = {}
+    for job in (item.job for item in prepared.plan.items):
+        entry = entries.get(job.id) or {}
+        record = entry if entry.get("key") == job.key else prepared.store.meta(job.key) or {}
+        texts = record.get("warnings")
+        for text in dict.fromkeys(str(t) for t in texts) if isinstance(texts, list) else ():
+            file, message = _about(job, text, prepared.catalog.root)
+            found.setdefault((file or "", message), []).append(job.id)
+    return [BuildWarning(message, file or None, tuple(ids)) for (file, message), ids in sorted(found.items())]
+
+
+def _about(job: Job, text: str, root: Path) -> tuple[str | None, str]:
+    """(the input file a warning names, relative to the catalog's folder, the rest) or (None, text)."""
+    name, sep, rest = text.partition(": ")
+    if sep and rest:
+        for path, _ in job.inputs.values():
+            path = Path(path)
+            if path.name == name:
+                return (path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)), rest
+    return None, text
 
 
 def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -85,13 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from . import commands
 
+    code = None
     try:
-        return getattr(commands, f"cmd_{args.command}")(args)
+        code = getattr(commands, f"cmd_{args.command}")(args)
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's flush at exit
+        return code
+    except BrokenPipeError:  # `mockups plan --json | head -1`: the reader has what it wanted; not an error
+        _drop_stdout()
+        if code is not None:
+            return code
+        return FAILED if args.command == "build" else OK  # a build (or --check) cut short vouches for nothing
     except (CatalogError, TemplateError) as e:
         print(_bad(e), file=sys.stderr)
         return INVALID
     except (FilterError, UnknownBackend) as e:
-        print(f"mockups: error: {e}", file=sys.stderr)
+        for line in str(e).splitlines():  # one line per --only that selects nothing
+            print(f"mockups: error: {line}", file=sys.stderr)
         return INVALID
     except FatalBackendError as e:
         print(f"mockups: the backend stopped the build: {e}", file=sys.stderr)
@@ -108,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mockups: interrupted; finished variants are kept, run the build again to go on", file=sys.stderr)
         return INTERRUPTED
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so what is left in its buffer has somewhere to go at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured in tests)
+        pass
 
 
 def _bad(e: Exception) -> str:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from . import manifest
-from .build import BuildOptions, BuildReport, build, prepare
+from .build import BuildOptions, BuildReport, build, output_warnings, prepare
 from .cli import FAILED, OK, print_json
 from .errors import MockupsError
 
@@ -19,9 +19,16 @@ def _warn(problems) -> None:
         print(str(p), file=sys.stderr)
 
 
+def _warn_outputs(warnings) -> None:
+    """The outputs' warnings (BuildWarning): each once, with its file and how many variants it affects."""
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
 def cmd_validate(args) -> int:
     prepared = prepare(args.catalog, BuildOptions(backend=args.backend))
     _warn(prepared.warnings)
+    _warn_outputs(output_warnings(prepared))  # of the outputs the last build made
     c = prepared.catalog.model
     print(f"{prepared.catalog.file.name}: ok: {len(c.products)} products, {len(c.colours)} colours, "
           f"{len(c.backgrounds)} backgrounds, {len(c.channels)} channels -> {len(prepared.variants)} variants")
@@ -36,10 +43,13 @@ def _options(args, **extra) -> BuildOptions:
 def cmd_plan(args) -> int:
     prepared = prepare(args.catalog, _options(args, force=args.force))
     plan = prepared.plan
+    warnings = output_warnings(prepared)  # of the outputs already made: new ones are known once built
     if args.json:
-        print_json(plan.to_json())
+        found = [{"file": w.file, "message": w.message, "variants": list(w.variants)} for w in warnings]
+        print_json({**plan.to_json(), "warnings": found})
         return OK
     _warn(prepared.warnings)
+    _warn_outputs(warnings)
     width = max((len(i.job.id) for i in plan.items), default=10)
     for item in plan.items:
         why = f"  ({', '.join(item.reasons)})" if item.reasons else ""
@@ -118,6 +128,7 @@ def cmd_build(args) -> int:
     finally:
         progress.close()
     print(summary_line(report))
+    _warn_outputs(report.warnings)  # also those of outputs from the cache or unchanged: still outstanding
     if report.stop_reason:
         print(f"stopped early: {report.stop_reason}", file=sys.stderr)
     if args.summary:
@@ -163,7 +174,16 @@ def markdown_summary(report: BuildReport) -> str:
         lines += ["", "### Failed", ""] + [f"- `{o.job.id}`: {o.error}" for o in report.failures]
     if plan.removed:
         lines += ["", "### Removed", ""] + [f"- `{vid}`" for vid in plan.removed]
+    if report.warnings or report.prepared.warnings:
+        lines += ["", "### Warnings", "", "| warning | variants |", "|---|---:|"]
+        lines += [f"| {_cell((f'`{w.file}`: ' if w.file else '') + w.message)} | {w.count} |" for w in report.warnings]
+        lines += [f"| {_cell(str(p))} | — |" for p in report.prepared.warnings]  # the catalog's: not per variant
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text for one cell of a Markdown table."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _check_markdown(plan) -> str:

@@ -20,16 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from functools import partial
 from pathlib import Path
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from . import manifest
 from ._gallery_data import (CHANGES, catalog_order, changes_from_plan, current_marks, facets, load_changes,
                             place_thumbs, prune, record, safe_json, save_changes, sort_key, write_if_changed)
+from ._sandbox import SecurityError, sandbox
 from .cache import ObjectStore
 from .errors import TemplateError
 
@@ -43,11 +44,11 @@ REDIRECT = (b'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" co
 
 
 def theme_environment(project_templates: Path | None) -> jinja2.Environment:
-    """The project's templates folder first, then the built-in theme; HTML autoescaped."""
-    loaders = [jinja2.FileSystemLoader(str(project_templates))] if project_templates else []
-    loaders.append(jinja2.FileSystemLoader(str(THEME)))
-    return ImmutableSandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
-                                         undefined=jinja2.StrictUndefined)
+    """The project's templates folder first, then the built-in theme; HTML autoescaped.
+
+    The sandbox and its bounds are the prompt templates' (`mockups/_sandbox.py`).
+    """
+    return sandbox([project_templates or None, THEME], autoescape=True)
 
 
 def theme_file(env: jinja2.Environment, name: str) -> bytes:
@@ -159,8 +160,24 @@ def render_page(env: jinja2.Environment, context: dict, catalog) -> str:
                             f"and the built-in theme: {', '.join(theme_names())})") from None
     except jinja2.TemplateSyntaxError as e:
         raise TemplateError(f"{_shown(e.filename, catalog)}:{e.lineno}: syntax error: {e.message}") from None
+    except SecurityError as e:  # the sandbox's refusals read as in a prompt template
+        raise TemplateError(f"{_failing_line(catalog)}: not allowed in a template: {e} "
+                            "(while rendering the gallery)") from None
     except jinja2.TemplateError as e:
         raise TemplateError(f"{PAGE} (gallery): {e.message or e}") from None
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as e:
+        raise TemplateError(f"{_failing_line(catalog)}: {e} (while rendering the gallery)") from None
+
+
+def _failing_line(catalog) -> str:
+    """'file:line' of the innermost template being rendered when the current exception was raised."""
+    where, tb = PAGE, sys.exc_info()[2]
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not name.endswith(".py") and os.path.isfile(name):  # Jinja gives template frames their file
+            where = f"{_shown(name, catalog)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def theme_names() -> list[str]:
@@ -195,12 +212,14 @@ def page_data(entries: dict[str, dict], catalog, thumbs: dict[str, str], marks: 
 
 
 def summary(records: list[dict], removed: list[dict]) -> dict[str, int]:
-    out = {"total": len(records), "new": 0, "changed": 0, "failed": 0, "removed": len(removed)}
+    out = {"total": len(records), "new": 0, "changed": 0, "failed": 0, "removed": len(removed), "warnings": 0}
     for r in records:
         if r.get("change"):
             out[r["change"]] += 1
         if r["status"] == "failed":
             out["failed"] += 1
+        if r.get("warnings"):
+            out["warnings"] += 1  # variants with a warning, not warnings
     return out
 
 

@@ -7,6 +7,7 @@ matrix does: include is applied after exclude). Order is the catalog's own order
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ FILTER_KEYS = {"sku": "product", "product": "product", "colour": "colour", "colo
 
 
 class FilterError(MockupsError):
-    """An --only or --shard value the user typed is malformed."""
+    """An --only or --shard value the user typed is malformed, or selects no variant."""
 
 
 _PATH_FIELDS = {"image", "mask", "recolour_mask"}
@@ -153,15 +154,23 @@ def parse_only(values: list[str] | None) -> list[dict[str, list[str]]]:
     filters = []
     for value in values or []:
         f: dict[str, list[str]] = {}
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            key, sep, pattern = part.partition("=")
-            key = key.strip().lower()
-            if not sep or not pattern or key not in FILTER_KEYS:
-                raise FilterError(f"--only {value!r}: expected key=value pairs with keys "
-                                  f"{', '.join(sorted(set(FILTER_KEYS) - {'color', 'product'}))}, e.g. sku=TEE-*,colour=navy")
-            f.setdefault(FILTER_KEYS[key], []).append(pattern.strip())
+        for key, pattern, _ in _pairs(value):
+            f.setdefault(key, []).append(pattern)
         filters.append(f)
     return filters
+
+
+def _pairs(value: str) -> list[tuple[str, str, str]]:
+    """One --only value -> (key, pattern, the pair as typed) for each key=pattern in it."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        key, sep, pattern = part.partition("=")
+        key = key.strip().lower()
+        if not sep or not pattern.strip() or key not in FILTER_KEYS:
+            raise FilterError(f"--only {value!r}: expected key=value pairs with keys "
+                              f"{', '.join(sorted(set(FILTER_KEYS) - {'color', 'product'}))}, e.g. sku=TEE-*,colour=navy")
+        pairs.append((FILTER_KEYS[key], pattern.strip(), f"{key}={pattern.strip()}"))
+    return pairs
 
 
 def select(variants: list[Variant], only: list[dict[str, list[str]]] | None = None,
@@ -174,6 +183,87 @@ def select(variants: list[Variant], only: list[dict[str, list[str]]] | None = No
         k, n = shard
         out = [v for v in out if shard_of(v.id, n) == k]
     return out
+
+
+def select_checked(variants: list[Variant], values: list[str] | None = None,
+                   shard: tuple[int, int] | None = None) -> list[Variant]:
+    """`select`, but an --only value (or one key=pattern in it) that matches no variant, or a shard
+    with nothing in it, is a FilterError saying what there is (a typo in CI must not build nothing)."""
+    problems = [line for value in values or [] for line in _only_problems(variants, value)]
+    if problems:
+        raise FilterError("\n".join(problems))
+    picked = select(variants, parse_only(values))
+    out = select(picked, shard=shard)
+    if shard and not out:
+        k, n = shard
+        full = sorted({shard_of(v.id, n) for v in picked})
+        whose = f"the {len(picked)} variants --only selects are" if values else f"the catalog's {len(picked)} variants are"
+        if len(picked) == 1:
+            whose = "the one variant --only selects is" if values else "the catalog's one variant is"
+        raise FilterError(f"--shard {k}/{n} selects no variant: {whose} in shard{'s' if len(full) > 1 else ''} "
+                          f"{_runs(full)} of {n}")
+    return out
+
+
+_PLURAL = {"product": "skus", "colour": "colours", "background": "backgrounds", "design": "designs",
+           "channel": "channels"}
+
+
+def _only_problems(variants: list[Variant], value: str) -> list[str]:
+    """Why one --only value selects nothing (one line per key=pattern that matches nothing), or []."""
+    pairs = _pairs(value)
+    ids = [v.ids() for v in variants]
+    lines = []
+    for key, pattern, typed in pairs:
+        known = list(dict.fromkeys(i[key] for i in ids if i[key] is not None))
+        if any(fnmatch.fnmatchcase(k, pattern) for k in known):
+            continue
+        head = f"--only {value} selects no variant" if len(pairs) == 1 else f"--only {value}: {typed} selects no variant"
+        if not known:
+            lines.append(f"{head}; no variant has a {key}")
+            continue
+        lines.append(f"{head}; {_PLURAL[key]}: {_listed(known)}{_suggest(pattern, known)}")
+    if lines or any(_filter_matches(parse_only([value])[0], i) for i in ids):
+        return lines
+    # each key=pattern matches some variant, but none matches them all: what the last key could be
+    key = pairs[-1][0]
+    others: dict[str, list[str]] = {}
+    for k, pattern, _ in pairs:
+        if k != key:
+            others.setdefault(k, []).append(pattern)
+    possible = list(dict.fromkeys(i[key] for i in ids if _filter_matches(others, i) and i[key] is not None))
+    given = ",".join(t for k, _, t in pairs if k != key)  # not empty: one key's patterns are OR-ed
+    tail = f"; with {given}, {_PLURAL[key]}: {_listed(possible)}" if possible else f"; no variant with {given} has a {key}"
+    return [f"--only {value} selects no variant: each of its parts matches some variant, "
+            f"but no variant matches them all{tail}"]
+
+
+def _listed(values: list[str], most: int = 20) -> str:
+    return ", ".join(values[:most]) + (f" and {len(values) - most} more" if len(values) > most else "")
+
+
+def _suggest(pattern: str, known: list[str]) -> str:
+    """` (did you mean 'navy'?)`: case-insensitive matches first, then close spellings."""
+    close = [k for k in known if fnmatch.fnmatchcase(k.lower(), pattern.lower())]
+    if not close:
+        lowered = {k.lower(): k for k in known}
+        close = [lowered[c] for c in difflib.get_close_matches(pattern.lower(), list(lowered), n=1, cutoff=0.6)]
+    if not close:
+        return ""
+    quoted = [f"'{c}'" for c in close[:3]]
+    more = ", ..." if len(close) > 3 else ""
+    return f" (did you mean {' or '.join(quoted)}{more}?)"
+
+
+def _runs(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> '1-3, 5'."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}, {b}" if b == a + 1 else f"{a}-{b}" for a, b in runs)
 
 
 def _filter_matches(f: dict[str, list[str]], ids: dict) -> bool:

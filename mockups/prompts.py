@@ -12,44 +12,26 @@ import sys
 from pathlib import Path
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from . import model as model_module
+from ._sandbox import MAX_ITEMS, Sandbox, SecurityError, sandbox
 from .catalog import Catalog, did_you_mean
 from .errors import TemplateError
 from .matrix import Variant
 
 BUILTIN = Path(__file__).parent / "resources" / "templates"
-MAX_ITEMS = 100_000  # the longest string or list a template may build with `*` (as Jinja's MAX_RANGE)
 
 
 class TemplateNotFound(TemplateError):
     """The template a catalog names is neither in templates/ nor built in."""
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's sandbox, with bounds on the two operators that allocate without limit ('a' * 10**12)."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
-            raise SecurityError(f"an exponent of {right} is too large (at most 100)")
-        if operator == "*":
-            sized, times = (left, right) if isinstance(left, (str, list, tuple)) else (right, left)
-            if isinstance(sized, (str, list, tuple)) and isinstance(times, int) and len(sized) * times > MAX_ITEMS:
-                raise SecurityError(f"the result would have more than {MAX_ITEMS:,} items")
-        return super().call_binop(context, operator, left, right)
+_Sandbox = Sandbox  # the one sandbox (mockups/_sandbox.py), shared with the gallery theme
 
 
 def environment(project_templates: Path | None, *, autoescape: bool = False) -> jinja2.Environment:
     """A sandboxed environment: the project's templates first, then the built-in ones."""
-    loaders = [jinja2.FileSystemLoader(str(project_templates))] if project_templates else []
-    loaders.append(jinja2.FileSystemLoader(str(BUILTIN)))
-    return _Sandbox(
-        loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=autoescape,
-        keep_trailing_newline=False,
-    )
+    return sandbox([project_templates or None, BUILTIN], autoescape=autoescape)
 
 
 class PromptRenderer:

@@ -11,6 +11,7 @@ from .model import json_schema
 from .samples import write_samples
 
 STARTER = Path(__file__).parent / "resources" / "starter"
+IGNORED = ["build/", ".mockups-cache/"]  # the outputs and the cache: made again by `mockups build`
 
 
 class InitError(MockupsError):
@@ -18,7 +19,7 @@ class InitError(MockupsError):
 
 
 def write_starter(folder: Path) -> list[Path]:
-    """Write the starter project; refuse to overwrite an existing catalog or templates."""
+    """Write the starter project and its .gitignore; refuse to overwrite an existing catalog or templates."""
     folder.mkdir(parents=True, exist_ok=True)
     targets = [folder / "catalog.yaml", folder / "templates", folder / "assets"]
     existing = [t.name for t in targets if t.exists()]
@@ -34,4 +35,21 @@ def write_starter(folder: Path) -> list[Path]:
     written.append(schema)
     write_samples(folder / "assets")
     written += sorted((folder / "assets").glob("*"))
+    if write_gitignore(folder):
+        written.append(folder / ".gitignore")
     return written
+
+
+def write_gitignore(folder: Path) -> bool:
+    """Ignore the build and cache folders: add to an existing .gitignore what it lacks. True if written."""
+    path = folder / ".gitignore"
+    text = path.read_text() if path.exists() else ""
+    have = {line.strip().strip("/") for line in text.splitlines()}
+    missing = [line for line in IGNORED if line.strip("/") not in have]
+    if not missing:
+        return False
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "# mockups: generated images and the cache (`mockups build` makes them again)\n" + "\n".join(missing) + "\n"
+    path.write_text(text)
+    return True

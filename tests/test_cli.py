@@ -159,9 +159,9 @@ def test_schema_command(tmp_path):
 def test_public_api_is_pinned():
     assert sorted(mockups.__all__) == sorted([
         "Backend", "BackendError", "BudgetExceeded", "BuildError", "BuildLocked", "BuildOptions", "BuildReport",
-        "Catalog", "CatalogError", "FatalBackendError", "ImageInputError", "Job", "MockupsError", "Plan",
+        "BuildWarning", "Catalog", "CatalogError", "FatalBackendError", "ImageInputError", "Job", "MockupsError", "Plan",
         "Prepared", "Problem", "Rendered", "TemplateError", "TransientBackendError", "Variant", "build", "expand",
-        "get_backend", "json_schema", "load_catalog", "prepare", "__version__",
+        "get_backend", "json_schema", "load_catalog", "output_warnings", "prepare", "__version__",
     ])
     for name in mockups.__all__:
         assert hasattr(mockups, name)
@@ -184,3 +184,37 @@ def test_ci_recipe_commands_parse():
     for text in commands:
         argv = shlex.split(text.replace("${{ matrix.shard }}", "1").replace("$GITHUB_STEP_SUMMARY", "summary.md"))
         parser().parse_args(argv[1:])
+
+
+def test_ci_recipe_installs_mockups_from_its_repository():
+    """mockups is not on PyPI: every job installs it from Git (or the checkout), never `pip install mockups`."""
+    import shlex
+
+    import yaml
+    from packaging.requirements import Requirement
+
+    workflow = yaml.safe_load((REPO / "examples" / "github-actions.yml").read_text())
+    installs = 0
+    for name, job in workflow["jobs"].items():
+        env = {**workflow.get("env", {}), **job.get("env", {})}
+        runs = [step for step in job["steps"] if "run" in step]
+        assert any("pip install" in step["run"] for step in runs), f"job {name} does not install mockups"
+        for step in runs:
+            for line in step["run"].splitlines():
+                words = shlex.split(line, comments=True)
+                if words[:2] != ["pip", "install"]:
+                    continue
+                for word in words[2:]:
+                    for var, value in {**env, **step.get("env", {})}.items():
+                        word = word.replace(f"${{{var}}}", value).replace(f"${var}", value)
+                    if word.startswith("-"):
+                        continue
+                    if word == ".":  # the checked-out mockups repository itself
+                        installs += 1
+                        continue
+                    req = Requirement(word)  # a bare `mockups` (or mockups==0.1.0) would come from PyPI
+                    if req.name == "mockups":
+                        installs += 1
+                        assert req.url, f"job {name}: `pip install {word}` installs mockups from PyPI"
+                        assert req.url.startswith("git+https://github.com/") and "@v" in req.url.rsplit("/", 1)[-1]
+    assert installs == len(workflow["jobs"])  # one install of mockups per job

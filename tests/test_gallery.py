@@ -12,6 +12,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import jinja2
 import pytest
 from PIL import Image, ImageDraw
 
@@ -210,7 +211,7 @@ def test_a_rebuild_marks_changed_new_and_removed_variants(built):
     assert marks == {"shop/TEE/navy--studio": "changed", "shop/TEE/navy--sand": "changed",
                      "shop/TEE/navy--wood": "changed", "shop/MUG/navy--studio": "changed",
                      "shop/MUG/navy--sand": "changed", "shop/MUG/sage--studio": "new", "shop/MUG/sage--sand": "new"}
-    assert data["summary"] == {"total": 17, "new": 2, "changed": 5, "failed": 2, "removed": 1}
+    assert data["summary"] == {"total": 17, "new": 2, "changed": 5, "failed": 2, "removed": 1, "warnings": 0}
     assert [r["id"] for r in data["removed"]] == ["shop/TEE/cherry--wood"]
     assert (folder / data["removed"][0]["thumb"]).is_file()
     changed = by_id(data)["shop/TEE/navy--sand"]
@@ -241,7 +242,8 @@ def test_a_build_without_the_gallery_can_still_record_its_changes(tmp_path, flat
     path = record_changes(tmp_path / "build", report.prepared.plan, store=report.prepared.store)
     assert len(json.loads(path.read_text())["variants"]) == 7
     index = write_gallery(tmp_path / "build", load_catalog(catalog))
-    assert page_data(index)["summary"] == {"total": 17, "new": 2, "changed": 5, "failed": 2, "removed": 1}
+    assert page_data(index)["summary"] == {"total": 17, "new": 2, "changed": 5, "failed": 2, "removed": 1,
+                                          "warnings": 0}
 
 
 def test_marks_of_variants_rebuilt_since_are_dropped(built):
@@ -358,3 +360,76 @@ def test_an_empty_build_still_writes_a_page(tmp_path, flat):
     path = write_gallery(tmp_path / "build", load_catalog(catalog))
     data = page_data(path)
     assert data["variants"] == [] and data["summary"]["total"] == 0
+
+
+# --- one sandbox for prompts and the theme ------------------------------------------------------------
+
+def test_the_theme_and_the_prompts_share_one_sandbox(tmp_path):
+    from mockups._sandbox import Sandbox
+    from mockups.gallery import theme_environment
+    from mockups.prompts import environment
+
+    for env in (theme_environment(None), theme_environment(tmp_path), environment(None), environment(tmp_path)):
+        assert type(env) is Sandbox and env.undefined is jinja2.StrictUndefined
+    assert theme_environment(None).autoescape is True and environment(None).autoescape is False
+
+
+@pytest.mark.parametrize("expression, refusal", [
+    ("('a'*200000)|length", "the result would have more than 100,000 items"),
+    ("([0]*200000)|length", "the result would have more than 100,000 items"),
+    ("2 ** 1000", "an exponent of 1000 is too large (at most 100)"),
+])
+def test_a_gallery_theme_is_bounded_as_a_prompt_template_is(tmp_path, flat, expression, refusal):
+    catalog = make_project(tmp_path)
+    write_tree(tmp_path, {"templates/gallery.html.j2": '{% extends "gallery-base.html.j2" %}\n'
+                                                       f'{{% block intro %}}<p>{{{{ {expression} }}}}</p>{{% endblock %}}'})
+    with pytest.raises(TemplateError) as in_gallery:
+        build_flat(catalog)
+    (tmp_path / "templates" / "gallery.html.j2").unlink()
+    write_tree(tmp_path, {"templates/product-photo.j2": f"A photo.\n{{{{ {expression} }}}}\n"})
+    with pytest.raises(TemplateError) as in_prompt:
+        build_flat(catalog)
+    assert str(in_gallery.value) == (f"templates/gallery.html.j2:2: not allowed in a template: {refusal} "
+                                     "(while rendering the gallery)")
+    assert str(in_prompt.value) == (f"templates/product-photo.j2:2: not allowed in a template: {refusal} "
+                                    "(while rendering shop/TEE/white--studio)")
+
+
+def test_a_gallery_template_error_names_its_file_and_line_instead_of_a_traceback(tmp_path, flat):
+    catalog = make_project(tmp_path)
+    write_tree(tmp_path, {"templates/gallery.html.j2": '{% extends "gallery-base.html.j2" %}\n\n'
+                                                       '{% block intro %}{{ 1 / 0 }}{% endblock %}'})
+    with pytest.raises(TemplateError, match=r"^templates/gallery.html.j2:3: division by zero \(while rendering "
+                                            r"the gallery\)$"):
+        build_flat(catalog)
+
+
+# --- warnings -------------------------------------------------------------------------------------------
+
+class WarningFlat(FlatBackend):
+    """The flat backend, with a warning about the tee's photo on every tee."""
+
+    name = "warning-flat"
+
+    def render(self, job) -> Rendered:
+        rendered = super().render(job)
+        if job.variant.product.sku == "TEE":
+            rendered.warnings.append("tee.png: the automatic cut-out has low confidence (0.12); give the product "
+                                     "a `mask:` file (white = product)")
+        return rendered
+
+
+def test_warnings_reach_the_page_data_the_summary_and_the_status_filter(tmp_path, monkeypatch):
+    monkeypatch.setitem(base.BUILTIN, "flat", "tests.test_gallery:WarningFlat")
+    catalog = make_project(tmp_path)
+    build_flat(catalog)
+    data = page_data(tmp_path / "build" / "gallery" / "index.html")
+    warned = {v["id"] for v in data["variants"] if v.get("warnings")}
+    assert warned == {v["id"] for v in data["variants"] if v["sku"] == "TEE"} and len(warned) == 9
+    assert by_id(data)["shop/TEE/navy--sand"]["warnings"] == [
+        "tee.png: the automatic cut-out has low confidence (0.12); give the product a `mask:` file (white = product)"]
+    assert data["summary"]["warnings"] == 9
+    status = next(f for f in data["facets"] if f["key"] == "status")
+    assert [v["id"] for v in status["values"]] == ["new", "changed", "failed", "unchanged", "warnings"]
+    html = (tmp_path / "build" / "gallery" / "index.html").read_text()
+    assert re.search(r'data-status="warnings"[^>]*><b>9</b> with warnings</button>', html)

@@ -299,6 +299,72 @@ def test_the_xss_probe_stays_inert_and_shows_as_text(open_gallery):
     assert page.evaluate("[...document.querySelectorAll('b')].every(b => !/bold|boom/.test(b.textContent))")
 
 
+# --- warnings -----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def warned_site(tmp_path_factory) -> Path:
+    """The minimal project, built twice by the local backend, with the tee photographed on noise.
+
+    The automatic cut-out of the tee has low confidence, so its 4 variants carry that warning; the
+    second build changes nothing, so no variant is marked new and the warnings are all that shows.
+    """
+    from mockups import BuildOptions, build
+
+    from .conftest import MINIMAL, tiny_logo, tiny_product, write_tree
+    from .test_warnings import noise_jpeg
+
+    root = tmp_path_factory.mktemp("warned")
+    write_tree(root, {"assets/tee.jpg": noise_jpeg(), "assets/mug.png": tiny_product(colour=(240, 240, 240)),
+                      "assets/wood.png": Image.new("RGB", (160, 120), (150, 110, 70)), "assets/logo.png": tiny_logo(),
+                      "catalog.yaml": MINIMAL.replace("image: assets/tee.png", "image: assets/tee.jpg")})
+    for _ in range(2):
+        build(root / "catalog.yaml", BuildOptions(jobs=2))
+    return root / "build"
+
+
+def cards(page) -> list[list]:
+    """[title, has a warning badge, the badge's title] of every card on the page."""
+    return page.eval_on_selector_all(".card", "cs => cs.map(c => { const b = c.querySelector('.badge-warning'); "
+                                              "return [c.querySelector('.card-title').textContent, !!b, b && b.title]; })")
+
+
+def test_warnings_show_on_the_affected_cards_only_and_filter_the_grid(open_gallery, warned_site):
+    page = open_gallery(build=warned_site)
+    assert count(page) == "8 variants"
+    shown = cards(page)
+    assert sorted(t for t, badge, _ in shown if badge) == ["Tee"] * 4
+    assert sorted(t for t, badge, _ in shown if not badge) == ["Mug"] * 4
+    tips = {tip for _, badge, tip in shown if badge}
+    assert len(tips) == 1 and tips.pop().startswith("tee.jpg: the automatic cut-out has low confidence (")
+    assert page.locator(".badge").count() == 4  # nothing new or changed: only the warnings
+    assert page.text_content('.chip[data-status="warnings"]') == "4 with warnings"
+
+    page.click('.chip[data-status="warnings"]')
+    assert count(page) == "4 of 8 variants"
+    assert [(t, badge) for t, badge, _ in cards(page)] == [("Tee", True)] * 4
+    assert page.is_checked('input[data-facet="status"][value="warnings"]')
+    assert page.get_attribute('.chip[data-status="warnings"]', "aria-pressed") == "true"
+    hash_has(page, "status=warnings")
+    shot(page, "gallery-warnings.png")
+
+    page.click(".card >> nth=0")
+    page.wait_for_selector("#lightbox[open]")
+    assert page.text_content("#lb-pos") == "1 / 4"
+    assert "Warning" in page.text_content("#lb-badges")
+    assert "tee.jpg: the automatic cut-out has low confidence (" in page.text_content("#lb-dl .lb-warnings")
+    page.keyboard.press("Escape")
+
+    linked = open_gallery("#status=warnings", build=warned_site)
+    assert count(linked) == "4 of 8 variants" and all(badge for _, badge, _ in cards(linked))
+    linked.check('input[data-facet="status"][value="unchanged"]')  # values of one filter are alternatives
+    assert count(linked) == "8 variants"
+    linked.uncheck('input[data-facet="status"][value="warnings"]')
+    assert count(linked) == "8 variants"
+    linked.click("#reset")
+    linked.fill("#q", "low confidence")  # the search reads the warnings too
+    wait_until(linked, "document.getElementById('count').textContent === '4 of 8 variants'")
+
+
 # --- matrix and layout ------------------------------------------------------------------------------
 
 def test_matrix_shows_colours_by_backgrounds_and_opens_cells(open_gallery):

@@ -44,10 +44,18 @@
 
   G.altText = (v) => v.product + ' in ' + v.colour_name + ', ' + v.background_name + ' background';
 
+  G.warnings = (v) => (Array.isArray(v.warnings) ? v.warnings : []);
+
   G.badges = function (v, saysFailed) {
     const box = G.el('span', 'badges');
     if (v.change) box.append(G.el('span', 'badge badge-' + v.change, v.change === 'new' ? 'New' : 'Changed'));
     if (v.status === 'failed' && !saysFailed) box.append(G.el('span', 'badge badge-failed', 'Failed'));
+    const w = G.warnings(v);
+    if (w.length) {
+      const badge = G.el('span', 'badge badge-warning', w.length === 1 ? 'Warning' : w.length + ' warnings');
+      badge.title = w.join('\n'); // the warning text on hover; the lightbox lists it too
+      box.append(badge);
+    }
     return box.childElementCount ? box : null;
   };
 
@@ -82,6 +90,7 @@
     if (v.change) s.push(v.change);
     if (v.status === 'failed') s.push('failed');
     if (!s.length) s.push('unchanged');
+    if (G.warnings(v).length) s.push('warnings'); // besides the others: an unchanged variant can have one
     return s;
   }
 
@@ -103,7 +112,8 @@
   let TEXT = null; // lower-case search text per variant, built on the first search
   function searchText() {
     TEXT = TEXT || V.map((v) => [v.id, v.sku, v.product, v.colour, v.colour_name, v.colour_hex, v.background,
-      v.background_name, v.design, v.channel, v.backend, v.model, v.prompt].filter(Boolean).join('\n').toLowerCase());
+      v.background_name, v.design, v.channel, v.backend, v.model, v.prompt, ...G.warnings(v)].filter(Boolean)
+      .join('\n').toLowerCase());
     return TEXT;
   }
 

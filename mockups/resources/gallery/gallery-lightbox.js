@@ -65,7 +65,12 @@
       term(dl, v.change === 'new' ? 'New' : 'Changed', why);
     }
     if (v.previous_built_at) term(dl, 'Previous', when(v.previous_built_at));
-    if (v.warnings && v.warnings.length) term(dl, 'Warnings', v.warnings.join('; '));
+    const warnings = G.warnings(v);
+    if (warnings.length) {
+      const dd = el('dd', 'lb-warnings');
+      warnings.forEach((w) => dd.append(el('span', 'lb-warning', w)));
+      dl.append(el('dt', null, warnings.length === 1 ? 'Warning' : 'Warnings'), dd);
+    }
     $('lb-prompt').textContent = v.prompt || '—';
     const b = G.badges(v);
     $('lb-badges').replaceChildren(...(b ? [b] : []));

@@ -1,7 +1,8 @@
 /* mockups review gallery: the page. Builds the filters, wires the toolbar, and starts.
  *
  * Filters (product, colour, background, design, channel, backend, status) combine: values of one facet
- * are OR-ed, facets are AND-ed, and the search (every word, over SKU, names, ids and the prompt) too.
+ * are OR-ed, facets are AND-ed, and the search (every word, over SKU, names, ids, the prompt and the
+ * warnings) too. Status is new, changed, failed, unchanged and, besides any of those, warnings.
  * Each value shows how many variants ticking it would show. The state lives in the URL hash, so a
  * filtered view or an open variant can be linked and is restored on load. See gallery-core.js.
  */

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from PIL import Image, ImageOps  # noqa: E402
 
 from mockups import BuildOptions, prepare  # noqa: E402
-from mockups.backends import imaging  # noqa: E402
+from mockups import imaging  # noqa: E402
 
 COLOURS = ["white", "black", "navy", "cherry"]
 BACKGROUNDS = ["studio", "oak-table", "sweep"]
@@ -60,8 +60,8 @@ def write_catalog(root: Path, size: int, products: list[str]) -> Path:
 # --- the measured pipelines -----------------------------------------------------------------------
 
 def child_mockups(catalog: str, workers: int) -> dict:
-    from mockups.cache import ObjectStore
-    from mockups.runner import RunOptions, Runner
+    from mockups.engine.cache import ObjectStore
+    from mockups.engine.runner import RunOptions, Runner
 
     prepared = prepare(catalog, BuildOptions(backend="local"))
     store = ObjectStore(Path(catalog).parent / f"cache-{workers}")

@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from PIL import Image  # noqa: E402
 
-from mockups import manifest  # noqa: E402
-from mockups.cache import ObjectStore  # noqa: E402
-from mockups.gallery import write_gallery  # noqa: E402
+from mockups.engine import manifest  # noqa: E402
+from mockups.engine.cache import ObjectStore  # noqa: E402
+from mockups.review.gallery import write_gallery  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -4,7 +4,7 @@
 
 1. Throughput: builds N variants (default 200) with every request taking `latency` seconds at
    concurrency `jobs`, and prints the wall time against the ideal N x latency / jobs as a ratio
-   (target < 1.1). The build is the whole `mockups.build.build` (plan, requests, cache, manifest,
+   (target < 1.1). The build is the whole `mockups.engine.pipeline.build` (plan, requests, cache, manifest,
    contact sheets), without the HTML gallery.
 2. Rate limit: builds a smaller set (default 24 variants) with requests_per_minute 20 and prints
    the largest number of requests the server saw in any 60 s window (target <= 20).
@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mockups.build import BuildOptions, build  # noqa: E402
+from mockups.engine.pipeline import BuildOptions, build  # noqa: E402
 
 
 class FakeServer:

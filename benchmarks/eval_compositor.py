@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mockups.backends import imaging as im  # noqa: E402
+from mockups import imaging as im  # noqa: E402
 
 DEFAULT_EVAL_DIR = Path("/work/shared/eval-images")
 COLOURS = {"navy": "#1F2A44", "white": "#F4F4F2", "cherry": "#B22234", "black": "#1B1B1D"}

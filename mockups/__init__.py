@@ -3,17 +3,16 @@
 The public API is what this module exports; everything else is private and may change.
 """
 
-__version__ = "0.1.0"
+from mockups._version import __version__
 
-from .backends.base import Backend, Rendered, get_backend
-from .build import BuildOptions, BuildReport, BuildWarning, Prepared, build, output_warnings, prepare
-from .catalog import Catalog, load_catalog
-from .errors import (BackendError, BudgetExceeded, BuildError, BuildLocked, CatalogError, FatalBackendError,
-                     ImageInputError, MockupsError, Problem, TemplateError, TransientBackendError)
-from .jobs import Job
-from .matrix import Variant, expand
-from .model import json_schema
-from .plan import Plan
+from mockups.backends.base import Backend, Rendered, get_backend
+from mockups.engine.pipeline import BuildOptions, BuildReport, BuildWarning, Prepared, build, output_warnings, prepare
+from mockups.catalog import Catalog, load_catalog
+from mockups.errors import BackendError, BudgetExceeded, BuildError, BuildLocked, CatalogError, FatalBackendError, ImageInputError, MockupsError, Problem, TemplateError, TransientBackendError
+from mockups.jobs import Job
+from mockups.matrix import Variant, expand
+from mockups.catalog.schema import json_schema
+from mockups.engine.plan import Plan
 
 __all__ = [
     "Backend", "BackendError", "BudgetExceeded", "BuildError", "BuildLocked", "BuildOptions", "BuildReport",

@@ -14,8 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-from .catalog import Catalog
-from .matrix import Variant
+from mockups.catalog import Catalog
+from mockups.matrix import Variant
 
 KEY_SCHEMA = 1  # bump only on purpose: it invalidates every user's cache
 

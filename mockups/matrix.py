@@ -13,9 +13,9 @@ import hashlib
 from dataclasses import dataclass, field
 from itertools import product as cartesian
 
-from .catalog import Catalog
-from .errors import CatalogError, MockupsError
-from .model import Background, Channel, Colour, Design, Product, Rule
+from mockups.catalog import Catalog
+from mockups.errors import CatalogError, MockupsError
+from mockups.catalog.schema import Background, Channel, Colour, Design, Product, Rule
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 FILTER_KEYS = {"sku": "product", "product": "product", "colour": "colour", "color": "colour",

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import jinja2
 
-from . import model as model_module
-from ._sandbox import MAX_ITEMS, Sandbox, SecurityError, sandbox
-from .catalog import Catalog, did_you_mean
-from .errors import TemplateError
-from .matrix import Variant
+from mockups._resources import RESOURCES
+from mockups.catalog import schema as model_module
+from mockups._sandbox import MAX_ITEMS, Sandbox, SecurityError, sandbox
+from mockups.catalog import Catalog
+from mockups.errors import did_you_mean
+from mockups.errors import TemplateError
+from mockups.matrix import Variant
 
-BUILTIN = Path(__file__).parent / "resources" / "templates"
+BUILTIN = RESOURCES / "templates"
 
 
 class TemplateNotFound(TemplateError):

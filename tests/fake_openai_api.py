@@ -23,7 +23,7 @@ from datetime import date
 from openai.types import image_edit_params, image_generate_params, image_model
 from PIL import Image
 
-from mockups.backends import openai_models
+from mockups.backends.openai import models as openai_models
 
 EDIT_TYPES = typing.get_type_hints(image_edit_params.ImageEditParamsNonStreaming)
 GENERATE_TYPES = typing.get_type_hints(image_generate_params.ImageGenerateParamsNonStreaming)

@@ -13,12 +13,13 @@ import filelock
 import pytest
 from PIL import Image
 
-from mockups import BudgetExceeded, BuildLocked, BuildOptions, build, prepare
-from mockups.backends.imaging import read_metadata
+from mockups import BudgetExceeded, BuildLocked, BuildOptions, prepare
+from mockups import build
+from mockups.imaging import read_metadata
 from mockups.cli import main
 
-from .backends_for_tests import calls
-from .conftest import MINIMAL, REPO
+from tests.backends_for_tests import calls
+from tests.conftest import MINIMAL, REPO
 
 RECORDING = "tests.backends_for_tests:Recording"
 
@@ -180,9 +181,9 @@ def test_budget_refuses_to_start_and_stops_when_spent(project, log, monkeypatch)
 
 
 def test_spend_stops_new_jobs(project, log, monkeypatch):
-    from mockups.runner import RunOptions, Runner
-    from mockups.cache import ObjectStore
-    from .backends_for_tests import Recording
+    from mockups.engine.runner import RunOptions, Runner
+    from mockups.engine.cache import ObjectStore
+    from tests.backends_for_tests import Recording
 
     path = project()
     prepared = prepare(path, BuildOptions(backend=RECORDING))
@@ -194,7 +195,7 @@ def test_spend_stops_new_jobs(project, log, monkeypatch):
 
 
 def test_rate_limiter_never_exceeds_its_window():
-    from mockups.runner import RateLimiter
+    from mockups.engine.runner import RateLimiter
 
     now = [0.0]
     starts = []

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from mockups import CatalogError, load_catalog
-from mockups.model import json_schema
+from mockups.catalog.schema import json_schema
 
-from .conftest import MINIMAL, REPO
+from tests.conftest import MINIMAL, REPO
 
 
 def problems(path) -> list[str]:

@@ -15,10 +15,10 @@ from PIL import Image
 
 import mockups
 from mockups.cli import main, parser
-from mockups.model import json_schema
+from mockups.catalog.schema import json_schema
 from mockups.starter import STARTER
 
-from .conftest import MINIMAL, REPO, copy_bundled
+from tests.conftest import MINIMAL, REPO, copy_bundled
 
 COMMANDS = ["validate", "plan", "build", "gallery", "clean", "schema", "init"]
 
@@ -92,7 +92,7 @@ def test_sample_assets_are_what_the_generator_makes(tmp_path):
     by more than 8 (a JPEG block's rounding). A real change to a drawing moves thousands of
     values by far more than that, and fails.
     """
-    from mockups.samples import write_samples
+    from mockups.starter.samples import write_samples
 
     write_samples(tmp_path / "a")
     write_samples(tmp_path / "b")

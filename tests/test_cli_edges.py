@@ -13,7 +13,7 @@ from mockups import BuildOptions, prepare
 from mockups.cli import main
 from mockups.matrix import FilterError
 
-from .conftest import MINIMAL, REPO, copy_bundled
+from tests.conftest import MINIMAL, REPO, copy_bundled
 
 RECORDING = "tests.backends_for_tests:Recording"
 COMMANDS = [["plan"], ["plan", "--json"], ["build", "--no-gallery"], ["build", "--check"]]
@@ -116,7 +116,7 @@ def test_bundled_catalog_messages(tmp_path):
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     """A catalog whose plan is over 64 KiB (a pipe's buffer) as JSON and as a table: 2,408 variants."""
-    from .conftest import tiny_logo, tiny_product, write_tree
+    from tests.conftest import tiny_logo, tiny_product, write_tree
     from PIL import Image
 
     extra = "".join(f'  - {{id: c{i:03}, name: C{i}, hex: "#{i:06X}"}}\n' for i in range(600))
@@ -176,7 +176,7 @@ def quick_samples(monkeypatch):
         folder.mkdir()
         (folder / "tee.png").write_bytes(b"")
 
-    monkeypatch.setattr("mockups.starter.write_samples", write_samples)
+    monkeypatch.setattr("mockups.starter._init.write_samples", write_samples)
 
 
 def test_init_adds_to_an_existing_gitignore_what_it_lacks(tmp_path, quick_samples):

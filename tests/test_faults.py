@@ -25,12 +25,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import mockups.cache
+import mockups.engine.cache
 from mockups.backends.local import LocalBackend
 from mockups.cli import main
 
-from .backends_for_tests import Recording, calls, log_call
-from .conftest import MINIMAL, REPO, record, tiny_logo, tiny_product, write_tree
+from tests.backends_for_tests import Recording, calls, log_call
+from tests.conftest import MINIMAL, REPO, record, tiny_logo, tiny_product, write_tree
 
 KILL_POINTS = int(os.environ.get("MOCKUPS_KILL_POINTS", "5"))  # benchmarks/soak.py raises it
 COUNTING = "tests.test_faults:CountingLocal"
@@ -228,7 +228,7 @@ def test_killed_builds_resume_to_byte_identical_outputs(tmp_path, reference):
 # A build that kills itself (SIGKILL) half-way through writing its N-th file: every write is a kill point.
 DIE_AT_WRITE = """
 import os, signal, sys
-import mockups.cache
+import mockups.engine.cache
 from mockups.cli import main
 
 die_at, writes = int(sys.argv[1]), 0
@@ -259,7 +259,7 @@ class Os:
         return HalfWritten(f) if writes == die_at else f
 
 
-mockups.cache.os = Os()
+mockups.engine.cache.os = Os()
 code = main(sys.argv[2:])
 print(f"writes: {writes}", file=sys.stderr)
 sys.exit(code)
@@ -367,7 +367,8 @@ def test_a_second_concurrent_build_is_refused_not_interleaved(tmp_path):
 def test_a_build_that_waited_for_the_lock_does_not_redo_the_finished_work(tmp_path, monkeypatch):
     """Needs the fix in runner.py/build.py: the plan is made before the lock is taken, so a build that
     was planned while another ran repeats every call the other one already paid for."""
-    from mockups import BuildOptions, build, prepare
+    from mockups import BuildOptions, prepare
+    from mockups import build
 
     root = make_project(tmp_path / "shop", MINIMAL)
     log = tmp_path / "calls.log"
@@ -383,7 +384,7 @@ def test_a_build_that_waited_for_the_lock_does_not_redo_the_finished_work(tmp_pa
 # --- a full disk ------------------------------------------------------------------------------------------
 
 class FullDisk:
-    """Stands in for `os` inside mockups.cache: from the (after+1)-th file write on, writes fail half-way
+    """Stands in for `os` inside mockups.engine.cache: from the (after+1)-th file write on, writes fail half-way
     with ENOSPC, as on a disk that has just filled up."""
 
     def __init__(self, after: int | None):
@@ -452,9 +453,9 @@ def prepare_disk_full(tmp_path: Path, monkeypatch, backend: str) -> tuple[Path, 
     ref = tmp_path / "v2"
     shutil.copytree(base, ref, symlinks=True)
     counter = FullDisk(None)
-    monkeypatch.setattr(mockups.cache, "os", counter)
+    monkeypatch.setattr(mockups.engine.cache, "os", counter)
     assert cli("build", str(ref / "catalog.yaml"), "--backend", backend, "-j", "1")[0] == 0
-    monkeypatch.setattr(mockups.cache, "os", os)
+    monkeypatch.setattr(mockups.engine.cache, "os", os)
     return base, files(base), files(ref), counter.writes
 
 
@@ -473,9 +474,9 @@ def fill_the_disk_at_every_write(tmp_path: Path, monkeypatch, backend: str, prep
     for n in range(writes):
         root = tmp_path / f"full-after-{n}"
         shutil.copytree(base, root, symlinks=True)
-        monkeypatch.setattr(mockups.cache, "os", FullDisk(n))
+        monkeypatch.setattr(mockups.engine.cache, "os", FullDisk(n))
         code, _, err = cli("build", str(root / "catalog.yaml"), "--backend", backend, "-j", "1")
-        monkeypatch.setattr(mockups.cache, "os", os)
+        monkeypatch.setattr(mockups.engine.cache, "os", os)
         assert code == 1, err
         assert "Traceback" not in err, err
         assert err.splitlines()[-1].startswith(f"mockups: no space left on the device for {root}"), err
@@ -508,7 +509,7 @@ def test_a_full_disk_stops_the_build_instead_of_paying_for_more_calls(tmp_path, 
     base, *_ = disk_full_project
     log = tmp_path / "calls.log"
     log.unlink(missing_ok=True)
-    monkeypatch.setattr(mockups.cache, "os", FullDisk(0))
+    monkeypatch.setattr(mockups.engine.cache, "os", FullDisk(0))
     code, _, err = cli("build", str(base / "catalog.yaml"), "--backend", RECORDING, "-j", "1")
     assert code == 1
     assert len(calls(log)) == 1, f"{len(calls(log))} backend calls after the disk filled up"

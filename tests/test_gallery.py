@@ -16,18 +16,17 @@ import jinja2
 import pytest
 from PIL import Image, ImageDraw
 
-from mockups import manifest
-from mockups._gallery_data import (THUMB_SIDE, changes_from_plan, classify, current_marks, load_changes,
-                                   safe_json, thumb_size)
+from mockups.engine import manifest
+from mockups.review._gallery_data import THUMB_SIDE, changes_from_plan, classify, current_marks, load_changes, safe_json, thumb_size
 from mockups.backends import base
 from mockups.backends.base import Backend, Rendered
-from mockups.build import BuildOptions, build, prepare
-from mockups.cache import ObjectStore
+from mockups.engine.pipeline import BuildOptions, build, prepare
+from mockups.engine.cache import ObjectStore
 from mockups.catalog import load_catalog
 from mockups.errors import BackendError, TemplateError
-from mockups.gallery import write_gallery
+from mockups.review.gallery import write_gallery
 
-from .conftest import tiny_product, write_tree
+from tests.conftest import tiny_product, write_tree
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -233,7 +232,7 @@ def test_the_gallery_command_reproduces_the_marks_without_a_plan(built):
 
 
 def test_a_build_without_the_gallery_can_still_record_its_changes(tmp_path, flat):
-    from mockups.gallery import record_changes
+    from mockups.review.gallery import record_changes
 
     catalog = make_project(tmp_path)
     build_flat(catalog)
@@ -366,7 +365,7 @@ def test_an_empty_build_still_writes_a_page(tmp_path, flat):
 
 def test_the_theme_and_the_prompts_share_one_sandbox(tmp_path):
     from mockups._sandbox import Sandbox
-    from mockups.gallery import theme_environment
+    from mockups.review.gallery import theme_environment
     from mockups.prompts import environment
 
     for env in (theme_environment(None), theme_environment(tmp_path), environment(None), environment(tmp_path)):

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .conftest import REPO
-from .test_gallery import XSS, by_id, page_data, register_flat, two_builds
+from tests.conftest import REPO
+from tests.test_gallery import XSS, by_id, page_data, register_flat, two_builds
 
 pytestmark = pytest.mark.browser
 
@@ -308,10 +308,11 @@ def warned_site(tmp_path_factory) -> Path:
     The automatic cut-out of the tee has low confidence, so its 4 variants carry that warning; the
     second build changes nothing, so no variant is marked new and the warnings are all that shows.
     """
-    from mockups import BuildOptions, build
+    from mockups import BuildOptions
+    from mockups import build
 
-    from .conftest import MINIMAL, tiny_logo, tiny_product, write_tree
-    from .test_warnings import noise_jpeg
+    from tests.conftest import MINIMAL, tiny_logo, tiny_product, write_tree
+    from tests.test_warnings import noise_jpeg
 
     root = tmp_path_factory.mktemp("warned")
     write_tree(root, {"assets/tee.jpg": noise_jpeg(), "assets/mug.png": tiny_product(colour=(240, 240, 240)),
@@ -406,8 +407,8 @@ def test_readable_on_a_phone(open_gallery):
 
 def synthetic_build(folder: Path, n: int) -> Path:
     """A build folder with a manifest of n variants and their (tiny) thumbnails, no images."""
-    from mockups import manifest
-    from mockups.gallery import write_gallery
+    from mockups.engine import manifest
+    from mockups.review.gallery import write_gallery
 
     thumbs = folder / "gallery" / "thumbs"
     thumbs.mkdir(parents=True)

@@ -3,7 +3,7 @@ never a traceback; paths cannot leave the project; templates cannot run code; se
 environment.
 
 The catalog arrives through pull requests from many hands, and CI runs it with an API key in the
-environment. Everything here goes through the command line (`mockups.cli.main`), as CI would.
+environment. Everything here goes through the command line (`mockups.cli._main.main`), as CI would.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from PIL import Image
 
 from mockups.cli import main
 
-from .conftest import MINIMAL, REPO, record
+from tests.conftest import MINIMAL, REPO, record
 
 CORPUS = Path(__file__).parent / "corpus"
 BUNDLED = (REPO / "catalog.yaml").read_text()
@@ -594,7 +594,7 @@ def test_secrets_in_the_environment_never_reach_any_file_or_log(tmp_path, backen
     root = tmp_path / "shop"
     root.mkdir()
     (root / "catalog.yaml").write_text(MINIMAL)
-    from .conftest import tiny_logo, tiny_product, write_tree
+    from tests.conftest import tiny_logo, tiny_product, write_tree
 
     write_tree(root, {"assets/tee.png": tiny_product(), "assets/mug.png": tiny_product(colour=(240, 240, 240)),
                       "assets/wood.png": Image.new("RGB", (160, 120), (150, 110, 70)), "assets/logo.png": tiny_logo()})
@@ -618,7 +618,7 @@ PYTHON_ERROR = re.compile(r"^[A-Z]\w*(Error|Exception|Interrupt): ")  # how the 
 
 @pytest.fixture(scope="module")
 def small_project(tmp_path_factory) -> Path:
-    from .conftest import tiny_logo, tiny_product, write_tree
+    from tests.conftest import tiny_logo, tiny_product, write_tree
 
     return write_tree(tmp_path_factory.mktemp("small"), {
         "assets/tee.png": tiny_product(), "assets/mug.png": tiny_product(colour=(240, 240, 240)),

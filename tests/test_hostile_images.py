@@ -26,7 +26,7 @@ from PIL import Image
 
 from mockups.cli import main
 
-from .conftest import MINIMAL, REPO, png_bytes, tiny_product
+from tests.conftest import MINIMAL, REPO, png_bytes, tiny_product
 
 MUG_VARIANTS = ["web/MUG/navy--studio", "web/MUG/navy--wood", "web/MUG/white--studio", "web/MUG/white--wood"]
 TEE_VARIANTS = ["web/TEE/navy--studio", "web/TEE/navy--wood", "web/TEE/white--studio", "web/TEE/white--wood"]
@@ -211,7 +211,7 @@ def test_undecodable_pixels_fail_only_their_variants(project, content, reason):
 
 DRIVER = """
 import shutil, sys
-from mockups.build import BuildOptions, build, prepare
+from mockups.engine.pipeline import BuildOptions, build, prepare
 catalog, swap_in, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 options = BuildOptions(jobs=jobs, gallery=False)
 prepared = prepare(catalog, options)           # validated with the honest file ...
@@ -247,7 +247,7 @@ def baseline_rss(tmp_path_factory) -> float:
 
 
 def _minimal_project(root: Path) -> Path:
-    from .conftest import tiny_logo, write_tree
+    from tests.conftest import tiny_logo, write_tree
 
     write_tree(root, {"assets/tee.png": tiny_product(), "assets/mug.png": tiny_product(colour=(240, 240, 240)),
                       "assets/wood.png": Image.new("RGB", (160, 120), (150, 110, 70)), "assets/logo.png": tiny_logo(),

@@ -1,4 +1,4 @@
-"""Measurable tests of the compositor's image operations (mockups.backends.imaging)."""
+"""Measurable tests of the compositor's image operations (mockups.imaging)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mockups.backends import imaging as im
-from mockups.backends._colour import _encode_srgb, srgb_to_linear
-from mockups.backends._common import dilate, erode, gaussian_blur
+from mockups import imaging as im
+from mockups.imaging._colour import _encode_srgb, srgb_to_linear
+from mockups.imaging._common import dilate, erode, gaussian_blur
 
 # ---------------------------------------------------------------------------
 # Helpers: synthetic products

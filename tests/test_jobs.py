@@ -6,7 +6,7 @@ from mockups import expand, load_catalog
 from mockups.backends.base import Backend
 from mockups.jobs import make_job
 
-from .conftest import MINIMAL, write_tree
+from tests.conftest import MINIMAL, write_tree
 
 
 class Fixed(Backend):

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mockups import BuildOptions, build, expand, load_catalog, prepare
-from mockups.backends import imaging
+from mockups import BuildOptions, expand, load_catalog, prepare
+from mockups import build
+from mockups import imaging
 from mockups.backends.local import LocalBackend
 
-from .conftest import REPO, copy_bundled
+from tests.conftest import REPO, copy_bundled
 
 # Shading must survive the recolour: the luminance of the dyed fabric follows the source's.
 # Light and mid colours keep nearly all of it (r > 0.9); near black and near white the soft
@@ -117,7 +118,7 @@ def test_no_light_fringe_on_a_dark_background(sample, tmp_path):
     dark = Image.new("RGB", (800, 800), (12, 12, 14))
     out = np.asarray(imaging.blend(placed, dark)).astype(int)
     alpha = placed.canvas_alpha()
-    from mockups.backends._common import dilate
+    from mockups.imaging._common import dilate
 
     ring = dilate(alpha > 0, 2) & (alpha == 0)
     assert ring.any()

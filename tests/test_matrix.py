@@ -7,7 +7,7 @@ import pytest
 from mockups import CatalogError, expand, load_catalog
 from mockups.matrix import FilterError, parse_only, parse_shard, select, shard_of
 
-from .conftest import MINIMAL
+from tests.conftest import MINIMAL
 
 
 def ids(path) -> list[str]:

@@ -24,12 +24,12 @@ import pytest
 from PIL import Image
 
 from mockups import cli
-from mockups.backends import openai_images as oi
-from mockups.backends import openai_models
+from mockups.backends.openai import images as oi
+from mockups.backends.openai import models as openai_models
 from mockups.backends.openai import OpenAIBackend, edit_by_reference, image_ref, retry_after, strategy_costs
-from mockups.backends.openai_models import TABLE_FILE, Estimate, ModelTable, Upload, validate
-from mockups.build import render_jobs
-from mockups.cache import StatCache
+from mockups.backends.openai.models import TABLE_FILE, Estimate, ModelTable, Upload, validate
+from mockups.engine.pipeline import render_jobs
+from mockups.engine.cache import StatCache
 from mockups.catalog import load_catalog
 from mockups.errors import BackendError, FatalBackendError, ImageInputError, TransientBackendError
 from mockups.matrix import expand
@@ -241,7 +241,7 @@ def test_a_transparent_background_is_kept_where_the_channel_can_hold_it(setup, f
     alpha = np.asarray(rendered.image.getchannel("A"))
     assert rendered.image.mode == "RGBA" and rendered.warnings == []
     assert alpha[2, 2] == 0 and alpha[48, 48] == 255  # the scene is transparent, the (locked) product opaque
-    from mockups.outputs import finish
+    from mockups.engine.outputs import finish
 
     data, _, _ = finish(job, rendered)  # as the build writes it
     written = Image.open(io.BytesIO(data))
@@ -342,9 +342,9 @@ def test_a_model_warns_before_its_shutdown_date_and_fails_from_it(setup, clock, 
 def test_one_clock_decides_every_status(setup, clock, fake_openai):
     """The checks, the upload checks, the table and the fake server all read openai_models.today()."""
     backends = Path(openai_models.__file__).parent
-    for name in ("openai", "openai_check", "openai_images", "openai_models", "openai_plates"):
+    for name in ("_backend", "check", "images", "models", "plates"):
         source = (backends / f"{name}.py").read_text()
-        assert source.count("date.today()") == (1 if name == "openai_models" else 0), name
+        assert source.count("date.today()") == (1 if name == "models" else 0), name
         assert "datetime.now" not in source and "time.time()" not in source.replace(
             "parsed.timestamp() - time.time()", ""), name  # (Retry-After dates are not about models)
     clock(date(2026, 11, 30))  # the day before 1.5 went: a warning, and the (fake) API still serves it

@@ -7,7 +7,7 @@ import pytest
 from mockups import TemplateError, expand, load_catalog
 from mockups.prompts import PromptRenderer
 
-from .conftest import MINIMAL
+from tests.conftest import MINIMAL
 
 
 def render_first(path, sku="TEE") -> str:

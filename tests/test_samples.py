@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mockups import samples
-from mockups.samples import BACKDROPS, DESIGNS, SAMPLES, sample_files, write_samples
+from mockups.starter import samples
+from mockups.starter.samples import BACKDROPS, DESIGNS, SAMPLES, sample_files, write_samples
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -181,7 +181,7 @@ def test_backdrops(written):
 def test_same_bytes_every_run_including_the_command_line(written, tmp_path):
     first, _ = written
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    run = subprocess.run([sys.executable, "-m", "mockups.samples", str(tmp_path / "again")],
+    run = subprocess.run([sys.executable, "-m", "mockups.starter.samples", str(tmp_path / "again")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     for name in EXPECTED:

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mockups import BuildOptions, build, prepare
+from mockups import BuildOptions, prepare
+from mockups import build
 from mockups.backends.base import Rendered
-from mockups.build import BuildWarning, output_warnings
+from mockups.engine.pipeline import BuildWarning, output_warnings
 from mockups.cli import main
 
-from .backends_for_tests import Recording
-from .conftest import MINIMAL
+from tests.backends_for_tests import Recording
+from tests.conftest import MINIMAL
 
 CUT_OUT = re.compile(r"^the automatic cut-out has low confidence \(\d\.\d\d\); give the product a `mask:` file "
                      r"\(white = product\)$")

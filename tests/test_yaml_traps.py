@@ -12,9 +12,9 @@ import os
 import pytest
 
 from mockups.cli import main
-from mockups.model import Channel, json_schema
+from mockups.catalog.schema import Channel, json_schema
 
-from .conftest import REPO, copy_bundled
+from tests.conftest import REPO, copy_bundled
 
 BUNDLED = (REPO / "catalog.yaml").read_text()
 

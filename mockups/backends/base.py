@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
 from PIL import Image
 
-from ..errors import MockupsError
+from mockups.errors import MockupsError
+from mockups.plugins import BUILTIN_BACKENDS, backend_names, plugin_entry_points
 
-BUILTIN = {"local": "mockups.backends.local:LocalBackend", "openai": "mockups.backends.openai:OpenAIBackend"}
+BUILTIN = BUILTIN_BACKENDS  # name -> "module:Class"
 
 
 @dataclass
@@ -50,6 +50,10 @@ class Backend:
         """Estimated cost of one job in US dollars."""
         return 0.0
 
+    def plan_notes(self, jobs) -> list[str]:
+        """Lines `mockups plan` prints after the plan, about the stale `jobs` (e.g. other strategies' costs)."""
+        return []
+
     def default_concurrency(self) -> int:
         return 1
 
@@ -68,11 +72,10 @@ def backend_class(name: str) -> type[Backend]:
     """A built-in by name, a plugin's entry point, or an import path like `package.module:Class`."""
     target = BUILTIN.get(name) or (name if ":" in name else None)
     if target is None:
-        found = [ep for ep in entry_points(group="mockups.backends") if ep.name == name]
-        if not found:
-            known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="mockups.backends")})
-            raise UnknownBackend(f"unknown backend '{name}'; known backends: {', '.join(known)}")
-        return found[0].load()
+        found = plugin_entry_points().get(name)
+        if found is None:
+            raise UnknownBackend(f"unknown backend '{name}'; known backends: {', '.join(backend_names())}")
+        return found.load()
     module, _, attr = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)

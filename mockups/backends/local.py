@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageInputError, Problem
-from . import imaging
-from .base import Backend, Rendered
+from mockups.errors import ImageInputError, Problem
+from mockups import imaging
+from mockups.backends.base import Backend, Rendered
 
 NEUTRAL_SWEEP = "#EDEDED"
 LOW_CONFIDENCE = 0.5

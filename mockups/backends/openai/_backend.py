@@ -1,0 +1,460 @@
+"""The `openai` backend: GPT image edits through the official SDK, one request per variant.
+
+Per job: the product is cut out, dyed and printed locally as the variant needs (see
+`openai_images.plan_edit` for each mode), placed on the variant's background at the request size,
+and sent to `images.edit` with a mask (transparent = editable). The answer is fitted to the
+channel's canvas and the product pixels the edit must not change are composited back (product
+lock). A transparent background (`background: transparent`) is kept as alpha where the channel's
+format can hold it (png, webp) and flattened onto white, with a warning, where it cannot (jpeg).
+`complexity` and `input_fidelity` are sent only to a model whose table entry accepts them. With
+`strategy: plates`, a background that is only a prompt is generated once with `images.generate`,
+cached on disk, and the product is composited on it locally.
+
+The client is made with `max_retries=0`: the runner retries (with its shared rate limiter), so
+errors are mapped to `TransientBackendError` (429, 5xx, timeouts, connection errors, with the
+server's Retry-After), `FatalBackendError` (no credit, bad key, no access, unknown model),
+`ImageInputError` (an input the API refused) or `BackendError` (moderation: the build goes on).
+The API key is read by the SDK from OPENAI_API_KEY and never copied anywhere else.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import threading
+import time
+from collections import deque
+
+import numpy as np
+import openai
+from openai.types import ImagesResponse
+from PIL import Image
+
+from mockups.errors import BackendError, FatalBackendError, ImageInputError, TransientBackendError
+from mockups.catalog.schema import OpenAIOptions
+from mockups import imaging
+from mockups.backends.openai import images as oi
+from mockups.backends.openai import models as openai_models
+from mockups.backends.base import Backend, Rendered
+from mockups.backends.local import _LRU, LocalBackend
+from mockups.backends.openai.check import ALPHA_FORMATS, check_jobs
+from mockups.backends.openai.images import decode
+from mockups.backends.openai.models import Estimate, ModelTable, Upload, parse_size
+from mockups.backends.openai.plates import PlateStore, job_cost
+
+__all__ = ["OpenAIBackend", "edit_by_reference", "image_ref", "map_error", "retry_after", "scrub", "strategy_costs"]
+
+QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
+IMAGE_CODES = {"invalid_image_file", "unsupported_file_mimetype", "invalid_image_format", "image_too_large",
+               "invalid_image", "image_file_too_large", "invalid_mask_size", "invalid_image_mode"}
+_KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-*.]{4,}")
+
+
+def scrub(text: object) -> str:
+    """Text safe to record: the API key (and anything shaped like one) removed."""
+    out = str(text)
+    key = os.environ.get("OPENAI_API_KEY")
+    if key:
+        out = out.replace(key, "[redacted]")
+    return _KEY_RE.sub("sk-[redacted]", out)
+
+
+def retry_after(headers) -> float | None:
+    """Seconds the server asked us to wait: retry-after-ms, else retry-after (seconds or a date)."""
+    if headers is None:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            seconds = parsed.timestamp() - time.time() if parsed else -1
+        return seconds if 0 <= seconds < 24 * 3600 else None
+    return None
+
+
+def map_error(exc: Exception, *, model: str, timeout: float, inputs: dict[str, str] | None = None) -> BackendError:
+    """An SDK exception as the error the runner knows how to handle (messages never carry the key)."""
+    if isinstance(exc, openai.APITimeoutError):
+        return TransientBackendError(f"no answer from OpenAI within {timeout:g} s (image edits take 60-150 s; "
+                                     "raise defaults.openai.timeout if this keeps happening)")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return TransientBackendError(f"could not reach the OpenAI API: {scrub(cause) or type(cause).__name__}")
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc, model, inputs or {})
+    if isinstance(exc, openai.APIError):  # e.g. a response that does not match the API's schema
+        return BackendError(f"OpenAI's answer could not be used: {scrub(exc)}")
+    if isinstance(exc, openai.OpenAIError):
+        return FatalBackendError(f"the OpenAI client could not start: {scrub(exc)}; set OPENAI_API_KEY to "
+                                 "your API key (https://platform.openai.com/api-keys)")
+    return BackendError(f"{type(exc).__name__}: {scrub(exc)}")
+
+
+def _status_error(exc: openai.APIStatusError, model: str, inputs: dict[str, str]) -> BackendError:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    status, code, param = exc.status_code, exc.code or body.get("code") or "", exc.param or ""
+    message = scrub(body.get("message") or exc.message)
+    what = f"{status} {code}".strip()
+    if code in QUOTA_CODES:
+        return FatalBackendError(f"OpenAI says this account is out of credit ({what}): add credit or raise the "
+                                 "usage limit at https://platform.openai.com/settings/organization/billing, then "
+                                 "build again (finished variants are kept)")
+    if status == 401:
+        return FatalBackendError(f"OpenAI rejected the API key ({what}): set OPENAI_API_KEY to a valid key of "
+                                 "this project (https://platform.openai.com/api-keys)")
+    if status == 403:
+        return FatalBackendError(f"OpenAI refused access to '{model}' ({what}): {message} If it asks for "
+                                 "organisation verification, verify at https://platform.openai.com/settings/"
+                                 "organization/general (it takes a few minutes) or choose another model")
+    if status == 404:
+        info = ModelTable.load().lookup(model)
+        hint = f"; use '{info.replacement}'" if info and info.replacement else ""
+        return FatalBackendError(f"model '{model}' was not found ({what}): it is shut down, misspelt, or not "
+                                 f"available to this project; check defaults.openai.model{hint}")
+    if status in (408, 409, 429) or status >= 500:
+        return TransientBackendError(f"OpenAI is busy or failing ({what}): {message}",
+                                     retry_after=retry_after(exc.response.headers))
+    if code == "moderation_blocked":
+        details = body.get("moderation_details") or {}
+        cats = ", ".join(details.get("categories") or []) or "not given"
+        return BackendError(f"blocked by OpenAI's moderation at the {details.get('moderation_stage', 'unknown')} "
+                            f"stage (categories: {cats}); change this variant's prompt or images")
+    if code in IMAGE_CODES or param.startswith(("image", "mask")):
+        return ImageInputError(f"{_input_name(param, inputs)}: OpenAI refused it ({what}): {message}")
+    return BackendError(f"OpenAI refused the request ({what}{', param ' + param if param else ''}): {message}")
+
+
+def _input_name(param: str, inputs: dict[str, str]) -> str:
+    m = re.match(r"image(?:\[(\d+)\])?", param)
+    names = list(inputs.values())
+    if m and names:
+        return names[min(int(m[1] or 0), len(names) - 1)]
+    if param.startswith("mask") and names:
+        return f"the mask made from {names[0]}"
+    return ", ".join(names) or "an input image"
+
+
+def edit_by_reference(client: openai.OpenAI, *, images: list[str], prompt: str, mask: str | None = None,
+                      timeout: float | None = None, **fields) -> ImagesResponse:
+    """An edit whose inputs are https/data URLs or uploaded file ids: the JSON form of /images/edits."""
+    body = {"images": [image_ref(i) for i in images], "prompt": prompt,
+            **{k: v for k, v in fields.items() if v is not None}}
+    if mask is not None:
+        body["mask"] = image_ref(mask)
+    options = {"timeout": timeout} if timeout is not None else {}
+    return client.post("/images/edits", body=body, cast_to=ImagesResponse, options=options)
+
+
+def image_ref(value: str) -> dict[str, str]:
+    """{'image_url': ...} for an http(s) or data URL, {'file_id': ...} for a file id."""
+    if value.startswith(("https://", "http://", "data:image/")):
+        return {"image_url": value}
+    if value.startswith("file-"):
+        return {"file_id": value}
+    raise ImageInputError(f"'{value[:60]}': expected an https URL, a data:image/ URL or a file id (file-...)")
+
+
+class SendLimiter:
+    """At most `per_minute` requests *sent* in any window of `window` seconds.
+
+    The runner's shared limiter counts job starts; a job spends a moment preparing its images
+    before the request leaves, so the server (which counts arrivals) could see one request too
+    many in a minute. This second gate sits right before the HTTP call, with a small margin.
+    """
+
+    def __init__(self, per_minute: float | None, window: float = 60.5):
+        self.per_minute, self.window = per_minute, window
+        self.sent: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        while self.per_minute:
+            with self.lock:
+                now = time.monotonic()
+                while self.sent and now - self.sent[0] >= self.window:
+                    self.sent.popleft()
+                if len(self.sent) < self.per_minute:
+                    self.sent.append(now)
+                    return
+                delay = self.window - (now - self.sent[0])
+            time.sleep(min(max(delay, 0.01), 0.5))
+
+
+def options_with_defaults(options: dict) -> dict:
+    return {**OpenAIOptions().model_dump(), "strategy": "edit", "cache_dir": None, **options}
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+    version = "1"
+    parallelism = "thread"
+
+    def __init__(self, options: dict | None = None):
+        super().__init__(options)
+        self.opts = options_with_defaults(self.options)
+        self.table = ModelTable.load()
+        self._client: openai.OpenAI | None = None
+        self._lock = threading.Lock()  # the client, and the local compositor's caches (not its work)
+        self._key_locks: dict = {}
+        self._dye_lock = threading.Lock()  # the local compositor's `_dye` uses its caches unguarded
+        self._designs = _LRU(16)
+        self._local = LocalBackend({})
+        self._local._dyed.size = self._local._plates.size = 64
+        self.limiter = SendLimiter(self.opts.get("requests_per_minute"))
+        self.plates = PlateStore(self.opts.get("cache_dir"))
+
+    # --- the Backend interface -------------------------------------------------------------------
+
+    def default_concurrency(self) -> int:
+        return int(self.opts.get("concurrency") or 4)
+
+    def job_params(self, catalog, variant) -> dict:
+        o = self.opts
+        mode = variant.product.mode or o["mode"]
+        params = {k: o[k] for k in ("model", "quality", "product_lock", "size", "input_fidelity", "background",
+                                    "output_format")}
+        params["mode"] = mode
+        if mode == "scene":  # the strategy only changes how scenes are made
+            params["strategy"] = o.get("strategy") or "edit"
+        if o.get("complexity") is not None:  # only when set: unset, the keys of earlier builds stay valid
+            params["complexity"] = o["complexity"]
+        if o.get("background") == "transparent":  # outputs were flattened before: these keys change
+            params["alpha"] = "kept" if _keeps_alpha(variant.channel) else "flattened"
+        return params
+
+    def check(self, catalog, jobs) -> list:
+        return check_jobs(self, catalog, jobs)
+
+    def estimate(self, job) -> float:
+        return job_cost(self, job, self.plates.charge_once)
+
+    def plan_notes(self, jobs) -> list[str]:
+        costs = strategy_costs(jobs, cache_dir=self.opts.get("cache_dir"))
+        return [f"openai strategies for what is stale: edit ${costs['edit']:.2f}, plates ${costs['plates']:.2f} "
+                "(defaults.openai.strategy)"]
+
+    def render(self, job) -> Rendered:
+        p = job.params
+        v = job.variant
+        if p["mode"] == "scene" and p.get("strategy") == "plates":
+            return self.plates.render(self, job)
+        if p["mode"] == "scene" and p["product_lock"] and v.channel.background:
+            return self.local_render(job, [f"channel '{v.channel.id}' forces the background "
+                                           f"{v.channel.background}: composited locally, no OpenAI request"])
+        return self._render_edit(job)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- shared pieces ---------------------------------------------------------------------------
+
+    def client(self) -> openai.OpenAI:
+        if self._client is not None:
+            return self._client
+        with self._lock:
+            if self._client is None:
+                timeout = float(self.opts["timeout"])
+                try:
+                    self._client = openai.OpenAI(base_url=self.opts.get("base_url") or None, max_retries=0,
+                                                 timeout=openai.Timeout(timeout, connect=min(timeout, 15.0)))
+                except openai.OpenAIError as e:
+                    raise map_error(e, model=self.opts["model"], timeout=timeout) from None
+            return self._client
+
+    def call(self, fn, *, inputs: dict[str, str] | None = None, **kwargs) -> ImagesResponse:
+        self.limiter.wait()
+        try:
+            return fn(**kwargs)
+        except openai.OpenAIError as e:
+            raise map_error(e, model=self.opts["model"], timeout=float(self.opts["timeout"]),
+                            inputs=inputs) from None
+
+    def request_size(self, job) -> str:
+        w, h = job.variant.channel.size
+        return self.table.request_size(job.params["model"], job.params["size"], w / h)
+
+    def cost_of(self, model: str, usage: dict | None, estimate: float,
+                basis: str | None = None) -> tuple[float, list[str]]:
+        cost = self.table.usage_cost(model, usage)
+        if cost is None:
+            how = f" ({basis})" if basis else ""
+            return estimate, [f"no usage or price for '{model}': recorded the estimate ${estimate:.4f}{how}"]
+        return cost, []
+
+    def _cached(self, cache, key, make):
+        """cache[key], made once (one maker per key, others wait) without holding up other keys."""
+        with self._lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            key_lock = self._key_locks.setdefault((id(cache), key), threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in cache:
+                    return cache[key]
+            value = make()
+            with self._lock:
+                cache[key] = value
+                while len(cache) > cache.size:
+                    cache.popitem(last=False)
+            return value
+
+    def local_parts(self, job, design: bool):
+        """(product prep, the product as the variant looks), made by the local compositor.
+
+        Its caches are shared by the worker threads (widened: workers interleave variants).
+        """
+        local, hex_ = self._local, job.variant.colour.hex
+        pkey = local._product_key(job)
+        product = self._cached(local._products, pkey, lambda: local._prepare(job))
+        if design:
+            look = self._cached(local._dyed, (pkey, hex_, local._sha(job, "design")), lambda: self._dye(job, product))
+        else:
+            look = self._cached(local._dyed, (pkey, hex_, "no design"), lambda: local._guard(
+                job, "product", lambda: imaging.recolour(product.recolour, product.rgba, hex_)))
+        return product, look
+
+    def _dye(self, job, product):
+        with self._dye_lock:  # once per look (product, colour, design) per build
+            return self._local._dye(job, product)
+
+    def design(self, job) -> Image.Image:
+        local = self._local
+        return self._cached(self._designs, local._sha(job, "design"), lambda: local._open(job, "design"))
+
+    def background(self, job, size: tuple[int, int]) -> Image.Image:
+        local = self._local
+        return self._cached(local._plates, (local._bg_key(job), size), lambda: local._plate(job, size))
+
+    def local_render(self, job, warnings: list[str]) -> Rendered:
+        with self._lock:
+            rendered = self._local.render(job)
+        return Rendered(image=rendered.image, model=None, warnings=list(rendered.warnings) + warnings)
+
+    def caption(self, image: Image.Image, job) -> Image.Image:
+        cap = job.variant.product.caption
+        return LocalBackend._caption(image, cap) if cap else image
+
+    # --- one edit --------------------------------------------------------------------------------
+
+    def plan(self, job) -> oi.EditPlan:
+        """The images of one edit (also used by tests to know what the product lock must give)."""
+        p, v = job.params, job.variant
+        mode = p["mode"]
+        product, look = self.local_parts(job, design=mode in ("scene", "restyle"))
+        size = parse_size(self.request_size(job)) or (1024, 1024)
+        dye = None
+        if mode == "recolour":
+            dye = _dye_mask(product)
+        design = self.design(job) if v.design and job.input_path("design") else None
+        return self._local._guard(job, "product", lambda: oi.plan_edit(
+            mode, product.rgba, look, self.background(job, size), size, v.channel.fill, lock=p["product_lock"],
+            dye=dye, print_area=v.product.print_area, design=design))
+
+    def _render_edit(self, job) -> Rendered:
+        p, v = job.params, job.variant
+        plan = self.plan(job)
+        uploads = [("product.png", oi.png(plan.first))] + [(n, oi.png(im)) for n, im in plan.extra]
+        mask = ("mask.png", oi.png(plan.mask)) if plan.mask is not None else None
+        inputs = {"product.png": _shown(job, "product")}
+        inputs.update({n: _shown(job, n.split(".")[0]) for n, _ in plan.extra})
+        self._check_uploads(job, uploads, mask, plan)
+        info = self.table.lookup(p["model"])
+        fields = {"model": p["model"], "prompt": job.prompt, "n": 1, "quality": p["quality"],
+                  "size": self.request_size(job), "output_format": p["output_format"]}
+        if p.get("background"):
+            fields["background"] = p["background"]
+        if info is not None and info.sends_input_fidelity(p.get("input_fidelity")):
+            fields["input_fidelity"] = p["input_fidelity"]
+        if info is not None and info.sends_complexity(p.get("complexity")):
+            fields["complexity"] = p["complexity"]
+        files = [(name, data, "image/png") for name, data in uploads]
+        extra = {"mask": (mask[0], mask[1], "image/png")} if mask else {}
+        response = self.call(self.client().images.edit, inputs=inputs, image=files, **extra, **fields)
+        transparent = p.get("background") == "transparent"
+        image = oi.finish(decode(response), plan, tuple(v.channel.size), v.channel.background,
+                          keep_alpha=transparent)
+        alpha_warnings = _alpha_warnings(v.channel) if transparent else []
+        if image.mode == "RGBA" and not _keeps_alpha(v.channel):
+            image = oi.flatten(image)
+        usage = response.usage.model_dump(exclude_none=True) if response.usage else None
+        est = self.edit_estimate(job)
+        cost, warnings = self.cost_of(p["model"], usage, est.dollars if est else 0.0, est.note if est else None)
+        return Rendered(image=self.caption(image, job), model=p["model"], usage=usage, cost=cost,
+                        warnings=alpha_warnings + warnings)
+
+    def edit_estimate(self, job) -> Estimate | None:
+        """The estimated cost of one edit and how it was priced (per-size price or area scaling)."""
+        p = job.params
+        images = 2 if p["mode"] == "design" else 1
+        return self.table.estimate(p["model"], p["quality"], self.request_size(job), images, len(job.prompt))
+
+    def estimate_edit(self, job) -> float:
+        est = self.edit_estimate(job)
+        return est.dollars if est else 0.0
+
+    def _check_uploads(self, job, uploads, mask, plan: oi.EditPlan) -> None:
+        first = Upload(uploads[0][0], len(uploads[0][1]), "png", plan.canvas)
+        request = {"model": job.params["model"], "prompt": job.prompt,
+                   "images": [first] + [Upload(n, len(d), "png", (0, 0)) for n, d in uploads[1:]],
+                   "mask": Upload(mask[0], len(mask[1]), "png", plan.mask.size) if mask else None}
+        errors = [f.message for f in self.table.check_request(request, openai_models.today())
+                  if f.severity == "error" and f.field in ("images", "mask")]
+        if errors:
+            raise ImageInputError(f"{_shown(job, 'product')}: " + "; ".join(errors), variant=job.id)
+
+
+def _keeps_alpha(channel) -> bool:
+    """Whether a channel's output can keep a transparent background (png/webp, no forced colour)."""
+    return not channel.background and channel.format in ALPHA_FORMATS
+
+
+def _alpha_warnings(channel) -> list[str]:
+    if channel.background:
+        return [f"channel '{channel.id}' forces the background {channel.background}: the transparent background "
+                "OpenAI made was replaced by it"]
+    if channel.format not in ALPHA_FORMATS:
+        return [f"channel '{channel.id}' is {channel.format}, which cannot hold transparency: the transparent "
+                "background OpenAI made was flattened onto white"]
+    return []
+
+
+def _dye_mask(product) -> Image.Image:
+    """The dyeable area (L, photo space) from the local compositor's recolour preparation."""
+    prep = product.recolour
+    w, h = prep.size
+    y0, y1, x0, x1 = prep.box
+    arr = np.zeros((h, w), np.uint8)
+    arr[y0:y1, x0:x1][prep.select] = np.clip(np.rint(prep.weight * 255), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, "L")
+
+
+def _shown(job, role: str) -> str:
+    path = job.input_path(role)
+    return path.name if path else role
+
+
+def strategy_costs(jobs, cache_dir: str | os.PathLike | None = None) -> dict[str, float]:
+    """{"edit": $, "plates": $}: the estimated cost of `jobs` under each strategy (for `mockups plan`)."""
+    from mockups.backends.openai._backend import OpenAIBackend
+
+    backend = OpenAIBackend({"cache_dir": cache_dir})
+    out = {}
+    for strategy in ("edit", "plates"):
+        charged: set[str] = set()
+
+        def once(key: str) -> bool:
+            fresh = key not in charged and not backend.plates.exists(key)
+            charged.add(key)
+            return fresh
+
+        out[strategy] = sum(job_cost(backend, job, once, strategy) for job in jobs)
+    return out

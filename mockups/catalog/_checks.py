@@ -1,0 +1,293 @@
+"""Semantic checks of a catalog: ids, references and files.
+
+They read the raw YAML data (not the validated model) so that they run, and report, even when
+the shape checks found problems elsewhere: the user sees every problem in one go.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+from pathlib import Path
+
+from PIL import Image
+
+from mockups.catalog._yaml import Document
+from mockups.errors import did_you_mean
+from mockups.plugins import backend_names
+from mockups.errors import Problem
+
+_SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
+_BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
+# Formats a product photo may be in. Pillow can open more (EPS hands the file to Ghostscript,
+# PSD, ICO, ...): a catalog from many hands gets only these well-trodden decoders.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")  # JPEG includes MPO (phone photos)
+MAX_PIXELS = 64_000_000  # as the compositor's open_image: bigger photos are refused before decoding
+
+
+def _items(doc: Document, section: str):
+    items = doc.data.get(section) if isinstance(doc.data, dict) else None
+    if isinstance(items, list):
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                yield i, item
+
+
+def _ids(doc: Document, section: str) -> list[str]:
+    key = _SECTIONS[section]
+    return [str(item[key]) for _, item in _items(doc, section) if isinstance(item.get(key), (str, int))]
+
+
+def check_catalog(doc: Document, root: Path, *, check_files: bool = True) -> list[Problem]:
+    problems = _duplicate_ids(doc)
+    problems += _references(doc)
+    problems += _backgrounds(doc)
+    problems += _backend(doc)
+    if check_files:
+        problems += FileChecker(doc, root).check()
+        problems += _templates(doc, root)
+    return problems
+
+
+def _duplicate_ids(doc: Document) -> list[Problem]:
+    problems = []
+    for section, key in _SECTIONS.items():
+        first: dict[str, int] = {}
+        for i, item in _items(doc, section):
+            value = item.get(key)
+            if not isinstance(value, (str, int)):
+                continue
+            if value in first:
+                line = doc.where((section, first[value]))[0]
+                problems.append(doc.problem((section, i, key), f"duplicate {key} '{value}' "
+                                            f"(already used by {section}[{first[value]}] on line {line})"))
+            else:
+                first[value] = i
+    return problems
+
+
+def _ref(doc: Document, path: tuple, value, section: str, what: str) -> list[Problem]:
+    known = _ids(doc, section)
+    if not isinstance(value, str) or value in known:
+        return []
+    listed = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + ", ..."
+    return [doc.problem(path, f"unknown {what} '{value}'{did_you_mean(value, known)}; known {section}: {listed or 'none'}")]
+
+
+def _references(doc: Document) -> list[Problem]:
+    problems = []
+    for i, product in _items(doc, "products"):
+        for key, section, what in (("colours", "colours", "colour"), ("backgrounds", "backgrounds", "background"),
+                                   ("designs", "designs", "design")):
+            refs = product.get(key)
+            if isinstance(refs, list):
+                for j, ref in enumerate(refs):
+                    problems += _ref(doc, ("products", i, key, j), ref, section, what)
+        if product.get("designs") and "print_area" not in product:  # an empty print_area: the shape check
+            problems.append(doc.problem(("products", i, "designs"),
+                                        "designs need a print_area on the product (where the design goes)"))
+    matrix = doc.data.get("matrix") if isinstance(doc.data, dict) else None
+    for kind in ("include", "exclude"):
+        rules = matrix.get(kind) if isinstance(matrix, dict) else None
+        for j, rule in enumerate(rules if isinstance(rules, list) else []):
+            if not isinstance(rule, dict):
+                continue
+            for key, section in (("product", "products"), ("colour", "colours"), ("background", "backgrounds"),
+                                 ("design", "designs"), ("channel", "channels")):
+                if key in rule:
+                    problems += _ref(doc, ("matrix", kind, j, key), rule[key], section, key)
+    return problems
+
+
+def _backgrounds(doc: Document) -> list[Problem]:
+    problems = []
+    for i, bg in _items(doc, "backgrounds"):
+        given = [k for k in _BG_KINDS if bg.get(k) is not None]
+        empty = [k for k in _BG_KINDS if k in bg and bg[k] is None]  # reported as empty by the shape check
+        if len(given) > 1 or not given and not empty:
+            got = "none of them" if not given else "both " + " and ".join(given) if len(given) == 2 else ", ".join(given)
+            problems.append(doc.problem(("backgrounds", i), f"a background needs exactly one of "
+                                        f"{', '.join(_BG_KINDS)}; got {got}"))
+    return problems
+
+
+def _backend(doc: Document) -> list[Problem]:
+    """defaults.backend names a built-in or an installed plugin. An import path would make whoever
+    edits the catalog choose code to import and run: it is accepted only from --backend."""
+    defaults = doc.data.get("defaults") if isinstance(doc.data, dict) else None
+    name = defaults.get("backend") if isinstance(defaults, dict) else None
+    if not isinstance(name, str):
+        return []  # not a string: the shape check reports it
+    if ":" in name:
+        return [doc.problem(("defaults", "backend"), f"'{_short(name)}' is an import path; a catalog may name only "
+                            "a built-in backend or an installed plugin (give an import path with --backend)")]
+    known = backend_names()
+    if name in known:
+        return []
+    return [doc.problem(("defaults", "backend"), f"unknown backend '{_short(name)}'{did_you_mean(name, known)}; "
+                        f"known backends: {', '.join(known)}")]
+
+
+MAX_TEMPLATE_FILES = 10_000
+
+
+def _templates(doc: Document, root: Path) -> list[Problem]:
+    """Nothing in templates/ leads out of the project.
+
+    Prompt templates and the gallery theme are read from templates/; a link in there to a file
+    outside the project (`env.j2 -> /proc/self/environ`) would copy that file into every prompt,
+    output and gallery page, and send it to an AI backend.
+    """
+    root = root.resolve()
+    return [Problem(doc.file, 0, 0, "", f"{entry.relative_to(root)} is a link to {entry.resolve()}, outside the "
+                    f"catalog's folder ({root}); templates must live inside the project")
+            for entry in _links_out(root / "templates", root)]
+
+
+def _links_out(folder: Path, root: Path) -> list[Path]:
+    """Entries under folder (or folder itself) that resolve outside root; links are not followed."""
+    if not os.path.lexists(folder):
+        return []
+    if not _inside(folder, root):
+        return [folder]
+    found, seen = [], 0
+    for parent, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            seen += 1
+            entry = Path(parent) / name
+            if seen > MAX_TEMPLATE_FILES:
+                return found
+            if entry.is_symlink() and not _inside(entry, root):
+                found.append(entry)
+    return found
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop leads nowhere, so not out either
+        return True
+
+
+def _short(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[:limit - 3] + "..."
+
+
+class FileChecker:
+    """Every file a catalog names: inside the catalog's folder, present, an image, masks of the right size."""
+
+    def __init__(self, doc: Document, root: Path):
+        self.doc, self.root = doc, root.resolve()
+        self.problems: list[Problem] = []
+        self.sizes: dict[Path, tuple[int, int] | None] = {}
+
+    def check(self) -> list[Problem]:
+        for i, product in _items(self.doc, "products"):
+            size = self.image(("products", i, "image"), product.get("image"))
+            for key in ("mask", "recolour_mask"):
+                mask_size = self.image(("products", i, key), product.get(key))
+                if size and mask_size and size != mask_size:
+                    self.add(("products", i, key), f"the mask is {mask_size[0]}x{mask_size[1]} but the image "
+                             f"{product.get('image')} is {size[0]}x{size[1]}; a mask must match its image")
+            self._print_area(i, product, size)
+        for section in ("backgrounds", "designs"):
+            for i, item in _items(self.doc, section):
+                self.image((section, i, "image"), item.get("image"))
+        return self.problems
+
+    def add(self, path: tuple, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+    def resolve(self, path: tuple, value: str) -> Path | None:
+        """The file a catalog path names, refusing anything outside the catalog's folder."""
+        if "\0" in value:
+            self.add(path, "a file path may not contain a NUL character")
+            return None
+        if os.path.isabs(value) or value.startswith("~"):
+            self.add(path, f"expected a path relative to the catalog's folder, got the absolute path '{_short(value)}'")
+            return None
+        try:
+            target = (self.root / value).resolve()
+            loops = target.is_symlink()  # resolving stopped at a link (newer Pythons do not raise)
+        except (OSError, RuntimeError) as e:  # a link loop (RuntimeError before Python 3.13), a name too long
+            loops = isinstance(e, RuntimeError) or e.errno == errno.ELOOP
+            if not loops:
+                self.add(path, f"cannot read {_short(value)}: {e.strerror or e}")
+                return None
+        if loops:
+            self.add(path, f"'{_short(value)}' is a link that leads back to itself")
+            return None
+        if not target.is_relative_to(self.root):
+            self.add(path, f"'{_short(value)}' points outside the catalog's folder ({self.root}); "
+                     "files must live inside the project")
+            return None
+        return target
+
+    def image(self, path: tuple, value) -> tuple[int, int] | None:
+        if not isinstance(value, str) or not value:
+            return None
+        target = self.resolve(path, value)
+        if target is None:
+            return None
+        if target in self.sizes:
+            return self.sizes[target]
+        self.sizes[target] = size = self._open(path, value, target)
+        return size
+
+    def _open(self, path: tuple, value: str, target: Path) -> tuple[int, int] | None:
+        value = _short(value)
+        try:
+            if not target.exists():
+                near = did_you_mean(target.name, [p.name for p in target.parent.glob("*")]) if target.parent.is_dir() else ""
+                self.add(path, f"file not found: {value}{near} (looked in {self.root})")
+                return None
+            if not target.is_file():
+                self.add(path, f"expected an image file, but {value} is a folder")
+                return None
+        except OSError as e:
+            self.add(path, f"cannot read {value}: {e.strerror or e}")
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in plain words
+                with Image.open(target, formats=IMAGE_FORMATS) as im:
+                    size = im.size
+        except Image.DecompressionBombError:
+            self.add(path, f"{value} is too large to open safely (over Pillow's pixel limit)")
+            return None
+        except (OSError, SyntaxError, ValueError):
+            self.add(path, f"{value} is not an image Pillow can read (expected PNG, JPEG, WebP or TIFF)")
+            return None
+        if size[0] * size[1] > MAX_PIXELS:
+            self.add(path, f"{value} is {size[0]}x{size[1]} pixels, more than the {MAX_PIXELS:,} an image may "
+                     "have (scale it down)")
+            return None
+        return size
+
+    def _print_area(self, i: int, product: dict, size: tuple[int, int] | None) -> None:
+        from mockups.catalog.schema import _corners
+
+        area = product.get("print_area")
+        if area is None or size is None:
+            return
+        try:
+            corners = _corners(area)
+        except ValueError:
+            return  # the shape check reports it
+        w, h = size
+        if any(x < 0 or y < 0 or x > w or y > h for x, y in corners):
+            self.add(("products", i, "print_area"), f"the print area reaches outside the {w}x{h} image "
+                     f"{product.get('image')}")
+        elif not convex(corners):
+            self.add(("products", i, "print_area"), "the four corners do not make a convex shape; list them "
+                     "clockwise from the top-left: top-left, top-right, bottom-right, bottom-left")
+
+
+def convex(corners) -> bool:
+    """True for four corners that form a convex, non-degenerate quad in either winding."""
+    signs = []
+    for k in range(4):
+        (x0, y0), (x1, y1), (x2, y2) = corners[k], corners[(k + 1) % 4], corners[(k + 2) % 4]
+        signs.append((x1 - x0) * (y2 - y1) - (y1 - y0) * (x2 - x1))
+    return all(s > 0 for s in signs) or all(s < 0 for s in signs)

@@ -1,0 +1,222 @@
+"""Load a catalog file: YAML -> checked, typed, frozen `Catalog`, or one `CatalogError` with every problem.
+
+Problems are addressed to what the user wrote: file:line:col, the key path, what was expected,
+what they wrote, and a "did you mean" where a name is close to a known one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pydantic
+
+from mockups.catalog import _yaml
+from mockups.catalog._checks import check_catalog
+from mockups.errors import CatalogError, Problem, did_you_mean
+from mockups.catalog.schema import Background, CatalogModel, Colour, Design, Product, known_keys
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A valid catalog, its folder, and where each of its keys was written."""
+
+    model: CatalogModel
+    file: Path
+    doc: _yaml.Document = field(repr=False, compare=False)
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+    def path(self, relative: str) -> Path:
+        found = self._paths.get(relative)
+        if found is None:
+            found = self._paths[relative] = (self.root / relative).resolve()
+        return found
+
+    @cached_property
+    def _paths(self) -> dict[str, Path]:
+        return {}
+
+    @cached_property
+    def colours(self) -> dict[str, Colour]:
+        return {c.id: c for c in self.model.colours}
+
+    @cached_property
+    def backgrounds(self) -> dict[str, Background]:
+        return {b.id: b for b in self.model.backgrounds}
+
+    @cached_property
+    def designs(self) -> dict[str, Design]:
+        return {d.id: d for d in self.model.designs}
+
+    @cached_property
+    def products(self) -> dict[str, Product]:
+        return {p.sku: p for p in self.model.products}
+
+    def problem(self, path: tuple, message: str) -> Problem:
+        return self.doc.problem(path, message)
+
+
+def load_catalog(path: str | os.PathLike, *, check_files: bool = True) -> Catalog:
+    """Read, parse and check a catalog. Raises CatalogError listing every problem found."""
+    given = Path(path).absolute()
+    file = given.resolve()
+    shown = os.path.relpath(file) if not str(os.path.relpath(file)).startswith("..") else str(file)
+    folder = given.parent.resolve()
+    if not file.is_relative_to(folder):  # a link out of the project: its folder would become the root
+        raise CatalogError([Problem(str(path), 0, 0, "", f"the catalog is a link to {file}, outside its folder "
+                                                         f"({folder}); a catalog must live inside the project")])
+    try:
+        if file.exists() and not file.is_file():  # a folder, a device or a pipe (which would block)
+            raise CatalogError([Problem(shown, 0, 0, "", "expected a catalog file, but it is a folder or a device")])
+        with open(file, "rb") as f:
+            raw = f.read(_yaml.MAX_BYTES + 1)  # the YAML loader reports a file over the limit
+    except FileNotFoundError:
+        raise CatalogError([Problem(shown, 0, 0, "", f"catalog not found (looked for {file})")]) from None
+    except OSError as e:
+        raise CatalogError([Problem(shown, 0, 0, "", f"cannot read the catalog: {e.strerror}")]) from None
+    return parse_catalog(raw, file, shown=shown, check_files=check_files)
+
+
+def parse_catalog(text: str | bytes, file: Path, *, shown: str | None = None, check_files: bool = True) -> Catalog:
+    shown = shown or file.name
+    try:
+        doc = _yaml.load(text, shown)
+    except _yaml.YamlProblem as e:
+        raise CatalogError([e.problem]) from None
+    if not isinstance(doc.data, dict):
+        what = "empty" if doc.data is None else f"{describe(doc.data)}"
+        raise CatalogError([doc.problem((), f"expected a mapping of sections (version, products, colours, ...) "
+                                            f"at the top of the file, but it is {what}")])
+    problems = list(doc.problems)
+    model = None
+    try:
+        model = CatalogModel.model_validate(doc.data)
+    except pydantic.ValidationError as e:
+        problems += [translate(doc, err) for err in e.errors()]
+    # the semantic checks work on the raw data, so they always run
+    problems += check_catalog(doc, file.parent, check_files=check_files)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or model is None:
+        raise CatalogError(_dedupe(problems))
+    return Catalog(model=model, file=file, doc=doc, warnings=tuple(sorted(problems)))
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if (p.line, p.column, p.path, p.message) not in seen:
+            seen.add((p.line, p.column, p.path, p.message))
+            out.append(p)
+    return out
+
+
+# --- pydantic errors in the user's words ---------------------------------------------------------
+
+_EXPECTED = {
+    "string_type": "a string", "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
+    "finite_number": "a finite number", "bool_type": "true or false", "bool_parsing": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list", "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)", "model_attributes_type": "a mapping (key: value lines)",
+}
+
+
+def describe(value: object) -> str:
+    """A user's value in plain words, never a Python type name."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value)"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        short = value if len(value) <= 60 else value[:57] + "..."
+        return f"'{short}'"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a value of another kind"
+
+
+def user_path(data: object, loc: tuple) -> tuple:
+    """Pydantic's error location as a key path in the user's data, without pydantic's own steps
+    ('function-after[...]', 'tuple[int, int]'); a key the user wrote is kept whatever its spelling."""
+    out, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue
+        else:
+            node = None  # a missing key, reported where its parent is
+        out.append(part)
+    return tuple(out)
+
+
+def translate(doc: _yaml.Document, err: dict) -> Problem:
+    loc = user_path(doc.data, tuple(err["loc"]))
+    kind, value = err["type"], err.get("input")
+    if value is None and (kind in _EXPECTED or kind in ("empty_value", "literal_error")):
+        return _empty(doc, loc, kind, err)
+    if kind == "extra_forbidden":
+        allowed = known_keys(loc[:-1])
+        msg = f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], allowed)}"
+        if allowed:
+            msg += f"; expected one of: {', '.join(allowed)}"
+        return doc.problem(loc, msg, key=True)
+    if kind == "missing":
+        return doc.problem(loc[:-1], f"missing required key '{loc[-1]}'", key=True)
+    if kind in _EXPECTED:
+        return doc.problem(loc, f"expected {_EXPECTED[kind]}, got {describe(value)}")
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",") if o.strip()]
+        msg = f"expected one of {expected}, got {describe(value)}"
+        return doc.problem(loc, msg + (did_you_mean(value, options) if isinstance(value, str) else ""))
+    if kind == "value_error":
+        return doc.problem(loc, str(err.get("ctx", {}).get("error", err["msg"])))
+    if kind in ("too_short", "too_long"):
+        ctx = err.get("ctx", {})
+        limit = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        unit = "characters" if isinstance(value, str) else "items"
+        word = "at least" if kind == "too_short" else "at most"
+        return doc.problem(loc, f"expected {word} {limit} {unit}, got {describe(value)}")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        ctx = err.get("ctx", {})
+        bound = next(iter(ctx.values()), "")
+        words = {"greater_than": "greater than", "greater_than_equal": "at least",
+                 "less_than": "less than", "less_than_equal": "at most"}[kind]
+        return doc.problem(loc, f"expected a number {words} {bound}, got {describe(value)}")
+    return doc.problem(loc, f"{err['msg'][0].lower()}{err['msg'][1:]}, got {describe(value)}")
+
+
+def _empty(doc: _yaml.Document, loc: tuple, kind: str, err: dict) -> Problem:
+    """A key written with nothing after it. Where the nothing is a comment that reads like the value
+    (`background: #FFFFFF`: an unquoted '#' starts a comment), the problem is put at the '#'."""
+    ctx = err.get("ctx", {})
+    expected = (ctx.get("expected", "") if kind == "empty_value" else f"one of {ctx.get('expected', '')}"
+                if kind == "literal_error" else _EXPECTED[kind])
+    comment = doc.commented_out(loc)
+    if comment is not None:
+        return doc.problem(loc, f"expected {expected}, but it was read as empty because '{comment.value}' starts a "
+                                f"comment: write {comment.quote()}", at=(comment.line, comment.column))
+    msg = f"expected {expected}, got {describe(None)}"
+    if _colour_key(loc):
+        msg += " (in YAML, put quotes around values that start with '#')"
+    return doc.problem(loc, msg)
+
+
+def _colour_key(loc: tuple) -> bool:
+    """A key whose value is a colour (matrix rules name colours and backgrounds by id)."""
+    return bool(loc) and loc[0] != "matrix" and (loc[-1] in ("hex", "colour", "background", "sweep")
+                                                 or loc[-2:-1] == ("colours",) and "gradient" in loc)

@@ -1,0 +1,144 @@
+"""The command line: parses arguments, prints, and maps errors to exit codes. Nothing else.
+
+Exit codes: 0 ok; 1 some variants failed, `--check` found stale imagery, or the build could not
+run (locked, over budget, stopped by the backend); 2 invalid catalog or usage; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from mockups._version import __version__
+from mockups.cli import commands
+from mockups.errors import BuildError, CatalogError, FatalBackendError, MockupsError, TemplateError
+from mockups.matrix import FilterError
+from mockups.backends.base import UnknownBackend
+
+from mockups.cli._output import FAILED, INTERRUPTED, INVALID, OK, print_json
+
+
+def _catalog_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("catalog", nargs="?", default="catalog.yaml",
+                   help="the catalog file (default: ./catalog.yaml); paths in it are relative to its folder")
+
+
+def _selection_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", action="append", metavar="KEY=GLOB,...",
+                   help="only variants matching, e.g. sku=TEE-*,colour=navy (repeat to add more)")
+    p.add_argument("--shard", metavar="K/N", help="only shard K of N (a stable split for parallel CI jobs)")
+    p.add_argument("--backend", help="override defaults.backend (local, openai, or a plugin)")
+    p.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
+    p.add_argument("--cache-dir", help="cache folder (default: .mockups-cache/ beside the catalog)")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="mockups", description="Turn a YAML product catalog into product imagery.")
+    top.add_argument("--version", action="version", version=f"mockups {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check the catalog and report every problem")
+    _catalog_arg(p)
+    p.add_argument("--backend", help="also check the requests of this backend")
+
+    p = sub.add_parser("plan", help="show the variants, what is new or changed, and the estimated cost")
+    _catalog_arg(p)
+    _selection_args(p)
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("build", help="make every stale variant, the contact sheets and the gallery")
+    _catalog_arg(p)
+    _selection_args(p)
+    p.add_argument("--check", action="store_true",
+                   help="make nothing: exit 1 if any output is missing or out of date (for CI)")
+    p.add_argument("--force", action="store_true", help="rebuild every selected variant regardless of the cache")
+    p.add_argument("-j", "--jobs", type=int, metavar="N", help="workers (default: one per core for local)")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed variant")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to spend more than this")
+    p.add_argument("--rpm", type=float, metavar="N", help="at most N backend requests per minute")
+    p.add_argument("--retries", type=int, default=3, metavar="N", help="retries for transient errors (default 3)")
+    p.add_argument("--summary", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--no-gallery", action="store_true", help="skip the HTML gallery")
+
+    p = sub.add_parser("gallery", help="rebuild the HTML gallery from the last build's manifest")
+    _catalog_arg(p)
+    p.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
+    p.add_argument("--cache-dir", help="cache folder (default: .mockups-cache/ beside the catalog)")
+
+    p = sub.add_parser("clean", help="delete cache objects that no manifest refers to")
+    _catalog_arg(p)
+    p.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
+    p.add_argument("--cache-dir", help="cache folder (default: .mockups-cache/ beside the catalog)")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+
+    p = sub.add_parser("schema", help="print the catalog's JSON Schema (for editors)")
+    p.add_argument("-o", "--output", help="write to this file instead of printing")
+
+    p = sub.add_parser("init", help="write a starter catalog, templates and sample assets into a folder")
+    p.add_argument("folder", nargs="?", default=".", help="an empty folder (default: the current one)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+
+    code = None
+    try:
+        code = getattr(commands, f"cmd_{args.command}")(args)
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's flush at exit
+        return code
+    except BrokenPipeError:  # `mockups plan --json | head -1`: the reader has what it wanted; not an error
+        _drop_stdout()
+        if code is not None:
+            return code
+        return FAILED if args.command == "build" else OK  # a build (or --check) cut short vouches for nothing
+    except (CatalogError, TemplateError) as e:
+        print(_bad(e), file=sys.stderr)
+        return INVALID
+    except (FilterError, UnknownBackend) as e:
+        for line in str(e).splitlines():  # one line per --only that selects nothing
+            print(f"mockups: error: {line}", file=sys.stderr)
+        return INVALID
+    except FatalBackendError as e:
+        print(f"mockups: the backend stopped the build: {e}", file=sys.stderr)
+        return FAILED
+    except BuildError as e:
+        print(f"mockups: {e}", file=sys.stderr)
+        return FAILED
+    except MockupsError as e:
+        print(f"mockups: error: {e}", file=sys.stderr)
+        return FAILED
+    except OSError as e:  # a full disk or a read-only folder while writing the summary or the schema
+        print(f"mockups: error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""), file=sys.stderr)
+        return FAILED
+    except KeyboardInterrupt:
+        print("mockups: interrupted; finished variants are kept, run the build again to go on", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so what is left in its buffer has somewhere to go at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured in tests)
+        pass
+
+
+def _bad(e: Exception) -> str:
+    if isinstance(e, CatalogError):
+        n = sum(1 for p in e.problems if p.severity == "error")
+        return f"{e}\n{n} problem{'s' if n != 1 else ''} found"
+    return str(e)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["main", "parser", "Path"]

@@ -1,0 +1,237 @@
+"""The CLI's commands (part of the command-line layer: the only other module that prints)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from mockups.engine import manifest
+from mockups.engine.pipeline import BuildOptions, BuildReport, build, output_warnings, prepare
+from mockups.cli._output import FAILED, OK, print_json
+from mockups.errors import MockupsError
+
+
+def _warn(problems) -> None:
+    for p in problems:
+        print(str(p), file=sys.stderr)
+
+
+def _warn_outputs(warnings) -> None:
+    """The outputs' warnings (BuildWarning): each once, with its file and how many variants it affects."""
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def cmd_validate(args) -> int:
+    prepared = prepare(args.catalog, BuildOptions(backend=args.backend))
+    _warn(prepared.warnings)
+    _warn_outputs(output_warnings(prepared))  # of the outputs the last build made
+    c = prepared.catalog.model
+    print(f"{prepared.catalog.file.name}: ok: {len(c.products)} products, {len(c.colours)} colours, "
+          f"{len(c.backgrounds)} backgrounds, {len(c.channels)} channels -> {len(prepared.variants)} variants")
+    return OK
+
+
+def _options(args, **extra) -> BuildOptions:
+    return BuildOptions(backend=args.backend, only=args.only, shard=args.shard, build_dir=args.build_dir,
+                        cache_dir=args.cache_dir, **extra)
+
+
+def cmd_plan(args) -> int:
+    prepared = prepare(args.catalog, _options(args, force=args.force))
+    plan = prepared.plan
+    warnings = output_warnings(prepared)  # of the outputs already made: new ones are known once built
+    if args.json:
+        found = [{"file": w.file, "message": w.message, "variants": list(w.variants)} for w in warnings]
+        print_json({**plan.to_json(), "warnings": found})
+        return OK
+    _warn(prepared.warnings)
+    _warn_outputs(warnings)
+    width = max((len(i.job.id) for i in plan.items), default=10)
+    for item in plan.items:
+        why = f"  ({', '.join(item.reasons)})" if item.reasons else ""
+        cost = f"  ${item.estimate:.3f}" if item.estimate else ""
+        print(f"{item.status:<9} {item.job.id:<{width}}{cost}{why}")
+    for vid in plan.removed:
+        print(f"{'removed':<9} {vid}")
+    print(_counts_line(plan.counts(), len(plan.items)))
+    print(f"backend {prepared.backend.name}: {len(plan.stale)} to make, estimated cost ${plan.estimated_cost:.2f}")
+    for note in prepared.backend.plan_notes([i.job for i in plan.stale]):
+        print(note)
+    return OK
+
+
+def _counts_line(counts: dict, total: int) -> str:
+    parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    return f"{total} variants: {parts or 'none'}"
+
+
+class Progress:
+    """A live bar on a terminal; one plain line per variant otherwise (CI logs)."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+        self.start = time.monotonic()
+        self.bar = None
+        if total and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="variant", dynamic_ncols=True, file=sys.stderr)
+
+    def __call__(self, kind: str, obj) -> None:
+        if kind == "retry":
+            self._line(f"retrying {obj.id}")
+            return
+        if kind not in ("done", "failed", "skipped"):
+            return
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            if kind == "failed":
+                self.bar.write(f"failed {obj.job.id}: {obj.error}", file=sys.stderr)
+            return
+        rate = self.done / max(1e-9, time.monotonic() - self.start)
+        eta = (self.total - self.done) / rate if rate else 0
+        status = "made" if kind == "done" else kind
+        tail = f": {obj.error}" if kind == "failed" else ""
+        self._line(f"[{self.done}/{self.total}] {status} {obj.job.id}{tail} ({rate:.1f}/s, eta {eta:.0f}s)")
+
+    def _line(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_build(args) -> int:
+    options = _options(args, force=args.force, jobs=args.jobs, fail_fast=args.fail_fast,
+                       max_cost=args.max_cost, retries=args.retries, requests_per_minute=args.rpm,
+                       gallery=not args.no_gallery)
+    if args.check:
+        return _check(args, options)
+    first = prepare(args.catalog, options)  # validate early and size the progress bar
+    _warn(first.warnings)
+    progress = Progress(len(first.plan.stale))
+    try:
+        report = build(args.catalog, options, on_event=progress, prepared=first)
+    finally:
+        progress.close()
+    print(summary_line(report))
+    _warn_outputs(report.warnings)  # also those of outputs from the cache or unchanged: still outstanding
+    if report.stop_reason:
+        print(f"stopped early: {report.stop_reason}", file=sys.stderr)
+    if args.summary:
+        Path(args.summary).write_text(markdown_summary(report))
+    return FAILED if report.failures or report.skipped else OK
+
+
+def _check(args, options: BuildOptions) -> int:
+    prepared = prepare(args.catalog, options)
+    plan = prepared.plan
+    stale = [i for i in plan.items if i.status != "unchanged"]
+    for item in stale:
+        why = ", ".join(item.reasons) or item.status
+        print(f"out of date: {item.job.variant.output} ({item.status}: {why})")
+    for vid in plan.removed:
+        print(f"removed from the catalog: {vid}")
+    if args.summary:
+        Path(args.summary).write_text(_check_markdown(plan))
+    if stale or plan.removed:
+        print(f"{len(stale) + len(plan.removed)} of {len(plan.items)} outputs are out of date; run `mockups build`")
+        return FAILED
+    print(f"all {len(plan.items)} outputs are up to date")
+    return OK
+
+
+def summary_line(report: BuildReport) -> str:
+    counts = report.prepared.plan.counts()
+    skipped = f", {report.skipped} not started" if report.skipped else ""
+    return (f"Done: {len(report.prepared.plan.items)} variants ({counts['unchanged']} unchanged, "
+            f"{report.placed} from cache, {report.built} made, {len(report.failures)} failed{skipped}, "
+            f"{counts['removed']} removed) in {report.seconds:.2f} s; cost ${report.spent:.2f}")
+
+
+def markdown_summary(report: BuildReport) -> str:
+    plan = report.prepared.plan
+    lines = ["## mockups build", "", summary_line(report), "", "| status | variants |", "|---|---:|"]
+    lines += [f"| {k} | {n} |" for k, n in plan.counts().items() if n]
+    changed = [i for i in plan.items if i.status in ("new", "changed", "cached")]
+    if changed:
+        lines += ["", "### Changed", ""] + [f"- `{i.job.id}` ({i.status}{': ' + ', '.join(i.reasons) if i.reasons else ''})"
+                                            for i in changed[:200]]
+    if report.failures:
+        lines += ["", "### Failed", ""] + [f"- `{o.job.id}`: {o.error}" for o in report.failures]
+    if plan.removed:
+        lines += ["", "### Removed", ""] + [f"- `{vid}`" for vid in plan.removed]
+    if report.warnings or report.prepared.warnings:
+        lines += ["", "### Warnings", "", "| warning | variants |", "|---|---:|"]
+        lines += [f"| {_cell((f'`{w.file}`: ' if w.file else '') + w.message)} | {w.count} |" for w in report.warnings]
+        lines += [f"| {_cell(str(p))} | — |" for p in report.prepared.warnings]  # the catalog's: not per variant
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text for one cell of a Markdown table."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _check_markdown(plan) -> str:
+    stale = [i for i in plan.items if i.status != "unchanged"]
+    lines = ["## mockups build --check", "", f"{len(stale)} of {len(plan.items)} outputs out of date", ""]
+    lines += [f"- `{i.job.variant.output}` ({i.status})" for i in stale[:500]]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_gallery(args) -> int:
+    from mockups.engine.pipeline import folders
+    from mockups.engine.cache import ObjectStore
+    from mockups.catalog import load_catalog
+    from mockups.review.gallery import write_gallery
+
+    catalog = load_catalog(args.catalog)  # the gallery needs the catalog and the manifest, not a plan
+    build_dir, cache_dir = folders(catalog, BuildOptions(build_dir=args.build_dir, cache_dir=args.cache_dir))
+    path = write_gallery(build_dir, catalog, store=ObjectStore(cache_dir))
+    print(f"gallery: {path}")
+    return OK
+
+
+def cmd_clean(args) -> int:
+    prepared = prepare(args.catalog, BuildOptions(build_dir=args.build_dir, cache_dir=args.cache_dir))
+    used = {e.get("key") for e in manifest.load(prepared.build_dir).values()}
+    unused = sorted(prepared.store.keys() - used)
+    freed = 0
+    for key in unused:
+        if not args.dry_run:
+            freed += prepared.store.remove(key)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(unused)} unused cache objects" + (f" ({freed / 1e6:.1f} MB)" if freed else ""))
+    return OK
+
+
+def cmd_schema(args) -> int:
+    from mockups.catalog.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return OK
+
+
+def cmd_init(args) -> int:
+    from mockups.starter import write_starter
+
+    written = write_starter(Path(args.folder))
+    print(f"wrote {len(written)} files into {os.path.abspath(args.folder)}; next: cd there and run `mockups build`")
+    return OK
+
+
+__all__ = ["MockupsError"]

@@ -1,0 +1,198 @@
+"""The content-addressed store, and the stat cache that keeps a no-op rebuild from re-reading images.
+
+Layout of the cache folder (default `.mockups-cache/` beside the catalog):
+
+    objects/ab/<key>.<ext>         an output, named by Job.key
+    objects/ab/<key>.json          what made it: model, usage, cost, size, sha256 (written first)
+    objects/ab/<key>.thumb.webp    its gallery thumbnail
+    stat.json                      path -> [size, mtime_ns, sha256] of files already hashed
+
+Every write is atomic (a temporary file in the same folder, then rename), so a killed build leaves
+either the whole object or nothing, and the next build picks up every object that was finished.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from mockups.errors import BuildError
+from mockups.jobs import sha256_file
+
+
+class DiskFull(BuildError):
+    """A write failed for want of space; the file it would have replaced is untouched."""
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write data to path so that readers see the old file or the whole new one, never a part.
+
+    `durable` also flushes it to disk before the rename (it survives a power cut, not only a
+    killed process); derived files that are cheap to remake skip that. A full disk raises
+    DiskFull (a BuildError the CLI reports in a line) and leaves the old file as it was.
+    """
+    try:
+        _atomic_write(path, data, durable)
+    except OSError as e:
+        if e.errno in _NO_SPACE:
+            raise DiskFull(f"no space left on the device for {path} ({e.strerror}); the previous outputs are "
+                           "kept: free some space and run the build again") from None
+        raise
+
+
+def _atomic_write(path: Path, data: bytes, durable: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write atomically unless the file already holds exactly these bytes (mtimes stay, nothing churns)."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    atomic_write(path, data)
+    return True
+
+
+def remove_temporaries(*folders: Path) -> int:
+    """Delete the temporary files that killed writers left behind (`.<name>.<random>.tmp` from
+    atomic_write, `.<name>.<pid>.link` from place); return how many. Nothing reads them, but they
+    pile up. Call it only while holding the build lock, when no writer can be half-way."""
+    removed = 0
+    for folder in folders:
+        for p in Path(folder).rglob(".*") if Path(folder).is_dir() else ():
+            if p.suffix in (".tmp", ".link") and p.is_file():
+                p.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def place(source: Path, target: Path) -> None:
+    """Put a copy of a cache object at target atomically: a hard link where possible, else a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.link"
+    try:
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            atomic_write(target, source.read_bytes())
+            return
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class ObjectStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _base(self, key: str) -> Path:
+        return self.root / "objects" / key[:2] / key
+
+    def path(self, key: str, ext: str) -> Path:
+        return self._base(key).with_suffix(f".{ext}")
+
+    def thumb_path(self, key: str) -> Path:
+        return self._base(key).with_suffix(".thumb.webp")
+
+    def meta(self, key: str) -> dict | None:
+        try:
+            meta = json.loads(self._base(key).with_suffix(".json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) else None  # a damaged record: the object is made again
+
+    def get(self, key: str, ext: str) -> tuple[Path, dict] | None:
+        """The finished object and its metadata, or None if it is not (wholly) there."""
+        meta = self.meta(key)
+        path = self.path(key, ext)
+        if meta is None or not path.exists() or path.stat().st_size != meta.get("bytes"):
+            return None
+        return path, meta
+
+    def put(self, key: str, ext: str, data: bytes, meta: dict, thumb: bytes | None = None) -> Path:
+        """Store an object. The metadata is written last, so its presence means the object is whole."""
+        path = self.path(key, ext)
+        atomic_write(path, data)
+        if thumb is not None:
+            atomic_write(self.thumb_path(key), thumb, durable=False)
+        atomic_write(self._base(key).with_suffix(".json"), json.dumps(meta, sort_keys=True, indent=1).encode(),
+                     durable=False)  # a torn record after a power cut only means the object is made again
+        return path
+
+    def keys(self) -> set[str]:
+        folder = self.root / "objects"
+        return {p.name[:-5] for p in folder.glob("*/*.json")} if folder.is_dir() else set()
+
+    def remove(self, key: str) -> int:
+        """Delete every file of an object; return the bytes freed."""
+        freed = 0
+        for p in self._base(key).parent.glob(f"{key}.*"):
+            freed += p.stat().st_size
+            p.unlink()
+        return freed
+
+
+class StatCache:
+    """Maps (path, size, mtime_ns) to a sha256, so unchanged files are not read again."""
+
+    def __init__(self, file: Path | None):
+        self.file = file
+        self.entries: dict[str, list] = {}
+        self.dirty = False
+        if file and file.exists():
+            try:
+                entries = json.loads(file.read_text())
+            except (ValueError, OSError):
+                entries = {}  # a damaged stat cache only costs a re-hash
+            self.entries = {k: v for k, v in entries.items() if _stat_entry(v)} if isinstance(entries, dict) else {}
+
+    def hash(self, path: Path | str) -> str:
+        key = os.fspath(path)
+        st = os.stat(key)
+        found = self.entries.get(key)
+        if found and found[0] == st.st_size and found[1] == st.st_mtime_ns:
+            return found[2]
+        digest = sha256_file(path)
+        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self.dirty = True
+        return digest
+
+    def record(self, path: Path | str, digest: str) -> None:
+        """Remember the hash of a file this process just wrote, so it is not read back."""
+        key = os.fspath(path)
+        st = os.stat(key)
+        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.file and self.dirty:
+            atomic_write(self.file, json.dumps(self.entries, sort_keys=True).encode())
+            self.dirty = False
+
+
+def _stat_entry(value) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) for v in value[:2])
+            and isinstance(value[2], str))

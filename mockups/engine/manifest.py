@@ -1,0 +1,73 @@
+"""`build/manifest.json`: one entry per variant, keys sorted, so it diffs well in git.
+
+The manifest is derived data: every finished output is also in the cache with its metadata, so a
+manifest lost to a crash is rebuilt from the cache by the next build without calling a backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from mockups.engine.cache import write_if_changed
+from mockups.jobs import Job, variant_fields
+
+VERSION = 1
+NAME = "manifest.json"
+
+
+def load(build_dir: Path) -> dict[str, dict]:
+    """Entries of the last build by variant id; empty if there is none or it is unreadable."""
+    try:
+        data = json.loads((build_dir / NAME).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    variants = data.get("variants") if isinstance(data, dict) else None
+    return variants if isinstance(variants, dict) else {}
+
+
+def dumps(entries: dict[str, dict], catalog_name: str) -> bytes:
+    doc = {"version": VERSION, "catalog": catalog_name, "variants": dict(sorted(entries.items()))}
+    return (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def save(build_dir: Path, entries: dict[str, dict], catalog_name: str) -> bool:
+    """Write the manifest atomically; skip the write (and return False) when nothing changed."""
+    return write_if_changed(build_dir / NAME, dumps(entries, catalog_name))
+
+
+def _h(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def parts(job: Job) -> dict[str, str]:
+    """Short hashes of each thing that shapes an output, so a changed key can be explained."""
+    out = {"backend": f"{job.backend} {job.backend_version}", "params": _h(job.params), "prompt": _h(job.prompt)}
+    for name, value in variant_fields(job.variant).items():
+        out[name] = _h(value)
+    for role, (_, sha) in job.inputs.items():
+        out[f"{role} image"] = sha[:16]
+    return out
+
+
+def why_changed(old: dict, job: Job) -> list[str]:
+    before, now = old.get("parts") or {}, parts(job)
+    return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k)) or ["key"]
+
+
+def entry(job: Job, *, output: str, meta: dict, status: str = "ok", error: str | None = None) -> dict:
+    v = job.variant
+    return {
+        "id": v.id, "sku": v.product.sku, "product": v.product.name,
+        "colour": v.colour.id, "colour_name": v.colour.name, "colour_hex": v.colour.hex,
+        "background": v.background.id, "background_name": v.background.name,
+        "design": v.design.id if v.design else None, "channel": v.channel.id,
+        "size": list(v.channel.size), "format": v.channel.format,
+        "output": output, "key": job.key, "backend": job.backend, "model": meta.get("model"),
+        "prompt": job.prompt, "template": job.template,
+        "inputs": {role: sha for role, (_, sha) in sorted(job.inputs.items())}, "parts": parts(job),
+        "bytes": meta.get("bytes"), "sha256": meta.get("sha256"), "cost": meta.get("cost", 0.0),
+        "usage": meta.get("usage"), "status": status, "error": error, "built_at": meta.get("created"),
+        "warnings": meta.get("warnings") or [],
+    }

@@ -1,0 +1,355 @@
+"""The pipeline, top to bottom: load -> expand -> render prompts -> jobs -> plan -> run -> write.
+
+`prepare` is the side-effect-free first half (what `mockups plan` and `build --check` show);
+`build` carries it out. Each stage is a named function that can be called and tested alone.
+
+Warnings come in two kinds: the catalog's and the backend's checks' (`Prepared.warnings`, Problems
+at a file and line) and those a backend returned with an output (a cut-out of low confidence),
+kept with each output in the cache and the manifest. `output_warnings` gathers the latter for the
+variants of a plan, each distinct one once with the variants it affects (`BuildReport.warnings`);
+before a build it knows those of outputs already made (unchanged or in the cache), not the new ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import filelock
+
+from mockups.engine import manifest
+from mockups.backends.base import Backend, get_backend
+from mockups.engine.cache import ObjectStore, StatCache, place, remove_temporaries
+from mockups.catalog import Catalog, load_catalog
+from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
+from mockups.jobs import Job, make_job
+from mockups.matrix import Variant, expand, parse_only, parse_shard, select_checked
+from mockups.engine.plan import Plan, make_plan
+from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
+from mockups.engine.runner import Outcome, RunOptions, Runner
+
+MANIFEST_EVERY = 2.0  # seconds between manifest saves during a build
+
+
+@dataclass
+class BuildOptions:
+    backend: str | None = None
+    only: list[str] | None = None
+    shard: str | None = None
+    force: bool = False
+    jobs: int | None = None
+    fail_fast: bool = False
+    max_cost: float | None = None
+    retries: int = 3
+    requests_per_minute: float | None = None
+    build_dir: str | os.PathLike | None = None
+    cache_dir: str | os.PathLike | None = None
+    gallery: bool = True
+
+
+@dataclass
+class Prepared:
+    catalog: Catalog
+    backend: Backend
+    variants: list[Variant]
+    jobs: list[Job]
+    plan: Plan
+    build_dir: Path
+    store: ObjectStore
+    stat: StatCache
+    warnings: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BuildWarning:
+    """One distinct warning recorded with outputs, and the variants whose outputs carry it."""
+
+    message: str
+    file: str | None  # the input it is about, relative to the catalog's folder; None if it names none
+    variants: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.variants)
+
+    def __str__(self) -> str:
+        n = self.count
+        return f"{self.file + ': ' if self.file else ''}{self.message} ({n} variant{'s' if n != 1 else ''})"
+
+
+@dataclass
+class BuildReport:
+    prepared: Prepared
+    outcomes: list[Outcome] = field(default_factory=list)
+    placed: int = 0
+    seconds: float = 0.0
+    spent: float = 0.0
+    stop_reason: str | None = None
+    interrupted: bool = False
+    warnings: list[BuildWarning] = field(default_factory=list)  # of the selected variants' outputs
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok and not o.skipped]
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for o in self.outcomes if o.skipped) + len(self.prepared.plan.stale) - len(self.outcomes)
+
+    @property
+    def built(self) -> int:
+        return sum(1 for o in self.outcomes if o.ok)
+
+
+def folders(catalog: Catalog, options: BuildOptions) -> tuple[Path, Path]:
+    build_dir = Path(options.build_dir) if options.build_dir else catalog.root / "build"
+    cache_dir = Path(options.cache_dir) if options.cache_dir else catalog.root / ".mockups-cache"
+    return build_dir.resolve(), cache_dir.resolve()
+
+
+def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, stat: StatCache) -> list[Job]:
+    """Render every prompt and make every job; a template error is a catalog-level failure."""
+    renderer = PromptRenderer(catalog)
+    jobs, errors = [], {}
+    hash_file = functools.lru_cache(maxsize=None)(stat.hash)  # each input is hashed once per build
+    for v in variants:
+        try:
+            prompt = renderer.render(v)
+        except TemplateNotFound:  # a name the catalog got wrong: reported where it is written
+            index = list(catalog.products).index(v.product.sku)
+            path = ("products", index, "template") if v.product.template else ("defaults", "template")
+            raise CatalogError([catalog.problem(path, f"template '{renderer.template_name(v)}' not found (looked in "
+                                                      f"templates/ and the built-in templates: "
+                                                      f"{', '.join(builtin_names())})")]) from None
+        except TemplateError as e:
+            errors.setdefault(renderer.template_name(v), str(e))
+            continue
+        jobs.append(make_job(catalog, v, backend=backend, prompt=prompt,
+                             template=renderer.template_name(v), hash_file=hash_file))
+    if errors:
+        raise TemplateError("\n".join(errors.values()))
+    return jobs
+
+
+def make_backend(catalog: Catalog, name: str | None, cache_dir: Path,
+                 requests_per_minute: float | None = None) -> Backend:
+    """The backend by name, with its catalog options (defaults.<name>), the cache folder and --rpm."""
+    name = name or catalog.model.defaults.backend
+    section = getattr(catalog.model.defaults, name, None)
+    options = section.model_dump() if hasattr(section, "model_dump") else {}
+    extra = {"cache_dir": str(cache_dir)}
+    if requests_per_minute:
+        extra["requests_per_minute"] = requests_per_minute
+    return get_backend(name, {**options, **extra})
+
+
+def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None) -> Prepared:
+    options = options or BuildOptions()
+    catalog = load_catalog(catalog_path)
+    only, shard = parse_only(options.only), parse_shard(options.shard)
+    variants = expand(catalog)
+    selected = select_checked(variants, options.only, shard)  # FilterError if --only or --shard selects nothing
+    build_dir, cache_dir = folders(catalog, options)
+    backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute)
+    stat = StatCache(cache_dir / "stat.json")
+    jobs = render_jobs(catalog, selected, backend, stat)
+    problems = backend.check(catalog, jobs)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise CatalogError(problems)
+    store = ObjectStore(cache_dir)
+    plan = make_plan(jobs, build_dir, store, stat, estimate=backend.estimate,
+                     all_selected=not (only or shard), force=options.force)
+    warnings = sorted(set(catalog.warnings) | set(problems))
+    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings)
+
+
+def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
+          on_event: Callable | None = None, prepared: Prepared | None = None) -> BuildReport:
+    """Make every stale variant. Pass `prepared` (from `prepare`) to reuse a plan already made."""
+    options = options or BuildOptions()
+    started = time.monotonic()
+    prepared = prepared or prepare(catalog_path, options)
+    plan = prepared.plan
+    if options.max_cost is not None and plan.estimated_cost > options.max_cost:
+        raise BudgetExceeded(f"the plan's estimated cost ${plan.estimated_cost:.2f} is over --max-cost "
+                             f"${options.max_cost:.2f}; nothing was started")
+    report = BuildReport(prepared)
+    with _lock(prepared.store.root):
+        running = prepared.store.root / "build.running"  # left by a build that was killed
+        if running.exists():
+            remove_temporaries(prepared.build_dir, prepared.store.root)
+        running.touch()
+        writer = ManifestWriter(prepared)
+        report.placed = writer.place_cached()
+        runner = Runner(prepared.backend, prepared.store, _run_options(prepared.backend, options),
+                        on_event=_tee(on_event, writer.record))
+        try:
+            report.outcomes = runner.run([i.job for i in plan.stale])
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            prepared.backend.close()
+        report.spent, report.stop_reason = runner.spent, runner.stop_reason
+        writer.remove(plan.removed)
+        writer.save()
+        prepared.stat.save()
+        if not report.interrupted:
+            report.warnings = output_warnings(prepared, writer.entries)
+            finish_outputs(prepared, options, writer.entries)
+        running.unlink(missing_ok=True)
+    report.seconds = time.monotonic() - started
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return report
+
+
+def output_warnings(prepared: Prepared, entries: dict[str, dict] | None = None) -> list[BuildWarning]:
+    """The distinct warnings of the selected variants' outputs, each with the variants it affects.
+
+    An output's warnings are read from the manifest's `entries` (the plan's previous ones when not
+    given) when the entry is of the variant's current key, else from the cache's record of that key:
+    so after a build every output's, and before one those of the outputs already made. A warning
+    that starts with the name of one of the variant's input files ("tee.jpg: ...") is about it.
+    """
+    entries = prepared.plan.previous if entries is None else entries
+    found: dict[tuple[str, str], list[str]] = {}
+    for job in (item.job for item in prepared.plan.items):
+        entry = entries.get(job.id) or {}
+        record = entry if entry.get("key") == job.key else prepared.store.meta(job.key) or {}
+        texts = record.get("warnings")
+        for text in dict.fromkeys(str(t) for t in texts) if isinstance(texts, list) else ():
+            file, message = _about(job, text, prepared.catalog.root)
+            found.setdefault((file or "", message), []).append(job.id)
+    return [BuildWarning(message, file or None, tuple(ids)) for (file, message), ids in sorted(found.items())]
+
+
+def _about(job: Job, text: str, root: Path) -> tuple[str | None, str]:
+    """(the input file a warning names, relative to the catalog's folder, the rest) or (None, text)."""
+    name, sep, rest = text.partition(": ")
+    if sep and rest:
+        for path, _ in job.inputs.values():
+            path = Path(path)
+            if path.name == name:
+                return (path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)), rest
+    return None, text
+
+
+def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> None:
+    """Contact sheets and the gallery, from the manifest's entries."""
+    from mockups.review.grid import write_grids
+
+    write_grids(prepared.build_dir, prepared.catalog, prepared.store, entries)
+    if options.gallery:
+        from mockups.review.gallery import write_gallery
+
+        write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store, plan=prepared.plan,
+                      entries=entries)
+    else:  # keep what changed, so a later `mockups gallery` marks it
+        from mockups.review.gallery import record_changes
+
+        record_changes(prepared.build_dir, prepared.plan, store=prepared.store)
+
+
+def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:
+    return RunOptions(concurrency=options.jobs or backend.default_concurrency(), retries=options.retries,
+                      requests_per_minute=options.requests_per_minute or backend.options.get("requests_per_minute"),
+                      fail_fast=options.fail_fast, max_cost=options.max_cost,
+                      reuse=not options.force)
+
+
+def _tee(first: Callable | None, second: Callable) -> Callable:
+    def both(kind, obj):
+        second(kind, obj)
+        if first:
+            first(kind, obj)
+    return both
+
+
+class _lock:
+    """One build per project at a time: a second one is refused, not interleaved."""
+
+    def __init__(self, cache_dir: Path):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = filelock.FileLock(str(cache_dir / "build.lock"))
+
+    def __enter__(self):
+        try:
+            self.lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise BuildLocked(f"another mockups build is running on this project (lock: {self.lock.lock_file}); "
+                              "wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+class ManifestWriter:
+    """Keeps build/ and manifest.json in step with finished jobs, saving every few seconds."""
+
+    def __init__(self, prepared: Prepared):
+        self.p = prepared
+        self.entries = dict(prepared.plan.previous)
+        self.last_save = time.monotonic()
+        self.dirty = False
+        self.lock = threading.RLock()  # workers record while an interrupted build saves
+
+    def place_cached(self) -> int:
+        """Put outputs that the cache already has into build/ (unchanged ones are already there)."""
+        placed = 0
+        for item in self.p.plan.items:
+            if item.status == "cached":
+                found = self.p.store.get(item.job.key, item.job.variant.ext)
+                self._place(item.job, *found)
+                placed += 1
+        self.save()
+        return placed
+
+    def _place(self, job: Job, source: Path, meta: dict) -> None:
+        target = self.p.build_dir / job.variant.output
+        place(source, target)
+        self.p.stat.record(target, meta["sha256"])
+        self.entries[job.id] = manifest.entry(job, output=job.variant.output, meta=meta)
+        self.dirty = True
+
+    def record(self, kind: str, obj) -> None:
+        with self.lock:
+            self._record(kind, obj)
+
+    def _record(self, kind: str, obj) -> None:
+        if kind == "done":
+            found = self.p.store.get(obj.job.key, obj.job.variant.ext)
+            if found:
+                self._place(obj.job, *found)
+        elif kind == "failed":
+            self.entries[obj.job.id] = manifest.entry(obj.job, output=obj.job.variant.output,
+                                                      meta={}, status="failed", error=obj.error)
+            self.dirty = True
+        else:
+            return
+        if time.monotonic() - self.last_save > MANIFEST_EVERY:
+            self._save()
+
+    def remove(self, ids: list[str]) -> None:
+        for vid in ids:
+            old = self.entries.pop(vid, None)
+            self.dirty = True
+            if old and old.get("output"):
+                (self.p.build_dir / old["output"]).unlink(missing_ok=True)
+
+    def save(self) -> None:
+        """Write the manifest if anything changed (or it is missing)."""
+        with self.lock:
+            self._save()
+
+    def _save(self) -> None:
+        if self.dirty or not (self.p.build_dir / manifest.NAME).exists():
+            manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
+            self.dirty = False
+        self.last_save = time.monotonic()

@@ -1,0 +1,103 @@
+"""What is out of date, and why: the first half of a build, with no side effects.
+
+Each job is one of
+- `unchanged`: the last manifest has the same key and the output file is there with its recorded hash;
+- `cached`: the output is in the cache (made before, or by another shard): placed without a backend call;
+- `new` / `changed` / `failed` / `missing`: the backend must make it (changed says which inputs changed).
+Variants of the last manifest that the catalog no longer makes are `removed`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mockups.engine import manifest
+from mockups.engine.cache import ObjectStore, StatCache
+from mockups.jobs import Job
+
+NEEDS_BACKEND = ("new", "changed", "failed", "missing")
+
+
+@dataclass
+class Item:
+    job: Job
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    estimate: float = 0.0
+
+    @property
+    def stale(self) -> bool:
+        return self.status in NEEDS_BACKEND
+
+
+@dataclass
+class Plan:
+    items: list[Item]
+    removed: list[str]
+    previous: dict[str, dict]
+
+    @property
+    def stale(self) -> list[Item]:
+        return [i for i in self.items if i.stale]
+
+    @property
+    def estimated_cost(self) -> float:
+        return sum(i.estimate for i in self.stale)
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in ("unchanged", "cached", "new", "changed", "failed", "missing")}
+        for i in self.items:
+            out[i.status] += 1
+        out["removed"] = len(self.removed)
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "counts": self.counts(), "estimated_cost": round(self.estimated_cost, 6),
+            "variants": [{"id": i.job.id, "status": i.status, "reasons": i.reasons, "key": i.job.key,
+                          "output": i.job.variant.output, "backend": i.job.backend,
+                          "estimated_cost": round(i.estimate, 6)} for i in self.items],
+            "removed": self.removed,
+        }
+
+
+def output_ok(build_dir: Path, old: dict, stat: StatCache) -> bool:
+    if old.get("status") != "ok" or not old.get("output"):
+        return False
+    try:
+        return stat.hash(os.path.join(build_dir, old["output"])) == old.get("sha256")
+    except OSError:
+        return False
+
+
+def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat: StatCache, *,
+              estimate=None, all_selected: bool = True, force: bool = False) -> Plan:
+    previous = manifest.load(build_dir)
+    items = []
+    for job in jobs:
+        old = previous.get(job.id)
+        item = _classify(job, old, build_dir, store, stat, force)
+        if item.stale and estimate is not None:
+            item.estimate = estimate(job)
+        items.append(item)
+    current = {j.id for j in jobs}
+    removed = sorted(set(previous) - current) if all_selected else []
+    return Plan(items=items, removed=removed, previous=previous)
+
+
+def _classify(job: Job, old: dict | None, build_dir: Path, store, stat, force: bool) -> Item:
+    if force:
+        return Item(job, "changed" if old else "new", ["--force"])
+    if old and old.get("key") == job.key and output_ok(build_dir, old, stat):
+        return Item(job, "unchanged")
+    if store is not None and store.get(job.key, job.variant.ext):
+        return Item(job, "cached", manifest.why_changed(old, job) if old and old.get("key") != job.key else [])
+    if old is None:
+        return Item(job, "new")
+    if old.get("key") != job.key:
+        return Item(job, "changed", manifest.why_changed(old, job))
+    if old.get("status") != "ok":
+        return Item(job, "failed", [old.get("error") or "failed last time"])
+    return Item(job, "missing", ["output file missing or modified"])

@@ -1,0 +1,325 @@
+"""Executes stale jobs: bounded concurrency, a shared rate limit, retries, a budget, and no lost work.
+
+CPU-bound backends (`parallelism = "process"`) run in worker processes, one per core, fed jobs in
+product order so a worker reuses its per-product work; network-bound backends run in threads. Each
+finished output goes into the cache atomically inside the worker, so a killed build keeps every
+finished variant. Jobs are launched lazily (a small window ahead of the workers), so a budget, a
+`--fail-fast` stop or Ctrl-C leaves nothing queued behind it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import tenacity
+
+from mockups.backends.base import Backend, get_backend
+from mockups.engine.cache import ObjectStore
+from mockups.errors import BackendError, BuildError, FatalBackendError, MockupsError, TransientBackendError
+from mockups.jobs import Job
+from mockups.engine.outputs import finish
+
+
+MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After fails the variant instead of stalling the build (as the SDK)
+
+
+class RateLimiter:
+    """At most `per_minute` starts in any 60 s window, shared by every worker; `pause` after a 429."""
+
+    def __init__(self, per_minute: float | None, clock=time.monotonic, sleep=time.sleep):
+        self.per_minute = per_minute
+        self.clock, self.sleep = clock, sleep
+        self.starts: deque[float] = deque()
+        self.paused_until = 0.0
+        self.lock = threading.Lock()
+
+    def pause(self, seconds: float) -> None:
+        with self.lock:
+            self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def acquire(self, stop: threading.Event | None = None) -> None:
+        while True:
+            with self.lock:
+                now = self.clock()
+                wait = self.paused_until - now
+                if self.per_minute:
+                    while self.starts and now - self.starts[0] >= 60.0:
+                        self.starts.popleft()
+                    if len(self.starts) >= self.per_minute:
+                        wait = max(wait, 60.0 - (now - self.starts[0]))
+                if wait <= 0:
+                    if self.per_minute:
+                        self.starts.append(now)
+                    return
+            if stop is not None and stop.is_set():
+                raise Interrupted()
+            self.sleep(min(wait, 0.5))
+
+
+class Interrupted(MockupsError):
+    """The build was stopped (Ctrl-C, --fail-fast, budget) before this job started."""
+
+
+@dataclass
+class Outcome:
+    job: Job
+    ok: bool
+    meta: dict | None = None
+    error: str | None = None
+    fatal: bool = False
+    attempts: int = 1
+    skipped: bool = False  # stopped before it started: neither done nor failed
+
+
+@dataclass
+class RunOptions:
+    concurrency: int = 1
+    retries: int = 3
+    requests_per_minute: float | None = None
+    fail_fast: bool = False
+    max_cost: float | None = None
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    reuse: bool = True  # False for --force: make every job even if the store has it
+
+
+def make_output(backend: Backend, job: Job, store: ObjectStore, reuse: bool = True) -> dict:
+    """Render, encode and store one job; return the cache metadata. With `reuse`, an object the store
+    already has (made by a build that held the lock while this one was planned) is not made again."""
+    found = store.get(job.key, job.variant.ext) if reuse else None
+    if found:
+        return found[1]
+    rendered = backend.render(job)
+    data, thumb, meta = finish(job, rendered)
+    store.put(job.key, job.variant.ext, data, meta, thumb)
+    return meta
+
+
+def failure(exc: Exception) -> tuple[str, bool]:
+    """What a job's exception means: the error to record, and whether it stops the whole build."""
+    if isinstance(exc, (FatalBackendError, BuildError)):  # BuildError: the disk is full, nothing more can be saved
+        return str(exc), True
+    if isinstance(exc, BackendError):
+        return str(exc), False
+    if isinstance(exc, cf.BrokenExecutor):  # not cf.process...: that submodule is there only once imported
+        return f"worker process died: {exc}", True
+    return f"{type(exc).__name__}: {exc}", False  # a bug or an unexpected library error: record it, keep going
+
+
+# --- worker processes ----------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(backend_name: str, options: dict, store_root: str, reuse: bool, parent: int) -> None:
+    _WORKER["backend"] = get_backend(backend_name, options)
+    _WORKER["store"] = ObjectStore(store_root)
+    _WORKER["reuse"] = reuse
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Leave when the build process is gone (SIGKILL): an orphan would go on writing without the lock."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _process_chunk(jobs: list[Job]) -> list[tuple[bool, dict | str, bool]]:
+    """Make a group of jobs that share work (one product in one colour) in this worker process.
+
+    Each job's result is returned separately, so one failure does not fail its neighbours."""
+    results = []
+    for job in jobs:
+        try:
+            results.append((True, make_output(_WORKER["backend"], job, _WORKER["store"], _WORKER["reuse"]), False))
+        except Exception as e:
+            results.append((False, *failure(e)))
+    return results
+
+
+def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
+    """Consecutive jobs that share work, at most `limit` each: whole products when there are enough
+    of them to keep every worker busy (each product prepared by one worker only), else looks (a
+    product in one colour: its recolour and design done once)."""
+    products = {job.inputs.get("product") for job in jobs}
+    by_product = len(products) >= 2 * workers
+    out: list[list[Job]] = []
+    last = None
+    for job in jobs:
+        v = job.variant
+        look = (job.inputs.get("product"),) if by_product else (job.inputs.get("product"), v.colour.hex,
+                                                                 job.inputs.get("design"))
+        if out and look == last and len(out[-1]) < limit:
+            out[-1].append(job)
+        else:
+            out.append([job])
+        last = look
+    return out
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, backend: Backend, store: ObjectStore, options: RunOptions,
+                 on_event: Callable[[str, Outcome | Job], None] | None = None):
+        self.backend, self.store, self.options = backend, store, options
+        self.on_event = on_event or (lambda kind, obj: None)
+        self.limiter = RateLimiter(options.requests_per_minute)
+        self.stop = threading.Event()
+        self.stop_reason: str | None = None
+        self.spent = 0.0
+
+    def run(self, jobs: list[Job]) -> list[Outcome]:
+        self.pending = deque(jobs)
+        self.outcomes: list[Outcome] = []
+        self.lock = threading.Lock()
+        if not jobs:
+            return []
+        try:
+            if self.backend.parallelism == "process" and self.options.concurrency > 1:
+                self._run_processes()
+            else:
+                self._run_threads()
+        except KeyboardInterrupt:
+            self.halt("interrupted")
+            raise
+        return self.outcomes
+
+    def halt(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            self.stop.set()
+
+    def _next_job(self) -> Job | None:
+        """The next job to start, or None when done or stopped (budget, --fail-fast, fatal, Ctrl-C)."""
+        if self.stop.is_set() or not self.pending:
+            return None
+        if self.options.max_cost is not None and self.spent >= self.options.max_cost:
+            self.halt(f"budget of ${self.options.max_cost:.2f} reached (spent ${self.spent:.2f})")
+            return None
+        job = self.pending.popleft()
+        self.on_event("start", job)
+        return job
+
+    def _finish(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        self.spent += (outcome.meta or {}).get("cost", 0.0) or 0.0
+        self.on_event("done" if outcome.ok else "skipped" if outcome.skipped else "failed", outcome)
+        if outcome.fatal:
+            self.halt(outcome.error or "fatal backend error")
+        elif not outcome.ok and not outcome.skipped and self.options.fail_fast:
+            self.halt(f"--fail-fast: {outcome.job.id} failed")
+
+    def _run_threads(self) -> None:
+        """Each worker thread pulls its next job itself: no dispatcher between a finished job and the next."""
+
+        def worker() -> None:
+            while True:
+                with self.lock:
+                    job = self._next_job()
+                if job is None:
+                    return
+                outcome = self._guarded(job, self._attempt_loop)
+                with self.lock:
+                    self._finish(outcome)
+
+        threads = [threading.Thread(target=worker, name=f"mockups-{i}", daemon=True)
+                   for i in range(min(self.options.concurrency, len(self.pending)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)  # a timed join keeps Ctrl-C deliverable; daemon threads are abandoned on it
+
+    def _run_processes(self) -> None:
+        """CPU-bound work in worker processes, fed whole looks (a product in one colour, all its
+        backgrounds and channels) so a worker computes the look once; one chunk queued ahead each."""
+        pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
+                                      initargs=(self.backend.name, self.backend.options, str(self.store.root),
+                                                self.options.reuse, os.getpid()))
+        pending = deque(chunks(list(self.pending), self.options.concurrency))
+        self.pending.clear()
+        running: dict[cf.Future, list[Job]] = {}
+        try:
+            while True:
+                while len(running) < 2 * self.options.concurrency and pending:
+                    self.pending.extend(pending.popleft())
+                    batch = [job for job in iter(self._next_job, None)]
+                    if not batch:
+                        break
+                    running[pool.submit(_process_chunk, batch)] = batch
+                if not running:
+                    break
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    self._finish_chunk(running.pop(future), future)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finish_chunk(self, batch: list[Job], future: cf.Future) -> None:
+        try:
+            results = future.result()  # (ok, meta or error, fatal) per job
+        except Exception as e:
+            results = [(False, *failure(e))] * len(batch)
+        for job, (ok, value, fatal) in zip(batch, results):
+            self._finish(Outcome(job, True, meta=value) if ok else Outcome(job, False, error=value, fatal=fatal))
+
+    def _guarded(self, job: Job, work) -> Outcome:
+        """Run work(job); turn every error into an Outcome so one variant never stops the others."""
+        try:
+            result = work(job)
+        except Interrupted:
+            return Outcome(job, False, error=f"not started: {self.stop_reason}", skipped=True)
+        except Exception as e:
+            error, fatal = failure(e)
+            return Outcome(job, False, error=error, fatal=fatal)
+        if isinstance(result, Outcome):
+            return result
+        return Outcome(job, True, meta=result)
+
+    def _attempt_loop(self, job: Job) -> Outcome:
+        """Thread mode: rate-limited attempts with backoff that honours the server's Retry-After."""
+        attempts = 0
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception()
+            base = min(self.options.backoff_max, self.options.backoff_base * 2 ** (state.attempt_number - 1))
+            after = getattr(exc, "retry_after", None)
+            if after:
+                self.limiter.pause(after)  # every worker waits, not just this one
+                return max(after, 0.0)
+            return base
+
+        def retryable(exc: BaseException) -> bool:
+            after = getattr(exc, "retry_after", None) or 0.0
+            return isinstance(exc, TransientBackendError) and after <= MAX_RETRY_AFTER
+
+        def attempt() -> dict:
+            nonlocal attempts
+            attempts += 1
+            if self.stop.is_set():
+                raise Interrupted()
+            self.limiter.acquire(self.stop)
+            return make_output(self.backend, job, self.store, self.options.reuse)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(retryable),
+            stop=tenacity.stop_after_attempt(self.options.retries + 1), wait=wait, reraise=True,
+            before_sleep=lambda state: self.on_event("retry", job),
+            sleep=self.stop.wait,  # a stop wakes a sleeping retry at once
+        )
+        try:
+            meta = retrying(attempt)
+        except TransientBackendError as e:
+            after = getattr(e, "retry_after", None) or 0.0
+            why = (f"the server asked to wait {after:.0f} s, over the {MAX_RETRY_AFTER:.0f} s this build waits"
+                   if after > MAX_RETRY_AFTER else f"gave up after {attempts} attempts")
+            return Outcome(job, False, error=f"{e} ({why})", attempts=attempts)
+        return Outcome(job, True, meta=meta, attempts=attempts)

@@ -1,0 +1,87 @@
+"""Image operations of the offline compositor (numpy + Pillow only).
+
+Pure, typed, deterministic functions; nothing here reads configuration or
+touches global state. Every failure is an :class:`ImagingError` whose
+message describes the image/parameter problem (callers add file and
+variant names).
+
+Pipeline used by ``local.py``::
+
+    photo = open_image(path)                                  # RGBA, oriented, 8-bit
+    if not has_alpha(photo):
+        alpha, confidence = auto_cutout(photo)                # warn if confidence < ~0.5
+        photo = apply_alpha(photo, alpha, backdrop=estimate_backdrop(photo))
+    dye_mask = estimate_dye_mask(photo)                       # or a recolour mask file
+    prep = prepare_recolour(photo, dye_mask)                  # once per product
+    dyed = recolour(prep, photo, "#1F2A44")                   # per colour
+    printed = place_design(dyed, logo, corners, shading=luminance_field(photo))
+    bg = make_background("studio", (1024, 1024), colour="#F2F2F0")
+    canvas = compose(printed, bg, (1024, 1024), fill=0.8)
+    canvas = draw_text(canvas, "$24", badge=True, position=("top", "right"), size_px=40)
+    data = encode(canvas, "webp", metadata={...}); preview = thumbnail(canvas)
+
+Implementation modules: ``_colour`` (Lab, CIEDE2000, recolour), ``_cutout``
+(auto cut-out, labelling), ``_warp`` (design placement), ``_scene``
+(backgrounds, shadow, compose), ``_text`` and ``_io`` (reading/encoding).
+"""
+
+from __future__ import annotations
+
+from mockups.imaging._colour import RecolourPrep, ciede2000, estimate_dye_mask, hex_to_lab, lab_to_srgb, luminance, prepare_recolour, recolour, srgb_to_lab
+from mockups.imaging._common import ImagingError, parse_hex
+from mockups.imaging._cutout import CutoutDetails, auto_cutout, auto_cutout_details, estimate_backdrop, has_alpha, label
+from mockups.imaging._io import XMP_NAMESPACE, encode, open_image, read_metadata, thumbnail
+from mockups.imaging._scene import Placement, apply_alpha, blend, compose, contact_shadow, cover_fit, decontaminate, make_background, place, placement_shadow, shade
+from mockups.imaging._text import draw_text, load_font
+from mockups.imaging._warp import DesignLayer, apply_design, luminance_field, perspective_coeffs, place_design, prepare_design, rect_to_corners, validate_quad
+
+__all__ = [
+    "ImagingError",
+    "parse_hex",
+    # reading / writing
+    "open_image",
+    "encode",
+    "read_metadata",
+    "thumbnail",
+    "XMP_NAMESPACE",
+    # colour
+    "srgb_to_lab",
+    "lab_to_srgb",
+    "hex_to_lab",
+    "ciede2000",
+    "luminance",
+    "RecolourPrep",
+    "estimate_dye_mask",
+    "prepare_recolour",
+    "recolour",
+    # cut-out
+    "has_alpha",
+    "auto_cutout",
+    "auto_cutout_details",
+    "CutoutDetails",
+    "estimate_backdrop",
+    "apply_alpha",
+    "decontaminate",
+    "label",
+    # design
+    "rect_to_corners",
+    "validate_quad",
+    "perspective_coeffs",
+    "luminance_field",
+    "place_design",
+    "prepare_design",
+    "apply_design",
+    "DesignLayer",
+    # scene
+    "make_background",
+    "cover_fit",
+    "contact_shadow",
+    "compose",
+    "place",
+    "blend",
+    "placement_shadow",
+    "Placement",
+    "shade",
+    "draw_text",
+    "load_font",
+]

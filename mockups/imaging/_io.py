@@ -1,0 +1,300 @@
+"""Reading product photos robustly and encoding outputs with embedded metadata."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from mockups.imaging._common import ImagingError
+
+__all__ = ["open_image", "encode", "read_metadata", "thumbnail", "XMP_NAMESPACE"]
+
+#: Namespace of the custom XMP properties (one element per metadata key).
+XMP_NAMESPACE = "urn:mockups:xmp:1.0#"
+_DC = "http://purl.org/dc/elements/1.1/"
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,78}$")
+# Characters XML 1.0 (and PNG tEXt) cannot carry; removed from values.
+_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_DESCRIPTION_KEYS = ("product", "sku", "colour", "background", "design", "channel")
+
+#: zlib level 3. Measured on 1024x1024 photographic mockups (mean of 4):
+#: level 1: 73 ms / 1104 KB, 3: 107 ms / 1049 KB, 6: 416 ms / 982 KB,
+#: 9: 688 ms / 954 KB. Level 3 is 4x faster than zlib's default 6 for +7 %
+#: size; mockup PNGs are dithered photos, so higher levels buy little.
+PNG_COMPRESS_LEVEL = 3
+JPEG_QUALITY = 90
+WEBP_QUALITY = 90
+WEBP_METHOD = 4
+THUMB_WEBP_METHOD = 2  # previews: 2.4x faster than 4 for ~4% more bytes
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def _open(source: str | os.PathLike | bytes | bytearray | io.IOBase) -> Image.Image:
+    try:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return Image.open(io.BytesIO(bytes(source)))
+        return Image.open(source)
+    except Image.DecompressionBombError as exc:
+        raise ImagingError(f"image is too large to decode safely ({exc})") from exc
+    except FileNotFoundError as exc:
+        raise ImagingError(f"file not found: {source}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImagingError("not a readable image (unknown or corrupt format)") from exc
+    except OSError as exc:
+        raise ImagingError(f"cannot read image: {exc}") from exc
+
+
+def _scale_wide(im: Image.Image) -> Image.Image:
+    """16/32-bit greyscale ('I;16', 'I', 'F') to 8-bit 'L', scaled not clipped."""
+    arr = np.asarray(im)
+    if im.mode == "F":
+        arr = arr.astype(np.float64)
+        top = 1.0 if np.nanmax(arr, initial=0.0) <= 1.0 else 255.0
+        arr = np.nan_to_num(arr / top * 255.0)
+    elif im.mode.startswith("I;16") or arr.max(initial=0) > 255:
+        arr = arr.astype(np.float64) / 257.0
+    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+
+
+def _icc_to_srgb(im: Image.Image) -> Image.Image:
+    """Convert an embedded ICC profile (e.g. CMYK, Adobe RGB) to sRGB when lcms is available."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+        return im
+    try:
+        from PIL import ImageCms
+
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if im.mode == "RGB" and "sRGB" in (ImageCms.getProfileDescription(src) or ""):
+            return im
+        out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode=out_mode)
+    except Exception:  # missing lcms, broken profile: fall back to the naive conversion
+        return im
+
+
+_DIRECT_MODES = ("RGBA", "RGB", "RGBa", "RGBX", "L", "LA", "La", "P", "PA", "1", "CMYK")
+
+
+def _to_rgba(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        im = _scale_wide(im)
+    im = _icc_to_srgb(im)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("PA")
+    try:
+        if im.mode not in _DIRECT_MODES:  # YCbCr, LAB, HSV, ...
+            im = im.convert("RGB")
+        return im.convert("RGBA")
+    except (ValueError, OSError) as exc:
+        raise ImagingError(f"unsupported image mode {im.mode!r}: {exc}") from exc
+
+
+def open_image(source: str | os.PathLike | bytes | bytearray | io.IOBase, *,
+               max_pixels: int = 64_000_000) -> Image.Image:
+    """Open a product/design image as a fully loaded RGBA image.
+
+    Handles EXIF orientation, palette + tRNS, L/LA, CMYK (ICC-aware), 16-bit
+    greyscale and animated files (first frame). Raises :class:`ImagingError`
+    for unreadable or truncated files and for images with more than
+    ``max_pixels`` pixels (checked from the header, before decoding).
+    """
+    im = _open(source)
+    try:
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise ImagingError(f"image has invalid dimensions {width}x{height}")
+        if width * height > max_pixels:
+            raise ImagingError(f"image is {width}x{height} = {width * height:,} pixels, more than the "
+                               f"limit of {max_pixels:,} (possible decompression bomb)")
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        try:
+            im.load()
+        except Image.DecompressionBombError as exc:
+            raise ImagingError(f"image is too large to decode safely ({exc})") from exc
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImagingError(f"image data is truncated or corrupt ({exc})") from exc
+        try:
+            oriented = ImageOps.exif_transpose(im)
+        except Exception:  # malformed EXIF must not make a good image unusable
+            oriented = im
+        return _to_rgba(oriented if oriented is not None else im).copy()
+    finally:
+        im.close()
+
+
+# ---------------------------------------------------------------------------
+# Metadata
+# ---------------------------------------------------------------------------
+
+
+def _clean_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            raise ImagingError(f"metadata key {key!r} must match {_KEY_RE.pattern}")
+        out[key] = _BAD_CHARS.sub("", "" if value is None else str(value))
+    return out
+
+
+def _description(metadata: dict[str, str]) -> str:
+    if metadata.get("description"):
+        return metadata["description"]
+    parts = [f"{k}: {metadata[k]}" for k in _DESCRIPTION_KEYS if metadata.get(k)]
+    return "; ".join(parts)
+
+
+def build_xmp(metadata: dict[str, str]) -> bytes:
+    """A small XMP packet: dc:description plus one ``mockups:<key>`` per entry."""
+    meta = _clean_metadata(metadata)
+    fields = "".join(f"\n   <mockups:{k}>{escape(v)}</mockups:{k}>" for k, v in meta.items())
+    desc = escape(_description(meta))
+    packet = (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        f' <rdf:RDF xmlns:rdf="{_RDF}">\n'
+        f'  <rdf:Description rdf:about="" xmlns:dc="{_DC}" xmlns:mockups="{XMP_NAMESPACE}">\n'
+        f'   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{desc}</rdf:li></rdf:Alt>'
+        f'</dc:description>{fields}\n'
+        "  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n"
+        '<?xpacket end="w"?>'
+    )
+    return packet.encode("utf-8")
+
+
+def parse_xmp(xmp: bytes | str) -> dict[str, str]:
+    """Read back the ``mockups:`` properties (or dc:description) of an XMP packet."""
+    text = xmp.decode("utf-8", "replace") if isinstance(xmp, (bytes, bytearray)) else xmp
+    start, end = text.find("<x:xmpmeta"), text.rfind("</x:xmpmeta>")
+    if start < 0 or end < 0:
+        return {}
+    try:
+        root = ET.fromstring(text[start:end + len("</x:xmpmeta>")])
+    except ET.ParseError:
+        return {}
+    out: dict[str, str] = {}
+    prefix = "{" + XMP_NAMESPACE + "}"
+    for desc in root.iter(f"{{{_RDF}}}Description"):
+        for child in desc:
+            if child.tag.startswith(prefix):
+                out[child.tag[len(prefix):]] = child.text or ""
+    if not out:
+        for li in root.iter(f"{{{_DC}}}description"):
+            texts = [el.text or "" for el in li.iter(f"{{{_RDF}}}li")]
+            if texts:
+                out["description"] = texts[0]
+    return out
+
+
+def _ascii_safe(text: str) -> str:
+    """EXIF ASCII fields cannot hold UTF-8: escape non-ASCII as \\uXXXX."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+# ---------------------------------------------------------------------------
+# Encoding
+# ---------------------------------------------------------------------------
+
+
+def _prepare_mode(image: Image.Image, fmt: str) -> Image.Image:
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if image.mode == "RGBA":
+        alpha = np.asarray(image.getchannel("A"))
+        if fmt == "jpeg" or alpha.min() == 255:
+            flat = Image.new("RGB", image.size, (255, 255, 255))
+            flat.paste(image, mask=image.getchannel("A"))
+            image = flat
+    return image
+
+
+def _normalise_format(fmt: str) -> str:
+    key = str(fmt).lower().lstrip(".")
+    key = {"jpg": "jpeg", "jpe": "jpeg"}.get(key, key)
+    if key not in ("png", "jpeg", "webp"):
+        raise ImagingError(f"unsupported output format {fmt!r} (use png, jpeg or webp)")
+    return key
+
+
+def encode(image: Image.Image, fmt: str, *, quality: int | None = None,
+           metadata: dict[str, str] | None = None, png_compress_level: int = PNG_COMPRESS_LEVEL,
+           method: int = WEBP_METHOD) -> bytes:
+    """Encode ``image`` as png/jpeg/webp bytes with ``metadata`` embedded.
+
+    Deterministic: the same pixels and metadata give the same bytes. PNG
+    stores each entry as a tEXt chunk (iTXt when non-ASCII) and ignores
+    ``quality``; JPEG and WebP carry an XMP packet (dc:description plus a
+    ``mockups:`` property per key) and JPEG also EXIF ImageDescription.
+    JPEG: quality 90, 4:2:0 (4:4:4 from quality 95), baseline, no optimize.
+    WebP: quality 90, ``method`` 4 (speed/size balance), lossless at 100.
+    """
+    key = _normalise_format(fmt)
+    meta = _clean_metadata(metadata)
+    image = _prepare_mode(image, key)
+    buf = io.BytesIO()
+    if key == "png":
+        info = PngImagePlugin.PngInfo()
+        for k, v in meta.items():
+            if v.isascii():
+                info.add_text(k, v)
+            else:
+                info.add_itxt(k, v)
+        image.save(buf, "PNG", pnginfo=info, compress_level=int(png_compress_level), optimize=False)
+    elif key == "jpeg":
+        q = JPEG_QUALITY if quality is None else int(quality)
+        exif = Image.Exif()
+        exif[0x010E] = _ascii_safe(_description(meta))
+        image.save(buf, "JPEG", quality=q, subsampling="4:4:4" if q >= 95 else "4:2:0",
+                   optimize=False, progressive=False, xmp=build_xmp(meta), exif=exif.tobytes())
+    else:
+        q = WEBP_QUALITY if quality is None else int(quality)
+        image.save(buf, "WEBP", quality=q, method=int(method), lossless=q >= 100,
+                   alpha_quality=100, exact=False, xmp=build_xmp(meta).decode("utf-8"))
+    return buf.getvalue()
+
+
+def read_metadata(data: bytes) -> dict[str, str]:
+    """Metadata embedded by :func:`encode` (PNG text chunks, or XMP / EXIF)."""
+    try:
+        im = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImagingError(f"cannot read metadata: {exc}") from exc
+    with im:
+        if im.format == "PNG":
+            return {str(k): str(v) for k, v in im.text.items()}
+        xmp = im.info.get("xmp")
+        found = parse_xmp(xmp) if xmp else {}
+        if not found:
+            desc = im.getexif().get(0x010E)
+            if desc:
+                found = {"description": str(desc)}
+        return found
+
+
+def thumbnail(image: Image.Image, max_side: int = 360, *, quality: int = 80) -> bytes:
+    """A WebP preview no larger than ``max_side`` on its longer side (never upscaled)."""
+    if max_side < 1:
+        raise ImagingError("thumbnail max_side must be >= 1")
+    im = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA")
+    scale = min(1.0, max_side / max(im.size))
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    if size != im.size:
+        factor = int(min(im.width / size[0], im.height / size[1]))
+        if factor >= 2:  # an integer box reduction first (fast), then Lanczos over the last 1-2x
+            im = im.reduce(factor)
+        im = im.resize(size, Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, "WEBP", quality=quality, method=THUMB_WEBP_METHOD)
+    return buf.getvalue()

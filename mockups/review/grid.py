@@ -1,0 +1,128 @@
+"""Contact sheets: one per product and channel (and design), rows = colours, columns = backgrounds.
+
+A sheet records the keys of its cells in a PNG text chunk and is redrawn only when one changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
+
+from mockups.engine import manifest
+from mockups.engine.cache import ObjectStore, atomic_write
+from mockups.catalog import Catalog
+
+CELL = 240
+LABEL_W = 170
+HEAD_H = 64
+PAD = 12
+INK, MUTED, PAPER, EMPTY = (27, 27, 29), (110, 110, 118), (255, 255, 255), (238, 238, 240)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow built without FreeType
+        return ImageFont.load_default()
+
+
+def sheets(entries: dict[str, dict]) -> dict[tuple, list[dict]]:
+    """Manifest entries grouped by (channel, sku, design)."""
+    groups: dict[tuple, list[dict]] = {}
+    for e in entries.values():
+        groups.setdefault((e["channel"], e["sku"], e.get("design")), []).append(e)
+    return groups
+
+
+def sheet_path(build_dir: Path, channel: str, sku: str, design: str | None, several: bool) -> Path:
+    name = f"{sku}--{design}.png" if several and design else f"{sku}.png"
+    return build_dir / "grids" / channel / name
+
+
+def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = None,
+                entries: dict[str, dict] | None = None) -> list[Path]:
+    """Draw the contact sheets whose cells changed; `entries` defaults to the manifest on disk."""
+    entries = manifest.load(build_dir) if entries is None else entries
+    written = []
+    catalog_bytes = catalog.file.read_bytes()
+    for (channel, sku, design), cells in sorted(sheets(entries).items(), key=lambda kv: str(kv[0])):
+        several = len(catalog.products[sku].designs or []) > 1 if sku in catalog.products else False
+        path = sheet_path(build_dir, channel, sku, design, several)
+        digest = hashlib.sha256("".join(sorted(f"{c['id']}={c['key']}:{c['status']}" for c in cells)).encode())
+        digest.update(catalog_bytes)  # names and order come from the catalog
+        stamp = digest.hexdigest()
+        if _stamp(path) == stamp:
+            continue
+        image = draw_sheet(catalog, cells, build_dir, store)
+        info = PngImagePlugin.PngInfo()
+        info.add_text("mockups-grid", stamp)
+        buf = io.BytesIO()
+        image.save(buf, "PNG", pnginfo=info, compress_level=6)
+        atomic_write(path, buf.getvalue())
+        written.append(path)
+    return written
+
+
+def _stamp(path: Path) -> str | None:
+    """The stamp from the PNG's text chunk, read from the header without decoding the pixels."""
+    try:
+        with Image.open(path) as im:
+            return im.info.get("mockups-grid")
+    except (OSError, ValueError):
+        return None
+
+
+def _order(catalog: Catalog, cells: list[dict], key: str, section: dict) -> list[str]:
+    rank = {k: i for i, k in enumerate(section)}
+    return sorted({c[key] for c in cells}, key=lambda k: rank.get(k, len(rank)))
+
+
+def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: ObjectStore | None) -> Image.Image:
+    colours = _order(catalog, cells, "colour", catalog.colours)
+    backgrounds = _order(catalog, cells, "background", catalog.backgrounds)
+    by_pos = {(c["colour"], c["background"]): c for c in cells}
+    w = LABEL_W + len(backgrounds) * (CELL + PAD) + PAD
+    h = HEAD_H + len(colours) * (CELL + PAD) + PAD
+    sheet = Image.new("RGB", (w, h), PAPER)
+    draw = ImageDraw.Draw(sheet)
+    first = cells[0]
+    title = f"{first['product']}  ·  {first['sku']}  ·  {first['channel']}"
+    draw.text((PAD, 12), title, fill=INK, font=_font(22))
+    for j, bg in enumerate(backgrounds):
+        name = catalog.backgrounds[bg].name if bg in catalog.backgrounds else bg
+        draw.text((LABEL_W + j * (CELL + PAD), HEAD_H - 24), name[:28], fill=MUTED, font=_font(15))
+    for i, colour in enumerate(colours):
+        y = HEAD_H + i * (CELL + PAD)
+        col = catalog.colours.get(colour)
+        draw.rounded_rectangle((PAD, y + 8, PAD + 28, y + 36), 6, fill=col.hex if col else EMPTY, outline=(200, 200, 204))
+        draw.text((PAD, y + 44), (col.name if col else colour)[:20], fill=INK, font=_font(15))
+        draw.text((PAD, y + 64), col.hex if col else "", fill=MUTED, font=_font(13))
+        for j, bg in enumerate(backgrounds):
+            x = LABEL_W + j * (CELL + PAD)
+            cell = by_pos.get((colour, bg))
+            sheet.paste(_cell_image(cell, build_dir, store), (x, y))
+    return sheet
+
+
+def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None) -> Image.Image:
+    tile = Image.new("RGB", (CELL, CELL), EMPTY)
+    if cell is None:
+        return tile
+    if cell.get("status") != "ok":
+        ImageDraw.Draw(tile).text((12, CELL // 2 - 8), "failed", fill=(178, 34, 52), font=_font(16))
+        return tile
+    source = store.thumb_path(cell["key"]) if store else None
+    if source is None or not source.exists():
+        source = build_dir / cell["output"]
+    try:
+        with Image.open(source) as im:
+            im.draft("RGB", (CELL, CELL))
+            im = im.convert("RGB")
+            im.thumbnail((CELL, CELL), Image.Resampling.LANCZOS)
+            tile.paste(im, ((CELL - im.width) // 2, (CELL - im.height) // 2))
+    except (OSError, ValueError):
+        ImageDraw.Draw(tile).text((12, CELL // 2 - 8), "missing", fill=MUTED, font=_font(16))
+    return tile

@@ -21,7 +21,8 @@ def write_catalog(root: Path, products: int = 50, colours: int = 20, backgrounds
     lines.append("colours:")
     lines += [f'  - {{id: c{c}, name: Colour {c}, hex: "#{(c * 7919) % 0xFFFFFF:06X}"}}' for c in range(colours)]
     lines.append("backgrounds:")
-    lines += [f'  - {{id: b{b}, name: Background {b}, colour: "#{(b * 104729) % 0xFFFFFF:06X}"}}' for b in range(backgrounds)]
+    lines += [f'  - {{id: b{b}, name: Background {b}, colour: "#{(b * 104729) % 0xFFFFFF:06X}"}}'
+              for b in range(backgrounds)]
     path = root / "catalog.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path

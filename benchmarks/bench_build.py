@@ -30,8 +30,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from PIL import Image  # noqa: E402
 
-from mockups import BuildOptions, prepare
-from mockups import build  # noqa: E402
+from mockups import BuildOptions, build, prepare  # noqa: E402
 from mockups.backends.base import Backend, Rendered  # noqa: E402
 
 LATENCY = 0.2
@@ -121,7 +120,8 @@ def bench_plan_and_noop(products: int, repeat: int) -> None:
 
 def bench_runner(sizes: dict[int, int]) -> None:
     from mockups.engine.cache import ObjectStore
-    from mockups.engine.runner import RunOptions, Runner
+    from mockups.engine.runner import Runner, RunOptions
+
     from _catalogs import write_catalog
 
     for concurrency, count in sizes.items():

@@ -33,8 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from mockups import BuildOptions, prepare  # noqa: E402
-from mockups import imaging  # noqa: E402
+from mockups import BuildOptions, imaging, prepare  # noqa: E402
 
 COLOURS = ["white", "black", "navy", "cherry"]
 BACKGROUNDS = ["studio", "oak-table", "sweep"]
@@ -61,7 +60,7 @@ def write_catalog(root: Path, size: int, products: list[str]) -> Path:
 
 def child_mockups(catalog: str, workers: int) -> dict:
     from mockups.engine.cache import ObjectStore
-    from mockups.engine.runner import RunOptions, Runner
+    from mockups.engine.runner import Runner, RunOptions
 
     prepared = prepare(catalog, BuildOptions(backend="local"))
     store = ObjectStore(Path(catalog).parent / f"cache-{workers}")
@@ -76,7 +75,8 @@ def child_mockups(catalog: str, workers: int) -> dict:
 def _baseline_variant(job) -> bytes:
     v = job.variant
     product = Image.open(job.input_path("product")).convert("RGBA")
-    dye = Image.open(job.input_path("recolour_mask")).convert("L") if job.input_path("recolour_mask") else product.getchannel("A")
+    dye = (Image.open(job.input_path("recolour_mask")).convert("L") if job.input_path("recolour_mask")
+           else product.getchannel("A"))
     tinted = ImageOps.colorize(ImageOps.grayscale(product), black="#000000", white="#FFFFFF", mid=v.colour.hex)
     tinted.putalpha(product.getchannel("A"))
     product = Image.composite(tinted, product, dye)
@@ -134,7 +134,8 @@ def child_imagemagick(catalog: str, limit: int) -> dict:
               if job.input_path("background") else ["-size", f"{w}x{h}", f"xc:{v.background.sweep or '#EEEEEE'}"])
         args = [*cmd, *bg, "(", str(job.input_path("product")), "(", "+clone", "-colorspace", "gray",
                 "+level-colors", f"black,{v.colour.hex}", ")", "-compose", "over", "-composite",
-                "(", str(job.input_path("design")), "-resize", f"{int(max(xs) - min(xs))}x{int(max(ys) - min(ys))}", ")",
+                "(", str(job.input_path("design")),
+                "-resize", f"{int(max(xs) - min(xs))}x{int(max(ys) - min(ys))}", ")",
                 "-geometry", f"+{int(min(xs))}+{int(min(ys))}", "-composite", "-trim", "+repage",
                 "-resize", f"{int(w * v.channel.fill)}x{int(h * v.channel.fill)}", ")",
                 "-gravity", "center", "-compose", "over", "-composite", "-quality", "90", str(tmp / f"{i}.jpg")]
@@ -150,24 +151,23 @@ def child_stages(catalog: str) -> dict:
 
     prepared = prepare(catalog, BuildOptions(backend="local"))
     job = prepared.jobs[1]
-    backend = LocalBackend(prepared.backend.options)
     times: dict[str, list[float]] = {}
 
-    def timed(name, fn):
+    def timed(name, fn, *args, **kwargs):
         t = time.perf_counter()
-        out = fn()
+        out = fn(*args, **kwargs)
         times.setdefault(name, []).append(time.perf_counter() - t)
         return out
 
     for _ in range(5):
-        backend = LocalBackend(prepared.backend.options)
-        product = timed("decode + per-product prep", lambda: backend._prepare(job))
-        dyed = timed("recolour + design", lambda: backend._dye(job, product))
+        compositor = LocalBackend(prepared.backend.options).compositor  # fresh caches: each stage is really done
+        timed("decode + per-product prep", compositor.product, job)
+        dyed = timed("recolour + design", compositor.look, job, design=True)
         canvas = tuple(job.variant.channel.size)
-        plate = timed("background plate", lambda: backend._plate(job, canvas))
-        image = timed("compose + shadow", lambda: imaging.compose(dyed, plate, canvas, fill=0.8, shadow=True))
-        timed("encode JPEG q90", lambda: imaging.encode(image, "jpeg", quality=90, metadata={"sku": "x"}))
-        timed("thumbnail", lambda: imaging.thumbnail(image))
+        plate = timed("background plate", compositor.background_plate, job, canvas)
+        image = timed("compose + shadow", imaging.compose, dyed, plate, canvas, fill=0.8, shadow=True)
+        timed("encode JPEG q90", imaging.encode, image, "jpeg", quality=90, metadata={"sku": "x"})
+        timed("thumbnail", imaging.thumbnail, image)
     return {k: statistics.median(v) * 1000 for k, v in times.items()}
 
 
@@ -196,7 +196,8 @@ def colour_accuracy() -> None:
 def peak_rss_mb() -> float:
     import resource
 
-    own = next(int(ln.split()[1]) for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("VmHWM"))
+    own = next(int(ln.split()[1]) for ln in Path("/proc/self/status").read_text().splitlines()
+               if ln.startswith("VmHWM"))
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, children) / 1024
 
@@ -223,7 +224,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     colour_accuracy()
-    products = ["TEE-CLASSIC", "MUG-11OZ"] if args.quick else ["TEE-CLASSIC", "HOODIE-PULLOVER", "MUG-11OZ", "TOTE-CANVAS"]
+    products = (["TEE-CLASSIC", "MUG-11OZ"] if args.quick
+                else ["TEE-CLASSIC", "HOODIE-PULLOVER", "MUG-11OZ", "TOTE-CANVAS"])
     for size in ([1024] if args.quick else [1024, 2048]):
         with tempfile.TemporaryDirectory() as tmp:
             catalog = write_catalog(Path(tmp), size, products)

@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mockups.engine.pipeline import BuildOptions, build  # noqa: E402
+from mockups import BuildOptions, JobFailed, JobFinished, JobStarted, build  # noqa: E402
 
 
 class FakeServer:
@@ -111,10 +111,10 @@ def run_build(fake: FakeServer, variants: int, jobs: int, rpm: float | None) -> 
         fake.configure(reset=True)
         marks: dict[str, float] = {}
 
-        def on_event(kind: str, _obj) -> None:
-            if kind == "start":
+        def on_event(event) -> None:
+            if isinstance(event, JobStarted):
                 marks.setdefault("first_start", time.monotonic())
-            elif kind in ("done", "failed"):
+            elif isinstance(event, (JobFinished, JobFailed)):
                 marks["last_done"] = time.monotonic()
 
         started = time.monotonic()
@@ -148,7 +148,8 @@ def main() -> int:
                   f"{run['requests']:.2f} s (ratio {run['requests'] / ideal:.3f})", flush=True)
         median, phase = statistics.median(totals), statistics.median(phases)
         waves = -(-args.variants // args.jobs) * args.latency
-        print(f"THROUGHPUT {args.variants} variants x {args.latency:g} s at -j {args.jobs}: median build {median:.2f} s, "
+        print(f"THROUGHPUT {args.variants} variants x {args.latency:g} s at -j {args.jobs}: "
+              f"median build {median:.2f} s, "
               f"request phase {phase:.2f} s vs ideal {ideal:.2f} s -> ratio {median / ideal:.3f} (build), "
               f"{phase / ideal:.3f} (requests); target < 1.1 (whole waves alone give {waves / ideal:.3f})")
         fake.configure(latency=0.2)

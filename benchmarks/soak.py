@@ -7,8 +7,9 @@
 It runs tests/test_hostile_catalog.py, test_hostile_images.py and test_faults.py with the counts
 raised (MOCKUPS_FUZZ_EXAMPLES, MOCKUPS_KILL_POINTS) and the `soak` tests included (mutated catalogs
 that validate are also built; a build is killed in the middle of every one of its writes; the full
-disk is simulated at every write of a local-compositor build), then prints what was tried. The exit code is pytest's. By default Hypothesis explores new
-examples on each run; a failure prints how to reproduce it.
+disk is simulated at every write of a local-compositor build), then prints what was tried. The exit
+code is pytest's. By default Hypothesis explores new examples on each run; a failure prints how to
+reproduce it.
 """
 
 from __future__ import annotations

@@ -30,6 +30,10 @@ def sha256_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Job:
+    """Everything a backend needs to make one variant: the variant, the backend and its version, its
+    parameters, the rendered prompt and template, the input files (role -> (path, sha256)); `id` is
+    the variant's id and `key` the content hash that names the output in the cache."""
+
     variant: Variant
     backend: str
     backend_version: str
@@ -53,6 +57,8 @@ class Job:
 
 def variant_fields(variant: Variant) -> dict:
     """The variant as data, without file paths (their bytes are hashed instead) or selection lists."""
+    if variant.fields is None:  # only `Variant.make` fills them in; a key without them would not tell variants apart
+        raise ValueError(f"variant {variant.id} has no fields: variants are made with Variant.make")
     return variant.fields
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 import jinja2
 
 from mockups._resources import RESOURCES
-from mockups.catalog import schema as model_module
-from mockups._sandbox import MAX_ITEMS, Sandbox, SecurityError, sandbox
+from mockups._sandbox import Sandbox, SecurityError, sandbox
 from mockups.catalog import Catalog
-from mockups.errors import did_you_mean
-from mockups.errors import TemplateError
+from mockups.catalog import schema as model_module
+from mockups.errors import TemplateError, did_you_mean
 from mockups.matrix import Variant
 
 BUILTIN = RESOURCES / "templates"
@@ -144,7 +143,7 @@ def _plain(e: jinja2.TemplateError) -> str:
 def _template_line(template: jinja2.Template) -> int | str:
     """The template line being rendered when the current exception was raised."""
     tb = sys.exc_info()[2]
-    line = "?"
+    line: int | str = "?"
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == template.filename:
             line = tb.tb_lineno

@@ -42,8 +42,18 @@ from typing import Callable
 import pytest
 from PIL import Image
 
-from tests.fake_openai_api import (EDIT_TYPES, GENERATE_TYPES, ApiError, answer, check_fields, check_json_edit,
-                                   check_model_rules, decode_images, parse_multipart, prompt_colour)
+from tests.fake_openai_api import (
+    EDIT_TYPES,
+    GENERATE_TYPES,
+    ApiError,
+    answer,
+    check_fields,
+    check_json_edit,
+    check_model_rules,
+    decode_images,
+    parse_multipart,
+    prompt_colour,
+)
 
 __all__ = ["FakeOpenAI", "Reply", "Recorded", "fake_openai", "prompt_colour", "answer"]
 

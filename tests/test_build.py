@@ -13,11 +13,9 @@ import filelock
 import pytest
 from PIL import Image
 
-from mockups import BudgetExceeded, BuildLocked, BuildOptions, prepare
-from mockups import build
-from mockups.imaging import read_metadata
+from mockups import BudgetExceeded, BuildLocked, BuildOptions, build, prepare
 from mockups.cli import main
-
+from mockups.imaging import read_metadata
 from tests.backends_for_tests import calls
 from tests.conftest import MINIMAL, REPO
 
@@ -181,8 +179,8 @@ def test_budget_refuses_to_start_and_stops_when_spent(project, log, monkeypatch)
 
 
 def test_spend_stops_new_jobs(project, log, monkeypatch):
-    from mockups.engine.runner import RunOptions, Runner
     from mockups.engine.cache import ObjectStore
+    from mockups.engine.runner import Runner, RunOptions
     from tests.backends_for_tests import Recording
 
     path = project()

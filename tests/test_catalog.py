@@ -10,7 +10,6 @@ from PIL import Image
 
 from mockups import CatalogError, load_catalog
 from mockups.catalog.schema import json_schema
-
 from tests.conftest import MINIMAL, REPO
 
 
@@ -70,7 +69,8 @@ def test_unquoted_hash_is_explained(project):
 
 
 def test_empty_hex_value_hints_at_quotes(project):
-    path = project(MINIMAL.replace('{id: navy, name: Navy, hex: "#1F2A44"}', "id: navy\n    name: Navy\n    hex: #1F2A44"))
+    path = project(MINIMAL.replace('{id: navy, name: Navy, hex: "#1F2A44"}',
+                                   "id: navy\n    name: Navy\n    hex: #1F2A44"))
     found = messages(path)
     assert found == ["17:10: colours[1].hex: expected a colour like '#1A2B3C', but it was read as empty because "
                      "'#1F2A44' starts a comment: write \"#1F2A44\""]
@@ -129,7 +129,8 @@ def test_mask_size_must_match(project):
 
 def test_print_area_outside_the_image(project):
     path = project(MINIMAL.replace("{x: 40, y: 30, width: 48, height: 48}", "[[0, 0], [200, 0], [200, 50], [0, 50]]"))
-    assert messages(path) == ["8:17: products[0].print_area: the print area reaches outside the 128x128 image assets/tee.png"]
+    assert messages(path) == ["8:17: products[0].print_area: the print area reaches outside the 128x128 image "
+                              "assets/tee.png"]
 
 
 def test_print_area_must_be_convex(project):
@@ -148,7 +149,8 @@ def test_bad_print_area_shape(project):
 
 def test_designs_need_a_print_area(project):
     path = project(MINIMAL.replace("    print_area: {x: 40, y: 30, width: 48, height: 48}\n", ""))
-    assert messages(path) == ["8:14: products[0].designs: designs need a print_area on the product (where the design goes)"]
+    assert messages(path) == ["8:14: products[0].designs: designs need a print_area on the product "
+                              "(where the design goes)"]
 
 
 def test_background_needs_exactly_one_kind(project):
@@ -161,7 +163,8 @@ def test_background_needs_exactly_one_kind(project):
 
 def test_literal_choice_suggests(project):
     path = project(MINIMAL.replace("format: png", "format: jpg"))
-    assert messages(path) == ["3:36: channels[0].format: expected one of 'png', 'jpeg' or 'webp', got 'jpg' (did you mean 'jpeg'?)"]
+    assert messages(path) == ["3:36: channels[0].format: expected one of 'png', 'jpeg' or 'webp', got 'jpg' "
+                              "(did you mean 'jpeg'?)"]
 
 
 def test_yaml_syntax_error_names_line(project):

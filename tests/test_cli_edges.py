@@ -12,7 +12,6 @@ import pytest
 from mockups import BuildOptions, prepare
 from mockups.cli import main
 from mockups.matrix import FilterError
-
 from tests.conftest import MINIMAL, REPO, copy_bundled
 
 RECORDING = "tests.backends_for_tests:Recording"
@@ -116,8 +115,9 @@ def test_bundled_catalog_messages(tmp_path):
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     """A catalog whose plan is over 64 KiB (a pipe's buffer) as JSON and as a table: 2,408 variants."""
-    from tests.conftest import tiny_logo, tiny_product, write_tree
     from PIL import Image
+
+    from tests.conftest import tiny_logo, tiny_product, write_tree
 
     extra = "".join(f'  - {{id: c{i:03}, name: C{i}, hex: "#{i:06X}"}}\n' for i in range(600))
     root = write_tree(tmp_path_factory.mktemp("big"), {
@@ -185,7 +185,8 @@ def test_init_adds_to_an_existing_gitignore_what_it_lacks(tmp_path, quick_sample
     (tmp_path / ".gitignore").write_text("*.log\n/build")  # no newline at the end; /build is build/ already
     assert tmp_path / ".gitignore" in write_starter(tmp_path)
     assert (tmp_path / ".gitignore").read_text() == (
-        "*.log\n/build\n# mockups: generated images and the cache (`mockups build` makes them again)\n.mockups-cache/\n")
+        "*.log\n/build\n# mockups: generated images and the cache (`mockups build` makes them again)\n"
+        ".mockups-cache/\n")
 
 
 def test_init_leaves_a_complete_gitignore_alone(tmp_path, quick_samples):

@@ -28,7 +28,6 @@ from PIL import Image
 import mockups.engine.cache
 from mockups.backends.local import LocalBackend
 from mockups.cli import main
-
 from tests.backends_for_tests import Recording, calls, log_call
 from tests.conftest import MINIMAL, REPO, record, tiny_logo, tiny_product, write_tree
 
@@ -143,9 +142,9 @@ def assert_nothing_torn(root: Path) -> list[Path]:
                     im.load()
             elif p.suffix == ".json":
                 json.loads(p.read_text())
-    for record in (root / ".mockups-cache" / "objects").glob("*/*.json"):
-        meta = json.loads(record.read_text())
-        obj = next(p for p in record.parent.glob(record.name[:-5] + ".*")
+    for meta_file in (root / ".mockups-cache" / "objects").glob("*/*.json"):
+        meta = json.loads(meta_file.read_text())
+        obj = next(p for p in meta_file.parent.glob(meta_file.name[:-5] + ".*")
                    if p.suffix in IMAGE_SUFFIXES and not p.name.endswith(".thumb.webp") and not is_temporary(p))
         assert obj.stat().st_size == meta["bytes"] and sha256(obj) == meta["sha256"], obj
     return leftovers
@@ -367,8 +366,7 @@ def test_a_second_concurrent_build_is_refused_not_interleaved(tmp_path):
 def test_a_build_that_waited_for_the_lock_does_not_redo_the_finished_work(tmp_path, monkeypatch):
     """Needs the fix in runner.py/build.py: the plan is made before the lock is taken, so a build that
     was planned while another ran repeats every call the other one already paid for."""
-    from mockups import BuildOptions, prepare
-    from mockups import build
+    from mockups import BuildOptions, build, prepare
 
     root = make_project(tmp_path / "shop", MINIMAL)
     log = tmp_path / "calls.log"

@@ -16,16 +16,23 @@ import jinja2
 import pytest
 from PIL import Image, ImageDraw
 
-from mockups.engine import manifest
-from mockups.review._gallery_data import THUMB_SIDE, changes_from_plan, classify, current_marks, load_changes, safe_json, thumb_size
 from mockups.backends import base
 from mockups.backends.base import Backend, Rendered
-from mockups.engine.pipeline import BuildOptions, build, prepare
-from mockups.engine.cache import ObjectStore
 from mockups.catalog import load_catalog
+from mockups.engine import manifest
+from mockups.engine.cache import ObjectStore
+from mockups.engine.pipeline import BuildOptions, build, prepare
 from mockups.errors import BackendError, TemplateError
+from mockups.review._gallery_data import (
+    THUMB_SIDE,
+    changes_from_plan,
+    classify,
+    current_marks,
+    load_changes,
+    safe_json,
+    thumb_size,
+)
 from mockups.review.gallery import write_gallery
-
 from tests.conftest import tiny_product, write_tree
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -216,7 +223,8 @@ def test_a_rebuild_marks_changed_new_and_removed_variants(built):
     changed = by_id(data)["shop/TEE/navy--sand"]
     assert "colour" in changed["reasons"]
     assert changed["previous"].startswith("previous/") and (folder / changed["previous"]).is_file()
-    with Image.open(folder / changed["previous"]) as old, Image.open(built.parent / "build/shop/TEE/navy--sand.webp") as new:
+    with (Image.open(folder / changed["previous"]) as old,
+          Image.open(built.parent / "build/shop/TEE/navy--sand.webp") as new):
         assert old.getpixel((120, 120)) != new.getpixel((120, 120))
 
 
@@ -365,8 +373,8 @@ def test_an_empty_build_still_writes_a_page(tmp_path, flat):
 
 def test_the_theme_and_the_prompts_share_one_sandbox(tmp_path):
     from mockups._sandbox import Sandbox
-    from mockups.review.gallery import theme_environment
     from mockups.prompts import environment
+    from mockups.review.gallery import theme_environment
 
     for env in (theme_environment(None), theme_environment(tmp_path), environment(None), environment(tmp_path)):
         assert type(env) is Sandbox and env.undefined is jinja2.StrictUndefined
@@ -381,7 +389,8 @@ def test_the_theme_and_the_prompts_share_one_sandbox(tmp_path):
 def test_a_gallery_theme_is_bounded_as_a_prompt_template_is(tmp_path, flat, expression, refusal):
     catalog = make_project(tmp_path)
     write_tree(tmp_path, {"templates/gallery.html.j2": '{% extends "gallery-base.html.j2" %}\n'
-                                                       f'{{% block intro %}}<p>{{{{ {expression} }}}}</p>{{% endblock %}}'})
+                                                       f'{{% block intro %}}<p>{{{{ {expression} }}}}</p>'
+                                                       '{% endblock %}'})
     with pytest.raises(TemplateError) as in_gallery:
         build_flat(catalog)
     (tmp_path / "templates" / "gallery.html.j2").unlink()

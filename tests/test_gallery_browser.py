@@ -129,7 +129,8 @@ def hash_has(page, text: str) -> None:
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     wait_until(page, "[...document.images].filter(i => i.getBoundingClientRect().bottom > 0 && "
-                     "i.getBoundingClientRect().top < innerHeight && i.src && i.checkVisibility()).every(i => i.complete)")
+                     "i.getBoundingClientRect().top < innerHeight && i.src && i.checkVisibility())"
+                     ".every(i => i.complete)")
     page.screenshot(path=str(ARTIFACTS / name))
 
 
@@ -224,7 +225,8 @@ def test_lightbox_opens_navigates_with_the_keyboard_and_returns_focus(open_galle
     assert page.get_attribute("#lb-img", "src") == third["src"]
     assert page.get_attribute("#lb-download", "href") == third["src"]
     dl = page.text_content("#lb-dl")
-    for text in (third["sku"], "White", "#F4F4F2", "shop · 240×240 · webp", "flat · flat-1", "$0.0125", third["output"]):
+    for text in (third["sku"], "White", "#F4F4F2", "shop · 240×240 · webp", "flat · flat-1", "$0.0125",
+                 third["output"]):
         assert text in dl
     wait_until(page, "document.getElementById('lb-img').complete")
     shot(page, "gallery-lightbox.png")
@@ -308,9 +310,7 @@ def warned_site(tmp_path_factory) -> Path:
     The automatic cut-out of the tee has low confidence, so its 4 variants carry that warning; the
     second build changes nothing, so no variant is marked new and the warnings are all that shows.
     """
-    from mockups import BuildOptions
-    from mockups import build
-
+    from mockups import BuildOptions, build
     from tests.conftest import MINIMAL, tiny_logo, tiny_product, write_tree
     from tests.test_warnings import noise_jpeg
 
@@ -326,7 +326,8 @@ def warned_site(tmp_path_factory) -> Path:
 def cards(page) -> list[list]:
     """[title, has a warning badge, the badge's title] of every card on the page."""
     return page.eval_on_selector_all(".card", "cs => cs.map(c => { const b = c.querySelector('.badge-warning'); "
-                                              "return [c.querySelector('.card-title').textContent, !!b, b && b.title]; })")
+                                              "return [c.querySelector('.card-title').textContent, !!b, "
+                                              "b && b.title]; })")
 
 
 def test_warnings_show_on_the_affected_cards_only_and_filter_the_grid(open_gallery, warned_site):
@@ -390,7 +391,8 @@ def test_matrix_shows_colours_by_backgrounds_and_opens_cells(open_gallery):
 def test_readable_on_a_phone(open_gallery):
     page = open_gallery(width=375, height=812)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    tops = page.eval_on_selector_all(".card", "cs => cs.slice(0, 3).map(c => Math.round(c.getBoundingClientRect().top))")
+    tops = page.eval_on_selector_all(".card",
+                                     "cs => cs.slice(0, 3).map(c => Math.round(c.getBoundingClientRect().top))")
     assert tops[0] == tops[1] != tops[2]  # two columns
     assert not page.is_visible("#filters")
     shot(page, "gallery-phone.png")

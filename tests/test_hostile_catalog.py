@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mockups.cli import main
-
 from tests.conftest import MINIMAL, REPO, record
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -25,7 +25,6 @@ import pytest
 from PIL import Image
 
 from mockups.cli import main
-
 from tests.conftest import MINIMAL, REPO, png_bytes, tiny_product
 
 MUG_VARIANTS = ["web/MUG/navy--studio", "web/MUG/navy--wood", "web/MUG/white--studio", "web/MUG/white--wood"]

@@ -229,7 +229,7 @@ def test_has_alpha():
 def _brute_labels(mask: np.ndarray) -> int:
     seen = np.zeros_like(mask)
     count = 0
-    for y, x in zip(*np.nonzero(mask)):
+    for y, x in zip(*np.nonzero(mask), strict=True):
         if seen[y, x]:
             continue
         count += 1

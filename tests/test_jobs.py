@@ -5,7 +5,6 @@ from __future__ import annotations
 from mockups import expand, load_catalog
 from mockups.backends.base import Backend
 from mockups.jobs import make_job
-
 from tests.conftest import MINIMAL, write_tree
 
 
@@ -53,7 +52,8 @@ def test_key_ignores_paths_and_selection(tmp_path):
     root = write_tree(tmp_path, PINNED_CATALOG)
     base = keys(root)
     (root / "assets/tee2.png").write_bytes(b"tee-bytes")  # same bytes under another name
-    text = MINIMAL.replace("assets/tee.png", "assets/tee2.png").replace("name: Mug\n", "name: Mug\n    colours: [white, navy]\n")
+    text = (MINIMAL.replace("assets/tee.png", "assets/tee2.png")
+            .replace("name: Mug\n", "name: Mug\n    colours: [white, navy]\n"))
     (root / "catalog.yaml").write_text(text)
     assert keys(root) == base
 

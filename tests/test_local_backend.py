@@ -10,11 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mockups import BuildOptions, expand, load_catalog, prepare
-from mockups import build
-from mockups import imaging
+from mockups import BuildOptions, build, expand, imaging, load_catalog, prepare
 from mockups.backends.local import LocalBackend
-
 from tests.conftest import REPO, copy_bundled
 
 # Shading must survive the recolour: the luminance of the dyed fabric follows the source's.
@@ -71,7 +68,8 @@ def test_every_bundled_colour_is_accurate_and_keeps_the_shading(colour):
 
 def render(sample, sku: str, colour: str, background: str, channel: str = "shop", **options):
     catalog = load_catalog(sample / "catalog.yaml")
-    prepared = prepare(sample / "catalog.yaml", BuildOptions(only=[f"sku={sku},colour={colour},background={background},channel={channel}"]))
+    only = f"sku={sku},colour={colour},background={background},channel={channel}"
+    prepared = prepare(sample / "catalog.yaml", BuildOptions(only=[only]))
     job = prepared.jobs[0]
     backend = LocalBackend({**prepared.backend.options, **options})
     return backend.render(job).image, job, catalog
@@ -80,11 +78,12 @@ def render(sample, sku: str, colour: str, background: str, channel: str = "shop"
 def test_design_lands_inside_its_print_area_and_follows_the_folds(sample):
     with_design = LocalBackend({"displacement": 6.0})
     flat = LocalBackend({"displacement": 0.0})
-    prepared = prepare(sample / "catalog.yaml", BuildOptions(only=["sku=TEE-CLASSIC,colour=navy,background=sweep,channel=shop"]))
+    prepared = prepare(sample / "catalog.yaml",
+                       BuildOptions(only=["sku=TEE-CLASSIC,colour=navy,background=sweep,channel=shop"]))
     job = prepared.jobs[0]
-    product = with_design._prepare(job)
-    dyed = with_design._dye(job, product)
-    bent = flat._dye(job, flat._prepare(job))
+    product = with_design.compositor.product(job)
+    dyed = with_design.compositor.look(job, design=True)
+    bent = flat.compositor.look(job, design=True)
     plain = imaging.recolour(product.recolour, product.rgba, job.variant.colour.hex)
     changed = np.any(np.asarray(dyed)[..., :3] != np.asarray(plain)[..., :3], axis=-1)
     ys, xs = np.nonzero(changed)

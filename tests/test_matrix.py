@@ -6,7 +6,6 @@ import pytest
 
 from mockups import CatalogError, expand, load_catalog
 from mockups.matrix import FilterError, parse_only, parse_shard, select, shard_of
-
 from tests.conftest import MINIMAL
 
 
@@ -27,14 +26,16 @@ def test_product_lists_restrict_and_order(project):
 
 
 def test_exclude_matches_all_given_keys(project):
-    text = MINIMAL + "matrix:\n  exclude:\n    - {product: MUG, background: wood}\n    - {colour: navy, background: studio}\n"
+    text = MINIMAL + ("matrix:\n  exclude:\n    - {product: MUG, background: wood}\n"
+                      "    - {colour: navy, background: studio}\n")
     assert ids(project(text)) == ["web/TEE/white--studio", "web/TEE/white--wood", "web/TEE/navy--wood",
                                   "web/MUG/white--studio"]
 
 
 def test_include_adds_back_after_exclude_and_adds_new(project):
     text = MINIMAL.replace("name: Mug\n", "name: Mug\n    backgrounds: [studio]\n")
-    text += ("matrix:\n  exclude:\n    - {product: TEE}\n  include:\n    - {product: TEE, colour: navy, background: wood}\n"
+    text += ("matrix:\n  exclude:\n    - {product: TEE}\n"
+             "  include:\n    - {product: TEE, colour: navy, background: wood}\n"
              "    - {product: MUG, background: wood}\n")
     assert ids(project(text)) == ["web/TEE/navy--wood", "web/MUG/white--studio", "web/MUG/white--wood",
                                   "web/MUG/navy--studio", "web/MUG/navy--wood"]

@@ -24,13 +24,13 @@ import pytest
 from PIL import Image
 
 from mockups import cli
+from mockups.backends.openai import OpenAIBackend, edit_by_reference, image_ref, retry_after, strategy_costs
 from mockups.backends.openai import images as oi
 from mockups.backends.openai import models as openai_models
-from mockups.backends.openai import OpenAIBackend, edit_by_reference, image_ref, retry_after, strategy_costs
 from mockups.backends.openai.models import TABLE_FILE, Estimate, ModelTable, Upload, validate
-from mockups.engine.pipeline import render_jobs
-from mockups.engine.cache import StatCache
 from mockups.catalog import load_catalog
+from mockups.engine.cache import StatCache
+from mockups.engine.pipeline import render_jobs
 from mockups.errors import BackendError, FatalBackendError, ImageInputError, TransientBackendError
 from mockups.matrix import expand
 from tests import fake_openai_api
@@ -65,7 +65,8 @@ PROMPT_BG = '  - {id: beach, name: Beach, prompt: "warm sand at golden hour"}\n'
 
 def catalog_text(openai_opts: str, *, extra_backgrounds: str = "", catalog: str = MINIMAL) -> str:
     """The catalog with `defaults.openai` set and, optionally, more backgrounds."""
-    text = catalog.replace("version: 1\n", f"version: 1\ndefaults:\n  openai:\n{textwrap.indent(openai_opts, '    ')}\n")
+    text = catalog.replace("version: 1\n",
+                           f"version: 1\ndefaults:\n  openai:\n{textwrap.indent(openai_opts, '    ')}\n")
     return text.replace("designs:\n  - {id: logo", extra_backgrounds + "designs:\n  - {id: logo")
 
 
@@ -459,7 +460,8 @@ def test_prompt_longer_than_the_limit_is_an_error_at_the_template(setup, project
     cat, backend, _ = setup()
     (cat.root / "templates").mkdir()
     (cat.root / "templates" / "long.j2").write_text("x" * 32001)
-    text = cat.file.read_text().replace("    image: assets/mug.png\n", "    image: assets/mug.png\n    template: long.j2\n")
+    text = cat.file.read_text().replace("    image: assets/mug.png\n",
+                                        "    image: assets/mug.png\n    template: long.j2\n")
     cat.file.write_text(text)
     cat = load_catalog(cat.file)
     jobs = render_jobs(cat, expand(cat), backend, StatCache(None))

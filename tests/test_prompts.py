@@ -6,7 +6,6 @@ import pytest
 
 from mockups import TemplateError, expand, load_catalog
 from mockups.prompts import PromptRenderer
-
 from tests.conftest import MINIMAL
 
 

@@ -112,7 +112,8 @@ def test_print_area_lies_inside_the_silhouette_and_the_dyeable_fabric(written, p
 @pytest.mark.parametrize("product", PRODUCTS)
 def test_dye_mask_matches_its_image(written, product):
     dest, _ = written
-    with Image.open(dest / SAMPLES[product]["image"]) as im, Image.open(dest / SAMPLES[product]["recolour_mask"]) as mask:
+    with (Image.open(dest / SAMPLES[product]["image"]) as im,
+          Image.open(dest / SAMPLES[product]["recolour_mask"]) as mask):
         assert mask.size == im.size and mask.mode == "L"
         alpha = np.asarray(im)[..., 3].astype(int)
         dye = np.asarray(mask).astype(int)

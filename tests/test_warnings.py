@@ -15,12 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mockups import BuildOptions, prepare
-from mockups import build
+from mockups import BuildOptions, build, prepare
 from mockups.backends.base import Rendered
-from mockups.engine.pipeline import BuildWarning, output_warnings
 from mockups.cli import main
-
+from mockups.engine.pipeline import BuildWarning, output_warnings
 from tests.backends_for_tests import Recording
 from tests.conftest import MINIMAL
 

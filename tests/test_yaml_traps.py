@@ -11,9 +11,8 @@ import os
 
 import pytest
 
-from mockups.cli import main
 from mockups.catalog.schema import Channel, json_schema
-
+from mockups.cli import main
 from tests.conftest import REPO, copy_bundled
 
 BUNDLED = (REPO / "catalog.yaml").read_text()
@@ -66,7 +65,8 @@ def test_channel_background_hash_is_an_error_not_the_sweep(shop):
 
 
 def test_colour_hex_hash_in_block_style(shop):
-    text = edit('  - {id: navy,    name: Navy,         hex: "#1F2A44"}', "  - id: navy\n    name: Navy\n    hex: #1F2A44")
+    text = edit('  - {id: navy,    name: Navy,         hex: "#1F2A44"}',
+                "  - id: navy\n    name: Navy\n    hex: #1F2A44")
     assert validate(shop, text) == (2, [
         "catalog.yaml:68:10: colours[2].hex: expected a colour like '#1A2B3C', but it was read as empty because "
         "'#1F2A44' starts a comment: write \"#1F2A44\"",
@@ -176,9 +176,10 @@ EMPTY = {
             "around values that start with '#')"),
     "image": ("image: assets/hoodie.png", "image:", "image:\n    recolour_mask: assets/hoodie", 6,
               "products[1].image: expected a file path, got nothing (an empty value)"),
-    "product colours": ("colours: [black, navy, forest, heather]", "colours:", "colours:\n    backgrounds: [studio, sweep]",
-                        8, "products[1].colours: expected a list of colour ids (leave the key out for every colour), "
-                           "got nothing (an empty value)"),
+    "product colours": ("colours: [black, navy, forest, heather]", "colours:",
+                        "colours:\n    backgrounds: [studio, sweep]", 8,
+                        "products[1].colours: expected a list of colour ids (leave the key out for every colour), "
+                        "got nothing (an empty value)"),
     "print_area": ("print_area: [[392, 330], [632, 330], [632, 630], [392, 630]]", "print_area:", "print_area:", 11,
                    "products[0].print_area: expected four corners or a rectangle {x, y, width, height}, got nothing "
                    "(an empty value)"),

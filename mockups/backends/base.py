@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+import pydantic
 from PIL import Image
 
 from mockups.errors import MockupsError
@@ -50,6 +52,10 @@ class Backend:
         """Estimated cost of one job in US dollars."""
         return 0.0
 
+    #: A pydantic model of the backend's own `defaults.<name>` options in the catalog (plugins set
+    #: it; the built-ins' options are part of the catalog schema). None: the section is passed as is.
+    options_model: ClassVar[type[pydantic.BaseModel] | None] = None
+
     def plan_notes(self, jobs) -> list[str]:
         """Lines `mockups plan` prints after the plan, about the stale `jobs` (e.g. other strategies' costs)."""
         return []
@@ -87,4 +93,5 @@ def backend_class(name: str) -> type[Backend]:
 
 
 def get_backend(name: str, options: dict | None = None) -> Backend:
+    """A backend by name (`local`, `openai`, an installed plugin's, or `module:Class`) with options."""
     return backend_class(name)(options)

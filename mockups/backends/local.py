@@ -5,6 +5,8 @@ plain backdrop), a shading-preserving recolour of the dyeable area, the design w
 print area and bent along the folds, then the product composited with a contact shadow onto
 the background at the channel's size.
 
+The work is done by a `Compositor`, the public interface other backends build on (the `openai`
+backend prepares, dyes and places products with one); `LocalBackend` is a thin Backend around it.
 Work shared between variants is done once per worker and kept in small LRU caches keyed by
 content hashes: a product's preparation, its recolour for a colour (with the design), and a
 background plate. Variants arrive grouped by product, so each is computed once per build and
@@ -14,58 +16,239 @@ memory stays bounded by the cache sizes, not by the catalog.
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 from PIL import Image
 
-from mockups.errors import ImageInputError, Problem
 from mockups import imaging
+from mockups._lru import LRU
 from mockups.backends.base import Backend, Rendered
+from mockups.errors import ImageInputError, Problem
+
+__all__ = ["Compositor", "LocalBackend", "PreparedProduct", "LOW_CONFIDENCE", "NEUTRAL_SWEEP"]
 
 NEUTRAL_SWEEP = "#EDEDED"
 LOW_CONFIDENCE = 0.5
 
-
-class _LRU(OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def get_or(self, key, make):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = self[key] = make()
-        while len(self) > self.size:
-            self.popitem(last=False)
-        return value
+T = TypeVar("T")
 
 
 @dataclass
 class PreparedProduct:
+    """A product photo made ready for every colour, design and background it appears in."""
+
     rgba: Image.Image  # the photo with its silhouette as alpha
-    recolour: object  # imaging.RecolourPrep
+    recolour: imaging.RecolourPrep  # what recolouring it to any colour needs
     shading: np.ndarray  # luminance field of the original photo (designs follow it)
     backdrop: tuple[int, int, int] | None  # the plain backdrop it was cut from, if any
     warnings: list[str] = field(default_factory=list)
 
 
+class Compositor:
+    """The local compositor's work on jobs, each piece made once and kept in an LRU cache.
+
+    `displacement` (pixels the design follows the folds by) and `shadow` (a contact shadow unless
+    the channel says otherwise) are the backend's `defaults.local` options. `cache_sizes` overrides
+    some of `CACHE_SIZES` (how many values each cache keeps). With `thread_safe=True` one
+    compositor may be shared by worker threads: each value is made by one thread while the others
+    that need it wait, and work on other keys goes on meanwhile.
+
+    Every error of the imaging layer comes out as an `ImageInputError` naming the file and the
+    variant.
+    """
+
+    version = "1"  # a change to the pixels it makes bumps this (and LocalBackend.version, a part of job keys)
+
+    CACHE_SIZES: Mapping[str, int] = {
+        "products": 4,  # PreparedProduct per (product, mask, recolour mask)
+        "looks": 8,  # the recoloured product (with or without its design) per product, colour, design
+        "plates": 8,  # background plates per background and size
+        "design_layers": 8,  # a design warped onto a product's print area
+        "design_images": 8,  # design files as decoded (design_image)
+        "placements": 8,  # a look placed on a canvas
+        "shadows": 4,  # a placed silhouette's contact shadow
+        "shaded": 16,  # a plate with a product's shadow on it
+    }
+
+    def __init__(self, *, displacement: float = 6.0, shadow: bool = True,
+                 cache_sizes: Mapping[str, int] | None = None, thread_safe: bool = False):
+        sizes = {**self.CACHE_SIZES, **(cache_sizes or {})}
+        unknown = sorted(set(sizes) - set(self.CACHE_SIZES))
+        if unknown:
+            raise ValueError(f"unknown compositor caches {unknown}; known: {sorted(self.CACHE_SIZES)}")
+        self.displacement, self.shadow, self.thread_safe = float(displacement), shadow, thread_safe
+        self._caches: dict[str, LRU[Any]] = {name: LRU(size, thread_safe=thread_safe) for name, size in sizes.items()}
+
+    # --- the pieces ----------------------------------------------------------------------------
+
+    def product(self, job) -> PreparedProduct:
+        """The job's product prepared: the photo with its silhouette as alpha (its alpha, the
+        `mask:` file, or an automatic cut-out, warned about when unsure), the recolour preparation
+        of the dyeable area, the shading the design follows, the backdrop it was cut from."""
+        return self._caches["products"].get_or(product_key(job), lambda: self._prepare(job))
+
+    def look(self, job, *, design: bool = True) -> Image.Image:
+        """The product as the variant shows it, in photo space (RGBA): recoloured to the variant's
+        colour and, with `design` (and a design and a print area), its design printed on."""
+        pkey, hex_ = product_key(job), job.variant.colour.hex
+        product = self.product(job)
+        if design:
+            return self._caches["looks"].get_or((pkey, hex_, input_sha(job, "design")),
+                                                lambda: self._dye(job, product))
+        return self._caches["looks"].get_or((pkey, hex_, "no design"), lambda: self.guard(
+            job, "product", lambda: imaging.recolour(product.recolour, product.rgba, hex_)))
+
+    def design_image(self, job) -> Image.Image:
+        """The job's design file, decoded (as given: not warped or fitted)."""
+        return self._caches["design_images"].get_or(input_sha(job, "design"),
+                                                    lambda: self._open(job, "design"))
+
+    def background_plate(self, job, size: tuple[int, int]) -> Image.Image:
+        """The variant's background at `size` (w, h): the channel's forced colour, the image,
+        gradient, sweep or colour, or a neutral sweep in place of a prompt-only background."""
+        canvas = (size[0], size[1])
+        return self._caches["plates"].get_or((background_key(job), canvas), lambda: self._plate(job, canvas))
+
+    def render(self, job) -> Rendered:
+        """The whole local variant at the channel's canvas: the look placed at the channel's fill on
+        the background plate, with a contact shadow (not under a forced background), and the caption."""
+        v = job.variant
+        canvas = tuple(v.channel.size)
+        pkey = product_key(job)
+        look_key = (pkey, v.colour.hex, input_sha(job, "design"))
+        product = self.product(job)
+        dyed = self.look(job, design=True)
+        fitting = (canvas, v.channel.fill)
+        placed = self._caches["placements"].get_or((look_key, fitting), lambda: self.guard(
+            job, "product", lambda: imaging.place(dyed, canvas, fill=v.channel.fill, backdrop=product.backdrop,
+                                                  clean_edges=False)))  # done in _prepare
+        plate = self.background_plate(job, canvas)
+        shadow = self.shadow if v.channel.shadow is None else v.channel.shadow
+        if v.channel.background is not None:
+            shadow = False  # a forced background (a marketplace's pure white) stays exactly that colour
+        if shadow:  # the shadowed plate depends on the silhouette, not the colour: shared across colours
+            bg_key = background_key(job)
+            mask = self._caches["shadows"].get_or((pkey, fitting), lambda: imaging.placement_shadow(placed))
+            plate = self._caches["shaded"].get_or((bg_key, pkey, fitting),
+                                                  lambda: imaging.shade(plate, canvas, mask))
+        image = imaging.blend(placed, plate)
+        if v.product.caption:
+            image = self.caption(image, v.product.caption)
+        return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=list(product.warnings))
+
+    @staticmethod
+    def caption(image: Image.Image, caption) -> Image.Image:
+        """`image` with a product's `caption:` (text or price badge) drawn on it."""
+        vertical, _, horizontal = caption.position.partition("-")
+        return imaging.draw_text(image, caption.text, position=(vertical, horizontal or "center"),
+                                 size_px=max(8, round(caption.size * image.height)), colour_hex=caption.colour,
+                                 badge=caption.badge)
+
+    @staticmethod
+    def guard(job, role: str, work: Callable[[], T]) -> T:
+        """`work()`, with an imaging error turned into an ImageInputError naming the job's `role`
+        input file (product, mask, design, background...) and the variant."""
+        try:
+            return work()
+        except imaging.ImagingError as e:
+            path = job.input_path(role)
+            raise ImageInputError(f"{path.name if path else role}: {e}", variant=job.id) from None
+
+    # --- how the pieces are made ---------------------------------------------------------------
+
+    def _open(self, job, role: str) -> Image.Image:
+        return self.guard(job, role, lambda: imaging.open_image(job.input_path(role)))
+
+    def _prepare(self, job) -> PreparedProduct:
+        rgba = self._open(job, "product")
+        warnings, backdrop = [], None
+        if job.input_path("mask"):
+            alpha = np.asarray(self._open(job, "mask").convert("L"))
+        elif imaging.has_alpha(rgba):
+            alpha = np.asarray(rgba.getchannel("A"))
+        else:
+            alpha, confidence = self.guard(job, "product", lambda: imaging.auto_cutout(rgba))
+            backdrop = imaging.estimate_backdrop(rgba)
+            if confidence < LOW_CONFIDENCE:
+                warnings.append(f"{job.input_path('product').name}: the automatic cut-out has low confidence "
+                                f"({confidence:.2f}); give the product a `mask:` file (white = product)")
+        rgba = imaging.apply_alpha(rgba, alpha, backdrop=backdrop)
+        if job.input_path("recolour_mask"):
+            dye = np.asarray(self._open(job, "recolour_mask").convert("L"))
+        else:  # the garment's own colour, not its old print or a differently coloured lining
+            dye = self.guard(job, "product", lambda: imaging.estimate_dye_mask(rgba))
+        dye = np.minimum(dye, alpha)
+        prep = self.guard(job, "product", lambda: imaging.prepare_recolour(rgba, dye))
+        return PreparedProduct(rgba, prep, imaging.luminance_field(rgba), backdrop, warnings)
+
+    def _dye(self, job, product: PreparedProduct) -> Image.Image:
+        v = job.variant
+        dyed = self.guard(job, "product", lambda: imaging.recolour(product.recolour, product.rgba, v.colour.hex))
+        if v.design is None or v.product.print_area is None:
+            return dyed
+        layer = self._caches["design_layers"].get_or((product_key(job), input_sha(job, "design")), lambda: self.guard(
+            job, "design", lambda: imaging.prepare_design(
+                product.rgba, self._open(job, "design"), v.product.print_area, shading=product.shading,
+                displacement=self.displacement)))
+        return imaging.apply_design(dyed, layer)  # the warp and the folds are the same in every colour
+
+    def _plate(self, job, canvas: tuple[int, int]) -> Image.Image:
+        v = job.variant
+        bg = v.background
+        if v.channel.background is not None:
+            return imaging.make_background("solid", canvas, colour=v.channel.background)
+        if bg.kind == "image":
+            photo = self._open(job, "background").convert("RGB")
+            return self.guard(job, "background", lambda: imaging.make_background("image", canvas, image=photo))
+        if bg.kind == "gradient":
+            g = bg.gradient
+            if g.type == "radial":
+                return imaging.make_background("radial", canvas, inner=g.colours[0], outer=g.colours[-1])
+            return imaging.make_background("linear", canvas, stops=list(g.colours), angle=g.angle)
+        if bg.kind == "sweep":
+            return imaging.make_background("studio", canvas, colour=bg.sweep)
+        if bg.kind == "colour":
+            return imaging.make_background("solid", canvas, colour=bg.colour)
+        return imaging.make_background("studio", canvas, colour=NEUTRAL_SWEEP)
+
+
+# --- cache keys: content hashes of the inputs, and the fields that shape each piece ----------------
+
+def input_sha(job, role: str) -> str | None:
+    """The content hash of the job's `role` input file, None if it has none."""
+    found = job.inputs.get(role)
+    return found[1] if found else None
+
+
+def product_key(job) -> tuple:
+    """What a product's preparation depends on: its photo, mask and recolour mask."""
+    return (input_sha(job, "product"), input_sha(job, "mask"), input_sha(job, "recolour_mask"))
+
+
+def background_key(job) -> tuple:
+    """What a background plate depends on (besides its size)."""
+    v = job.variant
+    if v.channel.background is not None:
+        return ("forced", v.channel.background)
+    bg = v.background
+    return (bg.kind, bg.colour, bg.sweep, bg.gradient.model_dump_json() if bg.gradient else None,
+            input_sha(job, "background"))
+
+
 class LocalBackend(Backend):
+    """The `local` backend: a `Compositor` (one per worker process) renders every job."""
+
     name = "local"
-    version = "1"
+    version = Compositor.version
     parallelism = "process"
 
     def __init__(self, options: dict | None = None):
         super().__init__(options)
-        self._products = _LRU(4)
-        self._dyed = _LRU(8)
-        self._plates = _LRU(8)
-        self._designs = _LRU(8)
-        self._placements = _LRU(8)
-        self._shadows = _LRU(4)
-        self._shaded = _LRU(16)
+        self.compositor = Compositor(displacement=float(self.options.get("displacement", 6.0)),
+                                     shadow=self.options.get("shadow", True))
 
     def default_concurrency(self) -> int:
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -88,114 +271,4 @@ class LocalBackend(Backend):
         return problems
 
     def render(self, job) -> Rendered:
-        v = job.variant
-        canvas = tuple(v.channel.size)
-        product_key = self._product_key(job)
-        look = (product_key, v.colour.hex, self._sha(job, "design"))
-        product = self._products.get_or(product_key, lambda: self._prepare(job))
-        dyed = self._dyed.get_or(look, lambda: self._dye(job, product))
-        fitting = (canvas, v.channel.fill)
-        placed = self._placements.get_or((look, fitting), lambda: self._guard(job, "product", lambda: imaging.place(
-            dyed, canvas, fill=v.channel.fill, backdrop=product.backdrop, clean_edges=False)))  # done in _prepare
-        plate = self._plates.get_or((self._bg_key(job), canvas), lambda: self._plate(job, canvas))
-        shadow = self.options.get("shadow", True) if v.channel.shadow is None else v.channel.shadow
-        if v.channel.background is not None:
-            shadow = False  # a forced background (a marketplace's pure white) stays exactly that colour
-        if shadow:  # the shadowed plate depends on the silhouette, not the colour: shared across colours
-            mask = self._shadows.get_or((product_key, fitting), lambda: imaging.placement_shadow(placed))
-            plate = self._shaded.get_or((self._bg_key(job), product_key, fitting),
-                                        lambda: imaging.shade(plate, canvas, mask))
-        image = imaging.blend(placed, plate)
-        if v.product.caption:
-            image = self._caption(image, v.product.caption)
-        return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=list(product.warnings))
-
-    # --- per-product work ----------------------------------------------------------------------
-
-    @staticmethod
-    def _sha(job, role: str) -> str | None:
-        found = job.inputs.get(role)
-        return found[1] if found else None
-
-    def _product_key(self, job) -> tuple:
-        return (self._sha(job, "product"), self._sha(job, "mask"), self._sha(job, "recolour_mask"))
-
-    def _guard(self, job, role: str, work):
-        """Run imaging work; turn its errors into an error naming the file and the variant."""
-        try:
-            return work()
-        except imaging.ImagingError as e:
-            path = job.input_path(role)
-            raise ImageInputError(f"{path.name if path else role}: {e}", variant=job.id) from None
-
-    def _open(self, job, role: str) -> Image.Image:
-        return self._guard(job, role, lambda: imaging.open_image(job.input_path(role)))
-
-    def _prepare(self, job) -> PreparedProduct:
-        rgba = self._open(job, "product")
-        warnings, backdrop = [], None
-        if job.input_path("mask"):
-            alpha = np.asarray(self._open(job, "mask").convert("L"))
-        elif imaging.has_alpha(rgba):
-            alpha = np.asarray(rgba.getchannel("A"))
-        else:
-            alpha, confidence = self._guard(job, "product", lambda: imaging.auto_cutout(rgba))
-            backdrop = imaging.estimate_backdrop(rgba)
-            if confidence < LOW_CONFIDENCE:
-                warnings.append(f"{job.input_path('product').name}: the automatic cut-out has low confidence "
-                                f"({confidence:.2f}); give the product a `mask:` file (white = product)")
-        rgba = imaging.apply_alpha(rgba, alpha, backdrop=backdrop)
-        if job.input_path("recolour_mask"):
-            dye = np.asarray(self._open(job, "recolour_mask").convert("L"))
-        else:  # the garment's own colour, not its old print or a differently coloured lining
-            dye = self._guard(job, "product", lambda: imaging.estimate_dye_mask(rgba))
-        dye = np.minimum(dye, alpha)
-        prep = self._guard(job, "product", lambda: imaging.prepare_recolour(rgba, dye))
-        return PreparedProduct(rgba, prep, imaging.luminance_field(rgba), backdrop, warnings)
-
-    def _dye(self, job, product: PreparedProduct) -> Image.Image:
-        v = job.variant
-        dyed = self._guard(job, "product", lambda: imaging.recolour(product.recolour, product.rgba, v.colour.hex))
-        if v.design is None or v.product.print_area is None:
-            return dyed
-        layer = self._designs.get_or((self._product_key(job), self._sha(job, "design")), lambda: self._guard(
-            job, "design", lambda: imaging.prepare_design(
-                product.rgba, self._open(job, "design"), v.product.print_area, shading=product.shading,
-                displacement=float(self.options.get("displacement", 6.0)))))
-        return imaging.apply_design(dyed, layer)  # the warp and the folds are the same in every colour
-
-    # --- backgrounds ---------------------------------------------------------------------------
-
-    def _bg_key(self, job) -> tuple:
-        v = job.variant
-        if v.channel.background is not None:
-            return ("forced", v.channel.background)
-        bg = v.background
-        return (bg.kind, bg.colour, bg.sweep, bg.gradient.model_dump_json() if bg.gradient else None,
-                self._sha(job, "background"))
-
-    def _plate(self, job, canvas: tuple[int, int]) -> Image.Image:
-        v = job.variant
-        bg = v.background
-        if v.channel.background is not None:
-            return imaging.make_background("solid", canvas, colour=v.channel.background)
-        if bg.kind == "image":
-            photo = self._open(job, "background").convert("RGB")
-            return self._guard(job, "background", lambda: imaging.make_background("image", canvas, image=photo))
-        if bg.kind == "gradient":
-            g = bg.gradient
-            if g.type == "radial":
-                return imaging.make_background("radial", canvas, inner=g.colours[0], outer=g.colours[-1])
-            return imaging.make_background("linear", canvas, stops=list(g.colours), angle=g.angle)
-        if bg.kind == "sweep":
-            return imaging.make_background("studio", canvas, colour=bg.sweep)
-        if bg.kind == "colour":
-            return imaging.make_background("solid", canvas, colour=bg.colour)
-        return imaging.make_background("studio", canvas, colour=NEUTRAL_SWEEP)
-
-    @staticmethod
-    def _caption(image: Image.Image, caption) -> Image.Image:
-        vertical, _, horizontal = caption.position.partition("-")
-        return imaging.draw_text(image, caption.text, position=(vertical, horizontal or "center"),
-                                 size_px=max(8, round(caption.size * image.height)), colour_hex=caption.colour,
-                                 badge=caption.badge)
+        return self.compositor.render(job)

@@ -14,16 +14,15 @@ from pathlib import Path
 from PIL import Image
 
 from mockups.catalog._yaml import Document
-from mockups.errors import did_you_mean
+from mockups.errors import Problem, did_you_mean
+from mockups.limits import MAX_PIXELS
 from mockups.plugins import backend_names
-from mockups.errors import Problem
 
 _SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
 _BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
 # Formats a product photo may be in. Pillow can open more (EPS hands the file to Ghostscript,
 # PSD, ICO, ...): a catalog from many hands gets only these well-trodden decoders.
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")  # JPEG includes MPO (phone photos)
-MAX_PIXELS = 64_000_000  # as the compositor's open_image: bigger photos are refused before decoding
 
 
 def _items(doc: Document, section: str):
@@ -53,7 +52,7 @@ def check_catalog(doc: Document, root: Path, *, check_files: bool = True) -> lis
 def _duplicate_ids(doc: Document) -> list[Problem]:
     problems = []
     for section, key in _SECTIONS.items():
-        first: dict[str, int] = {}
+        first: dict[str | int, int] = {}
         for i, item in _items(doc, section):
             value = item.get(key)
             if not isinstance(value, (str, int)):
@@ -72,7 +71,8 @@ def _ref(doc: Document, path: tuple, value, section: str, what: str) -> list[Pro
     if not isinstance(value, str) or value in known:
         return []
     listed = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + ", ..."
-    return [doc.problem(path, f"unknown {what} '{value}'{did_you_mean(value, known)}; known {section}: {listed or 'none'}")]
+    return [doc.problem(path, f"unknown {what} '{value}'{did_you_mean(value, known)}; "
+                              f"known {section}: {listed or 'none'}")]
 
 
 def _references(doc: Document) -> list[Problem]:
@@ -106,7 +106,8 @@ def _backgrounds(doc: Document) -> list[Problem]:
         given = [k for k in _BG_KINDS if bg.get(k) is not None]
         empty = [k for k in _BG_KINDS if k in bg and bg[k] is None]  # reported as empty by the shape check
         if len(given) > 1 or not given and not empty:
-            got = "none of them" if not given else "both " + " and ".join(given) if len(given) == 2 else ", ".join(given)
+            got = ("none of them" if not given else "both " + " and ".join(given) if len(given) == 2
+                   else ", ".join(given))
             problems.append(doc.problem(("backgrounds", i), f"a background needs exactly one of "
                                         f"{', '.join(_BG_KINDS)}; got {got}"))
     return problems
@@ -151,7 +152,8 @@ def _links_out(folder: Path, root: Path) -> list[Path]:
         return []
     if not _inside(folder, root):
         return [folder]
-    found, seen = [], 0
+    found: list[Path] = []
+    seen = 0
     for parent, dirs, files in os.walk(folder):
         for name in dirs + files:
             seen += 1
@@ -210,8 +212,10 @@ class FileChecker:
         try:
             target = (self.root / value).resolve()
             loops = target.is_symlink()  # resolving stopped at a link (newer Pythons do not raise)
-        except (OSError, RuntimeError) as e:  # a link loop (RuntimeError before Python 3.13), a name too long
-            loops = isinstance(e, RuntimeError) or e.errno == errno.ELOOP
+        except RuntimeError:  # a link loop, before Python 3.13
+            loops = True
+        except OSError as e:  # a link loop, a name too long
+            loops = e.errno == errno.ELOOP
             if not loops:
                 self.add(path, f"cannot read {_short(value)}: {e.strerror or e}")
                 return None
@@ -239,7 +243,8 @@ class FileChecker:
         value = _short(value)
         try:
             if not target.exists():
-                near = did_you_mean(target.name, [p.name for p in target.parent.glob("*")]) if target.parent.is_dir() else ""
+                near = (did_you_mean(target.name, [p.name for p in target.parent.glob("*")])
+                        if target.parent.is_dir() else "")
                 self.add(path, f"file not found: {value}{near} (looked in {self.root})")
                 return None
             if not target.is_file():

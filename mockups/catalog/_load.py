@@ -7,16 +7,19 @@ what they wrote, and a "did you mean" where a name is close to a known one.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
 from mockups.catalog import _yaml
 from mockups.catalog._checks import check_catalog
+from mockups.catalog.schema import Background, CatalogModel, Colour, Defaults, Design, Product, known_keys
 from mockups.errors import CatalogError, Problem, did_you_mean
-from mockups.catalog.schema import Background, CatalogModel, Colour, Design, Product, known_keys
+from mockups.plugins import plugin_entry_points
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Catalog:
     file: Path
     doc: _yaml.Document = field(repr=False, compare=False)
     warnings: tuple[Problem, ...] = ()
+    plugin_options: dict[str, dict] = field(default_factory=dict, compare=False)  # defaults.<plugin>, unchecked
 
     @property
     def root(self) -> Path:
@@ -57,6 +61,17 @@ class Catalog:
     @cached_property
     def products(self) -> dict[str, Product]:
         return {p.sku: p for p in self.model.products}
+
+    @cached_property
+    def order(self) -> dict[str, dict[str, int]]:
+        """The rank of every id as the catalog lists it, by kind (product, colour, background,
+        design, channel): the one place that knows the catalog's order (matrix, sheets, gallery)."""
+        m = self.model
+        return {"product": {p.sku: i for i, p in enumerate(m.products)},
+                "colour": {c.id: i for i, c in enumerate(m.colours)},
+                "background": {b.id: i for i, b in enumerate(m.backgrounds)},
+                "design": {d.id: i for i, d in enumerate(m.designs)},
+                "channel": {h.id: i for i, h in enumerate(m.channels)}}
 
     def problem(self, path: tuple, message: str) -> Problem:
         return self.doc.problem(path, message)
@@ -95,8 +110,9 @@ def parse_catalog(text: str | bytes, file: Path, *, shown: str | None = None, ch
                                             f"at the top of the file, but it is {what}")])
     problems = list(doc.problems)
     model = None
+    data, plugin_options = _plugin_sections(doc.data)
     try:
-        model = CatalogModel.model_validate(doc.data)
+        model = CatalogModel.model_validate(data)
     except pydantic.ValidationError as e:
         problems += [translate(doc, err) for err in e.errors()]
     # the semantic checks work on the raw data, so they always run
@@ -104,7 +120,22 @@ def parse_catalog(text: str | bytes, file: Path, *, shown: str | None = None, ch
     errors = [p for p in problems if p.severity == "error"]
     if errors or model is None:
         raise CatalogError(_dedupe(problems))
-    return Catalog(model=model, file=file, doc=doc, warnings=tuple(sorted(problems)))
+    return Catalog(model=model, file=file, doc=doc, warnings=tuple(sorted(problems)), plugin_options=plugin_options)
+
+
+def _plugin_sections(data: dict) -> tuple[dict, dict[str, dict]]:
+    """`defaults.<plugin>` sections of installed backend plugins, taken out of the data the schema
+    checks: each plugin validates its own options (`Backend.options_model`) when it is built."""
+    defaults = data.get("defaults")
+    if not isinstance(defaults, dict):
+        return data, {}
+    builtin = set(Defaults.model_fields)
+    plugins = {name: value for name, value in defaults.items()
+               if name not in builtin and name in plugin_entry_points() and isinstance(value, dict)}
+    if not plugins:
+        return data, {}
+    rest = {k: v for k, v in defaults.items() if k not in plugins}
+    return {**data, "defaults": rest}, plugins
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -163,7 +194,23 @@ def user_path(data: object, loc: tuple) -> tuple:
     return tuple(out)
 
 
-def translate(doc: _yaml.Document, err: dict) -> Problem:
+def problems_from(doc: _yaml.Document, error: pydantic.ValidationError, prefix: tuple = (),
+                  model: type[pydantic.BaseModel] | None = None) -> list[Problem]:
+    """A validation error of the data at `prefix` (e.g. a plugin's options, checked by the plugin's
+    `model`), in the user's words."""
+    out = []
+    for err in error.errors():
+        loc = (*prefix, *err["loc"])
+        if err["type"] == "extra_forbidden" and model is not None and len(err["loc"]) == 1:
+            allowed = list(model.model_fields)
+            out.append(doc.problem(loc, f"unknown key '{loc[-1]}'{did_you_mean(loc[-1], allowed)}; "
+                                        f"expected one of: {', '.join(allowed)}", key=True))
+        else:
+            out.append(translate(doc, {**err, "loc": loc}))
+    return out
+
+
+def translate(doc: _yaml.Document, err: Mapping[str, Any]) -> Problem:
     loc = user_path(doc.data, tuple(err["loc"]))
     kind, value = err["type"], err.get("input")
     if value is None and (kind in _EXPECTED or kind in ("empty_value", "literal_error")):
@@ -200,7 +247,7 @@ def translate(doc: _yaml.Document, err: dict) -> Problem:
     return doc.problem(loc, f"{err['msg'][0].lower()}{err['msg'][1:]}, got {describe(value)}")
 
 
-def _empty(doc: _yaml.Document, loc: tuple, kind: str, err: dict) -> Problem:
+def _empty(doc: _yaml.Document, loc: tuple, kind: str, err: Mapping[str, Any]) -> Problem:
     """A key written with nothing after it. Where the nothing is a comment that reads like the value
     (`background: #FFFFFF`: an unquoted '#' starts a comment), the problem is put at the '#'."""
     ctx = err.get("ctx", {})

@@ -112,7 +112,8 @@ class Comment:
         if hex_word:
             return hex_word[0]
         if self.flow:
-            return re.match(r"#[^\s,\[\]{}]*", self.body)[0]
+            flow_word = re.match(r"#[^\s,\[\]{}]*", self.body)  # matches: the body starts with its '#'
+            return flow_word[0] if flow_word else self.body
         return re.split(r"\s#", self.body, maxsplit=1)[0].rstrip()
 
     @property
@@ -237,13 +238,16 @@ class YamlProblem(Exception):
 def load(text: str | bytes, file: str) -> Document:
     """Parse one YAML document. Raises YamlProblem with the file and line on any failure."""
     if isinstance(text, bytes):
-        if len(text) > MAX_BYTES:
-            raise YamlProblem(Problem(file, 0, 0, "", f"the file is over {MAX_BYTES:,} bytes, the most a catalog may be"))
+        raw = text
+        if len(raw) > MAX_BYTES:
+            raise YamlProblem(Problem(file, 0, 0, "",
+                                      f"the file is over {MAX_BYTES:,} bytes, the most a catalog may be"))
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            line = text[: e.start].count(b"\n") + 1
-            raise YamlProblem(Problem(file, line, 1, "", "the file is not valid UTF-8 text (save it as UTF-8)")) from None
+            line = raw[: e.start].count(b"\n") + 1
+            raise YamlProblem(Problem(file, line, 1, "",
+                                      "the file is not valid UTF-8 text (save it as UTF-8)")) from None
     text = text.lstrip("\ufeff")
     loader = None
     try:
@@ -417,7 +421,8 @@ class _Builder:
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:
-            raise YamlProblem(self._at(node, format_path(path), f"cannot read this value: {getattr(e, 'problem', e)}")) from None
+            raise YamlProblem(self._at(node, format_path(path),
+                                       f"cannot read this value: {getattr(e, 'problem', e)}")) from None
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
             # PyYAML's constructors raise plain Python errors for values that match a tag but do not
             # convert: '2001-13-45', '!!int abc', an integer of more than 4,300 digits.

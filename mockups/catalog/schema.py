@@ -175,7 +175,8 @@ class OpenAIOptions(Strict):
     concurrency: int = Field(4, ge=1, le=64)
     requests_per_minute: float | None = Field(None, gt=0)
     strategy: Literal["edit", "plates"] = Field(
-        "edit", description="edit: one AI edit per variant; plates: generate each prompt background once, composite locally")
+        "edit", description="edit: one AI edit per variant; "
+                            "plates: generate each prompt background once, composite locally")
 
 
 class LocalOptions(Strict):
@@ -313,7 +314,7 @@ class CatalogModel(Strict):
     matrix: Matrix = Matrix()
 
 
-SECTION_KEYS = {
+SECTION_KEYS: dict[tuple, type[BaseModel]] = {
     (): CatalogModel, ("defaults",): Defaults, ("defaults", "openai"): OpenAIOptions,
     ("defaults", "local"): LocalOptions, ("channels", 0): Channel, ("products", 0): Product,
     ("colours", 0): Colour, ("backgrounds", 0): Background, ("designs", 0): Design,
@@ -330,6 +331,7 @@ def known_keys(path: tuple) -> list[str]:
 
 
 def json_schema() -> dict:
+    """The catalog's JSON Schema (what `mockups schema` prints and `catalog.schema.json` holds)."""
     schema = CatalogModel.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "mockups catalog"

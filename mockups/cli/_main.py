@@ -7,52 +7,64 @@ run (locked, over budget, stopped by the backend); 2 invalid catalog or usage; 1
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from mockups._version import __version__
+from mockups.backends.base import UnknownBackend
 from mockups.cli import commands
+from mockups.cli._logging import logging_to
+from mockups.cli._output import FAILED, INTERRUPTED, INVALID, OK
 from mockups.errors import BuildError, CatalogError, FatalBackendError, MockupsError, TemplateError
 from mockups.matrix import FilterError
-from mockups.backends.base import UnknownBackend
 
-from mockups.cli._output import FAILED, INTERRUPTED, INVALID, OK, print_json
-
-
-def _catalog_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("catalog", nargs="?", default="catalog.yaml",
-                   help="the catalog file (default: ./catalog.yaml); paths in it are relative to its folder")
+logger = logging.getLogger(__name__)
 
 
-def _selection_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", action="append", metavar="KEY=GLOB,...",
-                   help="only variants matching, e.g. sku=TEE-*,colour=navy (repeat to add more)")
-    p.add_argument("--shard", metavar="K/N", help="only shard K of N (a stable split for parallel CI jobs)")
-    p.add_argument("--backend", help="override defaults.backend (local, openai, or a plugin)")
-    p.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
-    p.add_argument("--cache-dir", help="cache folder (default: .mockups-cache/ beside the catalog)")
+def _shared() -> dict[str, argparse.ArgumentParser]:
+    """The options several commands share, each defined once (argparse parents)."""
+    catalog = argparse.ArgumentParser(add_help=False)
+    catalog.add_argument("catalog", nargs="?", default="catalog.yaml",
+                         help="the catalog file (default: ./catalog.yaml); paths in it are relative to its folder")
+
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument("--only", action="append", metavar="KEY=GLOB,...",
+                           help="only variants matching, e.g. sku=TEE-*,colour=navy (repeat to add more)")
+    selection.add_argument("--shard", metavar="K/N", help="only shard K of N (a stable split for parallel CI jobs)")
+    selection.add_argument("--backend", help="override defaults.backend (local, openai, or a plugin)")
+
+    folders = argparse.ArgumentParser(add_help=False)
+    folders.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
+    folders.add_argument("--cache-dir", help="cache folder (default: .mockups-cache/ beside the catalog)")
+
+    logs = argparse.ArgumentParser(add_help=False)
+    group = logs.add_argument_group("logging")
+    group.add_argument("-v", "--verbose", action="count", default=0,
+                       help="say more on stderr: -v what each stage did (INFO), -vv everything (DEBUG)")
+    group.add_argument("--log-file", metavar="FILE",
+                       help="append a detailed log to FILE (DEBUG, with timestamps and failed variants' tracebacks)")
+    return {"catalog": catalog, "selection": selection, "folders": folders, "logs": logs}
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="mockups", description="Turn a YAML product catalog into product imagery.")
     top.add_argument("--version", action="version", version=f"mockups {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    shared = _shared()
+    catalog, selection, folders, logs = (shared[k] for k in ("catalog", "selection", "folders", "logs"))
 
-    p = sub.add_parser("validate", help="check the catalog and report every problem")
-    _catalog_arg(p)
+    p = sub.add_parser("validate", help="check the catalog and report every problem", parents=[catalog, logs])
     p.add_argument("--backend", help="also check the requests of this backend")
 
-    p = sub.add_parser("plan", help="show the variants, what is new or changed, and the estimated cost")
-    _catalog_arg(p)
-    _selection_args(p)
+    p = sub.add_parser("plan", help="show the variants, what is new or changed, and the estimated cost",
+                       parents=[catalog, selection, folders, logs])
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
 
-    p = sub.add_parser("build", help="make every stale variant, the contact sheets and the gallery")
-    _catalog_arg(p)
-    _selection_args(p)
+    p = sub.add_parser("build", help="make every stale variant, the contact sheets and the gallery",
+                       parents=[catalog, selection, folders, logs])
     p.add_argument("--check", action="store_true",
                    help="make nothing: exit 1 if any output is missing or out of date (for CI)")
     p.add_argument("--force", action="store_true", help="rebuild every selected variant regardless of the cache")
@@ -64,15 +76,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("--no-gallery", action="store_true", help="skip the HTML gallery")
 
-    p = sub.add_parser("gallery", help="rebuild the HTML gallery from the last build's manifest")
-    _catalog_arg(p)
-    p.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
-    p.add_argument("--cache-dir", help="cache folder (default: .mockups-cache/ beside the catalog)")
+    sub.add_parser("gallery", help="rebuild the HTML gallery from the last build's manifest",
+                   parents=[catalog, folders, logs])
 
-    p = sub.add_parser("clean", help="delete cache objects that no manifest refers to")
-    _catalog_arg(p)
-    p.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
-    p.add_argument("--cache-dir", help="cache folder (default: .mockups-cache/ beside the catalog)")
+    p = sub.add_parser("clean", help="delete cache objects that no manifest refers to",
+                       parents=[catalog, folders, logs])
     p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
 
     p = sub.add_parser("schema", help="print the catalog's JSON Schema (for editors)")
@@ -88,8 +96,14 @@ def main(argv: list[str] | None = None) -> int:
 
     code = None
     try:
-        code = getattr(commands, f"cmd_{args.command}")(args)
-        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's flush at exit
+        with logging_to(getattr(args, "verbose", 0), getattr(args, "log_file", None)):
+            logger.debug("mockups %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
+            try:
+                code = getattr(commands, f"cmd_{args.command}")(args)
+                sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's flush at exit
+            except BaseException as e:  # the log keeps the traceback of what the console reports in a line
+                logger.debug("%s: %s", args.command, type(e).__name__, exc_info=not isinstance(e, BrokenPipeError))
+                raise
         return code
     except BrokenPipeError:  # `mockups plan --json | head -1`: the reader has what it wanted; not an error
         _drop_stdout()
@@ -126,8 +140,8 @@ def _drop_stdout() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError):  # stdout is not a file descriptor (captured in tests)
-        pass
+    except (OSError, ValueError) as e:  # stdout is not a file descriptor (captured in tests)
+        logger.debug("stdout left as it is: %s", e)
 
 
 def _bad(e: Exception) -> str:

@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from mockups.engine import manifest
-from mockups.engine.pipeline import BuildOptions, BuildReport, build, output_warnings, prepare
 from mockups.cli._output import FAILED, OK, print_json
+from mockups.engine import manifest
+from mockups.engine.events import BuildEvent, JobEnded, JobFailed, JobFinished, JobRetrying
+from mockups.engine.pipeline import BuildOptions, BuildReport, build, output_warnings, prepare
 from mockups.errors import MockupsError
+from mockups.matrix import Selection, Shard
 
 
 def _warn(problems) -> None:
@@ -36,8 +38,9 @@ def cmd_validate(args) -> int:
 
 
 def _options(args, **extra) -> BuildOptions:
-    return BuildOptions(backend=args.backend, only=args.only, shard=args.shard, build_dir=args.build_dir,
-                        cache_dir=args.cache_dir, **extra)
+    """The build options the arguments give; a malformed --only or --shard is a FilterError here."""
+    return BuildOptions(backend=args.backend, only=Selection.parse(args.only), shard=Shard.parse(args.shard),
+                        build_dir=args.build_dir, cache_dir=args.cache_dir, **extra)
 
 
 def cmd_plan(args) -> int:
@@ -81,23 +84,24 @@ class Progress:
 
             self.bar = tqdm(total=total, unit="variant", dynamic_ncols=True, file=sys.stderr)
 
-    def __call__(self, kind: str, obj) -> None:
-        if kind == "retry":
-            self._line(f"retrying {obj.id}")
+    def __call__(self, event: BuildEvent) -> None:
+        if isinstance(event, JobRetrying):
+            self._line(f"retrying {event.job.id}")
             return
-        if kind not in ("done", "failed", "skipped"):
+        if not isinstance(event, JobEnded):
             return
         self.done += 1
+        outcome, failed = event.outcome, isinstance(event, JobFailed)
         if self.bar is not None:
             self.bar.update(1)
-            if kind == "failed":
-                self.bar.write(f"failed {obj.job.id}: {obj.error}", file=sys.stderr)
+            if failed:
+                self.bar.write(f"failed {outcome.job.id}: {outcome.error}", file=sys.stderr)
             return
         rate = self.done / max(1e-9, time.monotonic() - self.start)
         eta = (self.total - self.done) / rate if rate else 0
-        status = "made" if kind == "done" else kind
-        tail = f": {obj.error}" if kind == "failed" else ""
-        self._line(f"[{self.done}/{self.total}] {status} {obj.job.id}{tail} ({rate:.1f}/s, eta {eta:.0f}s)")
+        status = "made" if isinstance(event, JobFinished) else outcome.status
+        tail = f": {outcome.error}" if failed else ""
+        self._line(f"[{self.done}/{self.total}] {status} {outcome.job.id}{tail} ({rate:.1f}/s, eta {eta:.0f}s)")
 
     def _line(self, text: str) -> None:
         if self.bar is not None:
@@ -164,7 +168,7 @@ def markdown_summary(report: BuildReport) -> str:
     lines += [f"| {k} | {n} |" for k, n in plan.counts().items() if n]
     changed = [i for i in plan.items if i.status in ("new", "changed", "cached")]
     if changed:
-        lines += ["", "### Changed", ""] + [f"- `{i.job.id}` ({i.status}{': ' + ', '.join(i.reasons) if i.reasons else ''})"
+        lines += ["", "### Changed", ""] + [f"- `{i.job.id}` ({i.status}{': ' + ', '.join(i.reasons) if i.reasons else ''})"  # noqa: E501
                                             for i in changed[:200]]
     if report.failures:
         lines += ["", "### Failed", ""] + [f"- `{o.job.id}`: {o.error}" for o in report.failures]
@@ -190,9 +194,9 @@ def _check_markdown(plan) -> str:
 
 
 def cmd_gallery(args) -> int:
-    from mockups.engine.pipeline import folders
-    from mockups.engine.cache import ObjectStore
     from mockups.catalog import load_catalog
+    from mockups.engine.cache import ObjectStore
+    from mockups.engine.pipeline import folders
     from mockups.review.gallery import write_gallery
 
     catalog = load_catalog(args.catalog)  # the gallery needs the catalog and the manifest, not a plan

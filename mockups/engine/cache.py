@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 from mockups.errors import BuildError
 from mockups.jobs import sha256_file
+
+logger = logging.getLogger(__name__)
 
 
 class DiskFull(BuildError):
@@ -69,8 +72,10 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     try:
         if path.read_bytes() == data:
             return False
-    except OSError:
-        pass
+    except FileNotFoundError:
+        pass  # the usual first write
+    except OSError as e:
+        logger.debug("%s: cannot compare with the file there (%s); writing it", path, e)
     atomic_write(path, data)
     return True
 
@@ -120,7 +125,10 @@ class ObjectStore:
     def meta(self, key: str) -> dict | None:
         try:
             meta = json.loads(self._base(key).with_suffix(".json").read_text())
-        except (FileNotFoundError, ValueError):
+        except FileNotFoundError:
+            return None
+        except ValueError as e:
+            logger.warning("cache record %s.json is damaged (%s): its object is made again", key, e)
             return None
         return meta if isinstance(meta, dict) else None  # a damaged record: the object is made again
 
@@ -165,7 +173,8 @@ class StatCache:
         if file and file.exists():
             try:
                 entries = json.loads(file.read_text())
-            except (ValueError, OSError):
+            except (ValueError, OSError) as e:
+                logger.info("%s is unreadable (%s): every input is hashed again", file, e)
                 entries = {}  # a damaged stat cache only costs a re-hash
             self.entries = {k: v for k, v in entries.items() if _stat_entry(v)} if isinstance(entries, dict) else {}
 
@@ -175,7 +184,7 @@ class StatCache:
         found = self.entries.get(key)
         if found and found[0] == st.st_size and found[1] == st.st_mtime_ns:
             return found[2]
-        digest = sha256_file(path)
+        digest = sha256_file(Path(key))
         self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
         self.dirty = True
         return digest

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from mockups.engine.cache import write_if_changed
 from mockups.jobs import Job, variant_fields
+
+logger = logging.getLogger(__name__)
 
 VERSION = 1
 NAME = "manifest.json"
@@ -21,7 +24,11 @@ def load(build_dir: Path) -> dict[str, dict]:
     """Entries of the last build by variant id; empty if there is none or it is unreadable."""
     try:
         data = json.loads((build_dir / NAME).read_text())
-    except (FileNotFoundError, ValueError):
+    except FileNotFoundError:
+        return {}
+    except ValueError as e:
+        logger.warning("%s is damaged (%s): planned as a first build (outputs in the cache are reused)",
+                       build_dir / NAME, e)
         return {}
     variants = data.get("variants") if isinstance(data, dict) else None
     return variants if isinstance(variants, dict) else {}

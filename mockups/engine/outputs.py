@@ -27,7 +27,8 @@ def metadata(job: Job, rendered: Rendered) -> dict[str, str]:
 
 def fit_to_channel(image: Image.Image, job: Job) -> Image.Image:
     """Backends return the channel size; a different size (an API's) is fitted, never stretched."""
-    size = tuple(job.variant.channel.size)
+    width, height = job.variant.channel.size
+    size = (width, height)
     if image.size == size:
         return image
     scale = min(size[0] / image.width, size[1] / image.height)

@@ -8,11 +8,17 @@ at a file and line) and those a backend returned with an output (a cut-out of lo
 kept with each output in the cache and the manifest. `output_warnings` gathers the latter for the
 variants of a plan, each distinct one once with the variants it affects (`BuildReport.warnings`);
 before a build it knows those of outputs already made (unchanged or in the cache), not the new ones.
+
+`prepare`, `plan` and `build` take a loaded `Catalog` or the path of its file, an optional
+`BuildOptions`, and any of its fields as keywords (`build("catalog.yaml", only="sku=TEE-*")`).
+They log to `logging.getLogger("mockups...")` and configure no handler: that is the caller's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import os
 import threading
 import time
@@ -21,26 +27,44 @@ from pathlib import Path
 from typing import Callable
 
 import filelock
+import pydantic
 
+from mockups.backends.base import Backend, backend_class, get_backend
+from mockups.catalog import Catalog, load_catalog, problems_from
 from mockups.engine import manifest
-from mockups.backends.base import Backend, get_backend
 from mockups.engine.cache import ObjectStore, StatCache, place, remove_temporaries
-from mockups.catalog import Catalog, load_catalog
+from mockups.engine.events import BuildEvent, JobFailed, JobFinished, Outcome
+from mockups.engine.plan import ItemStatus, Plan, make_plan
+from mockups.engine.runner import Runner, RunOptions
 from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
 from mockups.jobs import Job, make_job
-from mockups.matrix import Variant, expand, parse_only, parse_shard, select_checked
-from mockups.engine.plan import Plan, make_plan
+from mockups.matrix import Selection, Shard, Variant, expand, select_checked
 from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
-from mockups.engine.runner import Outcome, RunOptions, Runner
+
+logger = logging.getLogger(__name__)
 
 MANIFEST_EVERY = 2.0  # seconds between manifest saves during a build
 
 
 @dataclass
 class BuildOptions:
+    """What to build and how; every field has the default the CLI has.
+
+    - `backend`: a backend's name (`local`, `openai`, a plugin's, or `module:Class`); default the
+      catalog's `defaults.backend`.
+    - `only`: which variants, a `Selection` (or `--only` strings, e.g. `["sku=TEE-*,colour=navy"]`);
+      `shard`: a `Shard` (or "K/N"). A selection or shard that selects nothing is a FilterError.
+    - `force`: remake every selected variant; `jobs`: workers (default: the backend's choice);
+      `fail_fast`: stop at the first failure; `max_cost`: refuse a plan estimated over it, and stop
+      starting jobs once it is spent (USD); `retries`: for transient errors;
+      `requests_per_minute`: a shared rate limit.
+    - `build_dir`, `cache_dir`: default `build/` and `.mockups-cache/` beside the catalog;
+      `gallery`: write the HTML gallery at the end.
+    """
+
     backend: str | None = None
-    only: list[str] | None = None
-    shard: str | None = None
+    only: Selection | list[str] | str | None = None
+    shard: Shard | str | None = None
     force: bool = False
     jobs: int | None = None
     fail_fast: bool = False
@@ -54,6 +78,10 @@ class BuildOptions:
 
 @dataclass
 class Prepared:
+    """Everything a build needs, made without side effects by `prepare`: the catalog, the backend,
+    every variant (`variants`) and the selected ones' jobs, the plan, the folders and stores, and
+    the catalog's and backend's warnings (Problems). Pass it to `build(prepared=...)` to reuse it."""
+
     catalog: Catalog
     backend: Backend
     variants: list[Variant]
@@ -84,6 +112,10 @@ class BuildWarning:
 
 @dataclass
 class BuildReport:
+    """What a build did: an `Outcome` per job run (`outcomes`, `failures`), how many outputs were
+    `built` and `placed` from the cache, `skipped` (not started), `seconds`, dollars `spent`, why it
+    stopped early (`stop_reason`), and the outputs' warnings (`warnings`, BuildWarning)."""
+
     prepared: Prepared
     outcomes: list[Outcome] = field(default_factory=list)
     placed: int = 0
@@ -115,7 +147,8 @@ def folders(catalog: Catalog, options: BuildOptions) -> tuple[Path, Path]:
 def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, stat: StatCache) -> list[Job]:
     """Render every prompt and make every job; a template error is a catalog-level failure."""
     renderer = PromptRenderer(catalog)
-    jobs, errors = [], {}
+    jobs: list[Job] = []
+    errors: dict[str, str] = {}
     hash_file = functools.lru_cache(maxsize=None)(stat.hash)  # each input is hashed once per build
     for v in variants:
         try:
@@ -141,19 +174,40 @@ def make_backend(catalog: Catalog, name: str | None, cache_dir: Path,
     """The backend by name, with its catalog options (defaults.<name>), the cache folder and --rpm."""
     name = name or catalog.model.defaults.backend
     section = getattr(catalog.model.defaults, name, None)
-    options = section.model_dump() if hasattr(section, "model_dump") else {}
-    extra = {"cache_dir": str(cache_dir)}
+    options = section.model_dump() if section is not None and hasattr(section, "model_dump") \
+        else plugin_options(catalog, name)
+    extra: dict[str, object] = {"cache_dir": str(cache_dir)}
     if requests_per_minute:
         extra["requests_per_minute"] = requests_per_minute
     return get_backend(name, {**options, **extra})
 
 
-def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None) -> Prepared:
+def plugin_options(catalog: Catalog, name: str) -> dict:
+    """A plugin's `defaults.<name>` section, validated by the plugin's own `options_model`."""
+    raw = catalog.plugin_options.get(name, {})
+    model = backend_class(name).options_model
+    if model is None:
+        return dict(raw)
+    try:
+        return model.model_validate(raw).model_dump()
+    except pydantic.ValidationError as e:
+        raise CatalogError(problems_from(catalog.doc, e, ("defaults", name), model)) from None
+
+
+def _options_of(options: BuildOptions | None, overrides: dict) -> BuildOptions:
     options = options or BuildOptions()
-    catalog = load_catalog(catalog_path)
-    only, shard = parse_only(options.only), parse_shard(options.shard)
+    return dataclasses.replace(options, **overrides) if overrides else options
+
+
+def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None = None, **overrides) -> Prepared:
+    """Load (unless given a Catalog), expand, select, render every prompt, check, and plan: no side
+    effects. Raises CatalogError, TemplateError, FilterError (a selection that selects nothing)."""
+    options = _options_of(options, overrides)
+    if not isinstance(catalog, Catalog):
+        catalog = load_catalog(catalog)
+    only, shard = Selection.of(options.only), Shard.of(options.shard)
     variants = expand(catalog)
-    selected = select_checked(variants, options.only, shard)  # FilterError if --only or --shard selects nothing
+    selected = select_checked(variants, only, shard)  # FilterError if --only or --shard selects nothing
     build_dir, cache_dir = folders(catalog, options)
     backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute)
     stat = StatCache(cache_dir / "stat.json")
@@ -166,15 +220,33 @@ def prepare(catalog_path: str | os.PathLike, options: BuildOptions | None = None
     plan = make_plan(jobs, build_dir, store, stat, estimate=backend.estimate,
                      all_selected=not (only or shard), force=options.force)
     warnings = sorted(set(catalog.warnings) | set(problems))
+    logger.info("%s: %d variants, %d selected; backend %s; plan: %s", catalog.file.name, len(variants),
+                len(selected), backend.name, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n) or "nothing")
     return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings)
 
 
-def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
-          on_event: Callable | None = None, prepared: Prepared | None = None) -> BuildReport:
-    """Make every stale variant. Pass `prepared` (from `prepare`) to reuse a plan already made."""
-    options = options or BuildOptions()
+def plan(catalog: Catalog | str | os.PathLike, options: BuildOptions | None = None, **overrides) -> Plan:
+    """What a build would do, without doing any of it (`prepare(...).plan`): each selected variant's
+    status (new, changed and why, unchanged, cached...), the estimated cost, what would be removed."""
+    return prepare(catalog, options, **overrides).plan
+
+
+def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOptions | None = None,
+          on_event: Callable[[BuildEvent], None] | None = None, prepared: Prepared | None = None,
+          **overrides) -> BuildReport:
+    """Make every stale variant, place cached ones, write the manifest, contact sheets and gallery.
+
+    `on_event(event)` hears of each job run (`JobStarted`, `JobRetrying`, `JobFinished`, `JobFailed`,
+    `JobSkipped`: see `mockups.engine.events`). Pass `prepared` (from `prepare`) to reuse a plan
+    already made. A failed variant does not raise: it is in `report.failures`. Raises
+    BudgetExceeded, BuildLocked, FatalBackendError, BuildError (disk full), KeyboardInterrupt.
+    """
+    options = _options_of(options, overrides)
     started = time.monotonic()
-    prepared = prepared or prepare(catalog_path, options)
+    if prepared is None:
+        if catalog is None:
+            raise TypeError("build() needs a catalog (a Catalog or a path) or prepared=")
+        prepared = prepare(catalog, options)
     plan = prepared.plan
     if options.max_cost is not None and plan.estimated_cost > options.max_cost:
         raise BudgetExceeded(f"the plan's estimated cost ${plan.estimated_cost:.2f} is over --max-cost "
@@ -187,8 +259,11 @@ def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
         running.touch()
         writer = ManifestWriter(prepared)
         report.placed = writer.place_cached()
-        runner = Runner(prepared.backend, prepared.store, _run_options(prepared.backend, options),
-                        on_event=_tee(on_event, writer.record))
+        run_options = _run_options(prepared.backend, options)
+        logger.info("%d to make with backend %s (%d worker%s); %d placed from the cache", len(plan.stale),
+                    prepared.backend.name, run_options.concurrency, "s" if run_options.concurrency != 1 else "",
+                    report.placed)
+        runner = Runner(prepared.backend, prepared.store, run_options, on_event=_tee(on_event, writer.record))
         try:
             report.outcomes = runner.run([i.job for i in plan.stale])
         except KeyboardInterrupt:
@@ -205,7 +280,10 @@ def build(catalog_path: str | os.PathLike, options: BuildOptions | None = None,
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     if report.interrupted:
+        logger.info("interrupted after %.2f s", report.seconds)
         raise KeyboardInterrupt
+    logger.info("built %d, %d failed, %d not started, in %.2f s; spent $%.2f", report.built, len(report.failures),
+                report.skipped, report.seconds, report.spent)
     return report
 
 
@@ -264,10 +342,10 @@ def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:
 
 
 def _tee(first: Callable | None, second: Callable) -> Callable:
-    def both(kind, obj):
-        second(kind, obj)
+    def both(event):
+        second(event)
         if first:
-            first(kind, obj)
+            first(event)
     return both
 
 
@@ -304,8 +382,9 @@ class ManifestWriter:
         """Put outputs that the cache already has into build/ (unchanged ones are already there)."""
         placed = 0
         for item in self.p.plan.items:
-            if item.status == "cached":
+            if item.status == ItemStatus.CACHED:
                 found = self.p.store.get(item.job.key, item.job.variant.ext)
+                assert found is not None, item.job.id  # the plan found it there
                 self._place(item.job, *found)
                 placed += 1
         self.save()
@@ -318,18 +397,19 @@ class ManifestWriter:
         self.entries[job.id] = manifest.entry(job, output=job.variant.output, meta=meta)
         self.dirty = True
 
-    def record(self, kind: str, obj) -> None:
+    def record(self, event: BuildEvent) -> None:
         with self.lock:
-            self._record(kind, obj)
+            self._record(event)
 
-    def _record(self, kind: str, obj) -> None:
-        if kind == "done":
-            found = self.p.store.get(obj.job.key, obj.job.variant.ext)
+    def _record(self, event: BuildEvent) -> None:
+        if isinstance(event, JobFinished):
+            found = self.p.store.get(event.job.key, event.job.variant.ext)
             if found:
-                self._place(obj.job, *found)
-        elif kind == "failed":
-            self.entries[obj.job.id] = manifest.entry(obj.job, output=obj.job.variant.output,
-                                                      meta={}, status="failed", error=obj.error)
+                self._place(event.job, *found)
+        elif isinstance(event, JobFailed):
+            job = event.job
+            self.entries[job.id] = manifest.entry(job, output=job.variant.output,
+                                                  meta={}, status="failed", error=event.outcome.error)
             self.dirty = True
         else:
             return

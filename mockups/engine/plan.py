@@ -9,6 +9,8 @@ Variants of the last manifest that the catalog no longer makes are `removed`.
 
 from __future__ import annotations
 
+import enum
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +19,35 @@ from mockups.engine import manifest
 from mockups.engine.cache import ObjectStore, StatCache
 from mockups.jobs import Job
 
-NEEDS_BACKEND = ("new", "changed", "failed", "missing")
+logger = logging.getLogger(__name__)
+
+
+class ItemStatus(enum.StrEnum):
+    """A plan item's status; a `str`, so it compares, formats and serialises as its value ("new")."""
+
+    UNCHANGED = "unchanged"  # the output is there, as the last build made it
+    CACHED = "cached"        # the cache has it: placed without calling a backend
+    NEW = "new"              # the backend makes it (and the four below)
+    CHANGED = "changed"      # `Item.reasons` says which inputs changed
+    FAILED = "failed"        # it failed last time
+    MISSING = "missing"      # the output file is missing or was modified
+
+    @property
+    def stale(self) -> bool:
+        """Whether a backend must make it."""
+        return self in NEEDS_BACKEND
+
+
+NEEDS_BACKEND = (ItemStatus.NEW, ItemStatus.CHANGED, ItemStatus.FAILED, ItemStatus.MISSING)
 
 
 @dataclass
 class Item:
+    """One selected variant in a plan: its job (`job.id`, `job.variant`, `job.key`), its `status`,
+    the `reasons` it is changed (or failed), and the estimated cost of making it (USD)."""
+
     job: Job
-    status: str
+    status: ItemStatus
     reasons: list[str] = field(default_factory=list)
     estimate: float = 0.0
 
@@ -34,6 +58,10 @@ class Item:
 
 @dataclass
 class Plan:
+    """What a build of the selected variants will do: an `Item` per variant (`items`; `stale` ones
+    need a backend), the ids of the last build's variants the catalog no longer makes (`removed`),
+    and the last manifest's entries (`previous`). `to_json()` is what `mockups plan --json` prints."""
+
     items: list[Item]
     removed: list[str]
     previous: dict[str, dict]
@@ -47,7 +75,7 @@ class Plan:
         return sum(i.estimate for i in self.stale)
 
     def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in ("unchanged", "cached", "new", "changed", "failed", "missing")}
+        out = {s.value: 0 for s in ItemStatus}
         for i in self.items:
             out[i.status] += 1
         out["removed"] = len(self.removed)
@@ -68,7 +96,8 @@ def output_ok(build_dir: Path, old: dict, stat: StatCache) -> bool:
         return False
     try:
         return stat.hash(os.path.join(build_dir, old["output"])) == old.get("sha256")
-    except OSError:
+    except OSError as e:
+        logger.debug("%s: cannot read the output (%s): it is made again", old["output"], e)
         return False
 
 
@@ -89,15 +118,15 @@ def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat:
 
 def _classify(job: Job, old: dict | None, build_dir: Path, store, stat, force: bool) -> Item:
     if force:
-        return Item(job, "changed" if old else "new", ["--force"])
+        return Item(job, ItemStatus.CHANGED if old else ItemStatus.NEW, ["--force"])
     if old and old.get("key") == job.key and output_ok(build_dir, old, stat):
-        return Item(job, "unchanged")
+        return Item(job, ItemStatus.UNCHANGED)
     if store is not None and store.get(job.key, job.variant.ext):
-        return Item(job, "cached", manifest.why_changed(old, job) if old and old.get("key") != job.key else [])
+        return Item(job, ItemStatus.CACHED, manifest.why_changed(old, job) if old and old.get("key") != job.key else [])
     if old is None:
-        return Item(job, "new")
+        return Item(job, ItemStatus.NEW)
     if old.get("key") != job.key:
-        return Item(job, "changed", manifest.why_changed(old, job))
+        return Item(job, ItemStatus.CHANGED, manifest.why_changed(old, job))
     if old.get("status") != "ok":
-        return Item(job, "failed", [old.get("error") or "failed last time"])
-    return Item(job, "missing", ["output file missing or modified"])
+        return Item(job, ItemStatus.FAILED, [old.get("error") or "failed last time"])
+    return Item(job, ItemStatus.MISSING, ["output file missing or modified"])

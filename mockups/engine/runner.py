@@ -10,71 +10,34 @@ finished variant. Jobs are launched lazily (a small window ahead of the workers)
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import os
 import threading
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import tenacity
 
+from mockups._ratelimit import RateLimiter  # the build's shared rate limit (tests import it from here)
 from mockups.backends.base import Backend, get_backend
 from mockups.engine.cache import ObjectStore
+from mockups.engine.events import BuildEvent, JobRetrying, JobStarted, Outcome, ended
+from mockups.engine.outputs import finish
 from mockups.errors import BackendError, BuildError, FatalBackendError, MockupsError, TransientBackendError
 from mockups.jobs import Job
-from mockups.engine.outputs import finish
+
+logger = logging.getLogger(__name__)
 
 
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After fails the variant instead of stalling the build (as the SDK)
 
 
-class RateLimiter:
-    """At most `per_minute` starts in any 60 s window, shared by every worker; `pause` after a 429."""
-
-    def __init__(self, per_minute: float | None, clock=time.monotonic, sleep=time.sleep):
-        self.per_minute = per_minute
-        self.clock, self.sleep = clock, sleep
-        self.starts: deque[float] = deque()
-        self.paused_until = 0.0
-        self.lock = threading.Lock()
-
-    def pause(self, seconds: float) -> None:
-        with self.lock:
-            self.paused_until = max(self.paused_until, self.clock() + seconds)
-
-    def acquire(self, stop: threading.Event | None = None) -> None:
-        while True:
-            with self.lock:
-                now = self.clock()
-                wait = self.paused_until - now
-                if self.per_minute:
-                    while self.starts and now - self.starts[0] >= 60.0:
-                        self.starts.popleft()
-                    if len(self.starts) >= self.per_minute:
-                        wait = max(wait, 60.0 - (now - self.starts[0]))
-                if wait <= 0:
-                    if self.per_minute:
-                        self.starts.append(now)
-                    return
-            if stop is not None and stop.is_set():
-                raise Interrupted()
-            self.sleep(min(wait, 0.5))
-
-
 class Interrupted(MockupsError):
     """The build was stopped (Ctrl-C, --fail-fast, budget) before this job started."""
-
-
-@dataclass
-class Outcome:
-    job: Job
-    ok: bool
-    meta: dict | None = None
-    error: str | None = None
-    fatal: bool = False
-    attempts: int = 1
-    skipped: bool = False  # stopped before it started: neither done nor failed
 
 
 @dataclass
@@ -119,7 +82,7 @@ _WORKER: dict = {}
 
 def _init_worker(backend_name: str, options: dict, store_root: str, reuse: bool, parent: int) -> None:
     _WORKER["backend"] = get_backend(backend_name, options)
-    _WORKER["store"] = ObjectStore(store_root)
+    _WORKER["store"] = ObjectStore(Path(store_root))
     _WORKER["reuse"] = reuse
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
@@ -131,16 +94,18 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _process_chunk(jobs: list[Job]) -> list[tuple[bool, dict | str, bool]]:
+def _process_chunk(jobs: list[Job]) -> list[tuple[bool, dict | str, bool, str | None]]:
     """Make a group of jobs that share work (one product in one colour) in this worker process.
 
-    Each job's result is returned separately, so one failure does not fail its neighbours."""
-    results = []
+    Each job's result is returned separately, so one failure does not fail its neighbours: (True,
+    meta, False, None) or (False, error, fatal, the traceback as text, for the build's log)."""
+    results: list[tuple[bool, dict | str, bool, str | None]] = []
     for job in jobs:
         try:
-            results.append((True, make_output(_WORKER["backend"], job, _WORKER["store"], _WORKER["reuse"]), False))
+            meta = make_output(_WORKER["backend"], job, _WORKER["store"], _WORKER["reuse"])
+            results.append((True, meta, False, None))
         except Exception as e:
-            results.append((False, *failure(e)))
+            results.append((False, *failure(e), traceback.format_exc()))
     return results
 
 
@@ -167,10 +132,12 @@ def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
 # --- the run -------------------------------------------------------------------------------------
 
 class Runner:
+    """Runs jobs with a backend into a store; `on_event(event)` hears of each (see `engine.events`)."""
+
     def __init__(self, backend: Backend, store: ObjectStore, options: RunOptions,
-                 on_event: Callable[[str, Outcome | Job], None] | None = None):
+                 on_event: Callable[[BuildEvent], None] | None = None):
         self.backend, self.store, self.options = backend, store, options
-        self.on_event = on_event or (lambda kind, obj: None)
+        self.on_event = on_event or (lambda event: None)
         self.limiter = RateLimiter(options.requests_per_minute)
         self.stop = threading.Event()
         self.stop_reason: str | None = None
@@ -194,6 +161,7 @@ class Runner:
 
     def halt(self, reason: str) -> None:
         if not self.stop.is_set():
+            logger.info("stopping the build: %s", reason)
             self.stop_reason = reason
             self.stop.set()
 
@@ -205,13 +173,15 @@ class Runner:
             self.halt(f"budget of ${self.options.max_cost:.2f} reached (spent ${self.spent:.2f})")
             return None
         job = self.pending.popleft()
-        self.on_event("start", job)
+        logger.debug("%s: started", job.id)
+        self.on_event(JobStarted(job))
         return job
 
     def _finish(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
         self.spent += (outcome.meta or {}).get("cost", 0.0) or 0.0
-        self.on_event("done" if outcome.ok else "skipped" if outcome.skipped else "failed", outcome)
+        _log_outcome(outcome)
+        self.on_event(ended(outcome))
         if outcome.fatal:
             self.halt(outcome.error or "fatal backend error")
         elif not outcome.ok and not outcome.skipped and self.options.fail_fast:
@@ -265,11 +235,12 @@ class Runner:
 
     def _finish_chunk(self, batch: list[Job], future: cf.Future) -> None:
         try:
-            results = future.result()  # (ok, meta or error, fatal) per job
+            results = future.result()  # (ok, meta or error, fatal, traceback) per job
         except Exception as e:
-            results = [(False, *failure(e))] * len(batch)
-        for job, (ok, value, fatal) in zip(batch, results):
-            self._finish(Outcome(job, True, meta=value) if ok else Outcome(job, False, error=value, fatal=fatal))
+            results = [(False, *failure(e), traceback.format_exc())] * len(batch)
+        for job, (ok, value, fatal, trace) in zip(batch, results, strict=True):
+            self._finish(Outcome(job, True, meta=value) if ok
+                         else Outcome(job, False, error=value, fatal=fatal, traceback=trace))
 
     def _guarded(self, job: Job, work) -> Outcome:
         """Run work(job); turn every error into an Outcome so one variant never stops the others."""
@@ -279,7 +250,7 @@ class Runner:
             return Outcome(job, False, error=f"not started: {self.stop_reason}", skipped=True)
         except Exception as e:
             error, fatal = failure(e)
-            return Outcome(job, False, error=error, fatal=fatal)
+            return Outcome(job, False, error=error, fatal=fatal, traceback=traceback.format_exc())
         if isinstance(result, Outcome):
             return result
         return Outcome(job, True, meta=result)
@@ -289,7 +260,7 @@ class Runner:
         attempts = 0
 
         def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception()
+            exc = state.outcome.exception() if state.outcome else None
             base = min(self.options.backoff_max, self.options.backoff_base * 2 ** (state.attempt_number - 1))
             after = getattr(exc, "retry_after", None)
             if after:
@@ -306,14 +277,18 @@ class Runner:
             attempts += 1
             if self.stop.is_set():
                 raise Interrupted()
-            self.limiter.acquire(self.stop)
+            if not self.limiter.acquire(self.stop):  # stopped while waiting for a slot
+                raise Interrupted()
             return make_output(self.backend, job, self.store, self.options.reuse)
+
+        def sleep(seconds: float) -> None:
+            self.stop.wait(seconds)  # a stop wakes a sleeping retry at once
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(retryable),
             stop=tenacity.stop_after_attempt(self.options.retries + 1), wait=wait, reraise=True,
-            before_sleep=lambda state: self.on_event("retry", job),
-            sleep=self.stop.wait,  # a stop wakes a sleeping retry at once
+            before_sleep=lambda state: self._retrying(job, state),
+            sleep=sleep,
         )
         try:
             meta = retrying(attempt)
@@ -321,5 +296,28 @@ class Runner:
             after = getattr(e, "retry_after", None) or 0.0
             why = (f"the server asked to wait {after:.0f} s, over the {MAX_RETRY_AFTER:.0f} s this build waits"
                    if after > MAX_RETRY_AFTER else f"gave up after {attempts} attempts")
-            return Outcome(job, False, error=f"{e} ({why})", attempts=attempts)
+            return Outcome(job, False, error=f"{e} ({why})", attempts=attempts, traceback=traceback.format_exc())
         return Outcome(job, True, meta=meta, attempts=attempts)
+
+    def _retrying(self, job: Job, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        reason = str(exc) if exc else "transient error"
+        logger.info("%s: attempt %d failed (%s); retrying in %.1f s", job.id, state.attempt_number, reason, delay)
+        with self.lock:  # events one at a time
+            self.on_event(JobRetrying(job, state.attempt_number + 1, reason, delay))
+
+
+def _log_outcome(outcome: Outcome) -> None:
+    """One line per finished job; a failure at ERROR with its traceback (formatted where it was
+    raised, which may be a worker process: it is attached as a logged exception's would be)."""
+    job = outcome.job
+    if outcome.ok:
+        logger.debug("%s: made (%d attempt%s)", job.id, outcome.attempts, "s" if outcome.attempts != 1 else "")
+    elif outcome.skipped:
+        logger.debug("%s: %s", job.id, outcome.error)
+    elif logger.isEnabledFor(logging.ERROR):
+        record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s failed: %s",
+                                   (job.id, outcome.error), None, func="_log_outcome")
+        record.exc_text = (outcome.traceback or "").rstrip("\n") or None
+        logger.handle(record)

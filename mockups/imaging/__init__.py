@@ -27,13 +27,44 @@ Implementation modules: ``_colour`` (Lab, CIEDE2000, recolour), ``_cutout``
 
 from __future__ import annotations
 
-from mockups.imaging._colour import RecolourPrep, ciede2000, estimate_dye_mask, hex_to_lab, lab_to_srgb, luminance, prepare_recolour, recolour, srgb_to_lab
+from mockups.imaging._colour import (
+    RecolourPrep,
+    ciede2000,
+    estimate_dye_mask,
+    hex_to_lab,
+    lab_to_srgb,
+    luminance,
+    prepare_recolour,
+    recolour,
+    srgb_to_lab,
+)
 from mockups.imaging._common import ImagingError, parse_hex
 from mockups.imaging._cutout import CutoutDetails, auto_cutout, auto_cutout_details, estimate_backdrop, has_alpha, label
 from mockups.imaging._io import XMP_NAMESPACE, encode, open_image, read_metadata, thumbnail
-from mockups.imaging._scene import Placement, apply_alpha, blend, compose, contact_shadow, cover_fit, decontaminate, make_background, place, placement_shadow, shade
+from mockups.imaging._scene import (
+    Placement,
+    apply_alpha,
+    blend,
+    compose,
+    contact_shadow,
+    cover_fit,
+    decontaminate,
+    make_background,
+    place,
+    placement_shadow,
+    shade,
+)
 from mockups.imaging._text import draw_text, load_font
-from mockups.imaging._warp import DesignLayer, apply_design, luminance_field, perspective_coeffs, place_design, prepare_design, rect_to_corners, validate_quad
+from mockups.imaging._warp import (
+    DesignLayer,
+    apply_design,
+    luminance_field,
+    perspective_coeffs,
+    place_design,
+    prepare_design,
+    rect_to_corners,
+    validate_quad,
+)
 
 __all__ = [
     "ImagingError",

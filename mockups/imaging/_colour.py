@@ -289,10 +289,11 @@ def prepare_recolour(rgba: Image.Image, dye_mask: np.ndarray | Image.Image) -> R
     floor = 16.0 + max(0.0, _DARK_SOURCE_L - median_l)
     shading = (3.0 * np.log((np.maximum(lab[:, 0], 0.0) + floor) / (median_l + floor))).astype(np.float32)
     levels, index = _quantise(shading)
+    p5, p25, p50, p75, p95 = (float(p) for p in pct)
     return RecolourPrep(
         size=rgba.size, box=(y0, y1, x0, x1), select=select, weight=weight.astype(np.float32),
         shading=shading, median_l=median_l,
-        percentiles=tuple(float(p) for p in pct),  # type: ignore[arg-type]
+        percentiles=(p5, p25, p50, p75, p95),
         levels=levels, index=index,
     )
 

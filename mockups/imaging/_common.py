@@ -8,6 +8,7 @@ cost does not depend on the radius.
 from __future__ import annotations
 
 import re
+from typing import overload
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -173,14 +174,20 @@ def erode(mask: np.ndarray, radius: int) -> np.ndarray:
     return ~dilate(~np.asarray(mask, dtype=bool), radius)
 
 
-def smoothstep(x: np.ndarray) -> np.ndarray:
-    """Cubic Hermite ramp of ``x`` clipped to [0, 1]."""
+@overload
+def smoothstep(x: float) -> float: ...
+@overload
+def smoothstep(x: np.ndarray) -> np.ndarray: ...
+
+
+def smoothstep(x: np.ndarray | float) -> np.ndarray | float:
+    """Cubic Hermite ramp of ``x`` clipped to [0, 1] (an array, or one number)."""
     t = np.clip(x, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 
 def bleed_colour(rgb: np.ndarray, inside: np.ndarray, sigma: float,
-                 at: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 at: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Local mean colour of the ``inside`` pixels (normalised convolution).
 
     Returns ``(colour, weight)``: colour float32 ``(..., 3)`` in 0-255 and the

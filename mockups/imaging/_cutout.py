@@ -13,7 +13,16 @@ import numpy as np
 from PIL import Image
 
 from mockups.imaging._colour import lab_to_srgb, srgb_to_lab
-from mockups.imaging._common import ImagingError, bleed_colour, box_blur, dilate, erode, gaussian_blur, rgba_array, smoothstep
+from mockups.imaging._common import (
+    ImagingError,
+    bleed_colour,
+    box_blur,
+    dilate,
+    erode,
+    gaussian_blur,
+    rgba_array,
+    smoothstep,
+)
 
 __all__ = ["has_alpha", "label", "estimate_backdrop", "auto_cutout", "CutoutDetails"]
 
@@ -139,7 +148,8 @@ def estimate_backdrop(rgba: Image.Image) -> tuple[int, int, int]:
     centre = np.median(pixels, axis=0)
     dist = np.abs(pixels - centre).max(axis=1)
     inliers = pixels[dist <= max(12.0, np.percentile(dist, 60))]
-    return tuple(int(v) for v in np.rint(np.median(inliers, axis=0)))  # type: ignore[return-value]
+    r, g, b = (int(v) for v in np.rint(np.median(inliers, axis=0)))
+    return r, g, b
 
 
 # ---------------------------------------------------------------------------
@@ -212,8 +222,10 @@ def _thick(labels: np.ndarray, n: int, area: np.ndarray) -> np.ndarray:
     owner = labels[ys, xs]
     lo_y, hi_y = np.full(n + 1, labels.shape[0]), np.zeros(n + 1, np.int64)
     lo_x, hi_x = np.full(n + 1, labels.shape[1]), np.zeros(n + 1, np.int64)
-    np.minimum.at(lo_y, owner, ys), np.maximum.at(hi_y, owner, ys)
-    np.minimum.at(lo_x, owner, xs), np.maximum.at(hi_x, owner, xs)
+    np.minimum.at(lo_y, owner, ys)
+    np.maximum.at(hi_y, owner, ys)
+    np.minimum.at(lo_x, owner, xs)
+    np.maximum.at(hi_x, owner, xs)
     extent = np.sqrt(np.maximum(hi_y - lo_y + 1, 1) * np.maximum(hi_x - lo_x + 1, 1))
     target = np.maximum(2.0, 0.1 * extent)
     kept = np.zeros(n + 1)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import xml.etree.ElementTree as ET
+from typing import IO
 from xml.sax.saxutils import escape
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from mockups.imaging._common import ImagingError
+from mockups.limits import MAX_PIXELS
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["open_image", "encode", "read_metadata", "thumbnail", "XMP_NAMESPACE"]
 
@@ -40,10 +45,14 @@ THUMB_WEBP_METHOD = 2  # previews: 2.4x faster than 4 for ~4% more bytes
 # ---------------------------------------------------------------------------
 
 
-def _open(source: str | os.PathLike | bytes | bytearray | io.IOBase) -> Image.Image:
+#: What `open_image` reads: a path, the encoded bytes, or a binary file object.
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+
+
+def _open(source: Source) -> Image.Image:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
     try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            return Image.open(io.BytesIO(bytes(source)))
         return Image.open(source)
     except Image.DecompressionBombError as exc:
         raise ImagingError(f"image is too large to decode safely ({exc})") from exc
@@ -79,8 +88,11 @@ def _icc_to_srgb(im: Image.Image) -> Image.Image:
         if im.mode == "RGB" and "sRGB" in (ImageCms.getProfileDescription(src) or ""):
             return im
         out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
-        return ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode=out_mode)
-    except Exception:  # missing lcms, broken profile: fall back to the naive conversion
+        converted = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode=out_mode)
+        return converted if converted is not None else im  # None only with inPlace=True
+    except Exception as exc:  # missing lcms, broken profile: fall back to the naive conversion
+        logger.warning("embedded ICC profile not applied (%s: %s); colours converted without it",
+                       type(exc).__name__, exc)
         return im
 
 
@@ -101,8 +113,8 @@ def _to_rgba(im: Image.Image) -> Image.Image:
         raise ImagingError(f"unsupported image mode {im.mode!r}: {exc}") from exc
 
 
-def open_image(source: str | os.PathLike | bytes | bytearray | io.IOBase, *,
-               max_pixels: int = 64_000_000) -> Image.Image:
+def open_image(source: Source, *,
+               max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open a product/design image as a fully loaded RGBA image.
 
     Handles EXIF orientation, palette + tRNS, L/LA, CMYK (ICC-aware), 16-bit
@@ -128,7 +140,9 @@ def open_image(source: str | os.PathLike | bytes | bytearray | io.IOBase, *,
             raise ImagingError(f"image data is truncated or corrupt ({exc})") from exc
         try:
             oriented = ImageOps.exif_transpose(im)
-        except Exception:  # malformed EXIF must not make a good image unusable
+        except Exception as exc:  # malformed EXIF must not make a good image unusable
+            logger.warning("EXIF orientation not applied (%s: %s); the image is used as stored",
+                           type(exc).__name__, exc)
             oriented = im
         return _to_rgba(oriented if oriented is not None else im).copy()
     finally:
@@ -272,7 +286,7 @@ def read_metadata(data: bytes) -> dict[str, str]:
     except (UnidentifiedImageError, OSError) as exc:
         raise ImagingError(f"cannot read metadata: {exc}") from exc
     with im:
-        if im.format == "PNG":
+        if isinstance(im, PngImagePlugin.PngImageFile):
             return {str(k): str(v) for k, v in im.text.items()}
         xmp = im.info.get("xmp")
         found = parse_xmp(xmp) if xmp else {}

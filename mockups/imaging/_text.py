@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
@@ -80,7 +81,9 @@ def draw_text(image: Image.Image, text: str, *, position: Sequence = ("bottom", 
     colour = parse_hex(colour_hex)
     margin = int(round(0.04 * min(w, h))) if margin is None else int(margin)
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
-    left, top, right, bottom = probe.multiline_textbbox((0, 0), text, font=font, align="center")
+    # whole pixels: centred lines of several widths give fractional edges (a float badge size raised TypeError)
+    edges = probe.multiline_textbbox((0, 0), text, font=font, align="center")
+    left, top, right, bottom = math.floor(edges[0]), math.floor(edges[1]), math.ceil(edges[2]), math.ceil(edges[3])
     pad = int(round(0.45 * size_px)) if badge else 0
     box = (right - left + 2 * pad, bottom - top + 2 * pad)
     x, y = _origin(position, (w, h), box, margin)

@@ -3,14 +3,13 @@ shading-aware blending onto the product."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from mockups.imaging._colour import luminance, srgb_to_linear, _encode_srgb
+from mockups.imaging._colour import _encode_srgb, luminance, srgb_to_linear
 from mockups.imaging._common import ImagingError, gaussian_blur, rgba_array
 
 __all__ = [
@@ -67,7 +66,7 @@ def perspective_coeffs(src: np.ndarray, dst: np.ndarray) -> tuple[float, ...]:
     ``((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1))``.
     """
     rows, rhs = [], []
-    for (xs, ys), (xd, yd) in zip(np.asarray(src, float), np.asarray(dst, float)):
+    for (xs, ys), (xd, yd) in zip(np.asarray(src, float), np.asarray(dst, float), strict=True):
         rows.append([xd, yd, 1, 0, 0, 0, -xs * xd, -xs * yd])
         rows.append([0, 0, 0, xd, yd, 1, -ys * xd, -ys * yd])
         rhs += [xs, ys]
@@ -94,7 +93,7 @@ def _fit_quad(quad: np.ndarray, design_size: tuple[int, int], valign: str) -> np
     scale = min(qw / dw, qh / dh)
     ue, ve = dw * scale / qw, dh * scale / qh
     u0 = 0.5 * (1.0 - ue)
-    v0 = {"top": 0.0, "bottom": 1.0 - ve}.get(valign, 0.5 * (1.0 - ve))
+    v0 = 0.0 if valign == "top" else 1.0 - ve if valign == "bottom" else 0.5 * (1.0 - ve)
     unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float64)
     to_quad = perspective_coeffs(quad, unit)  # unit square -> quad
     sub = np.array([[u0, v0], [u0 + ue, v0], [u0 + ue, v0 + ve], [u0, v0 + ve]])

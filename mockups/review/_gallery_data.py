@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 from datetime import datetime, timezone
@@ -130,7 +131,10 @@ def load_changes(folder: Path) -> dict:
     """The changes document of the last build; empty if there is none or it is unreadable."""
     try:
         doc = json.loads((folder / CHANGES).read_text())
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        doc = None
+    except (OSError, ValueError) as e:
+        logging.getLogger(__name__).info("%s is unreadable (%s): no changes are marked", folder / CHANGES, e)
         doc = None
     if not isinstance(doc, dict) or doc.get("version") != CHANGES_VERSION:
         return {"version": CHANGES_VERSION, "variants": {}, "removed": []}
@@ -168,13 +172,14 @@ def thumb_size(size) -> tuple[int, int]:
 def make_thumb(source: Path, target: Path) -> bool:
     """Write a WebP thumbnail of an output with Pillow; False if the output cannot be read."""
     try:
-        with Image.open(source) as im:
-            im.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
-            im = im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else "RGB")
+        with Image.open(source) as opened:
+            opened.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
+            im = opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB")
             im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
             buf = io.BytesIO()
             im.save(buf, "WEBP", quality=80)
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        logging.getLogger(__name__).debug("no thumbnail of %s (%s)", source, e)
         return False
     atomic_write(target, buf.getvalue())
     return True
@@ -221,22 +226,15 @@ def prune(folder: Path, keep: set[str]) -> int:
 
 # --- records -----------------------------------------------------------------------------------------
 
-def _rank(items) -> dict[str, int]:
-    return {getattr(x, "id", None) or getattr(x, "sku", None): i for i, x in enumerate(items)}
-
-
 def catalog_order(catalog) -> dict[str, dict[str, int]]:
     """Rank of each id in the catalog, so the gallery lists variants as the catalog does."""
-    m = getattr(catalog, "model", None)
-    if m is None:
-        return {k: {} for k in ("product", "colour", "background", "channel", "design")}
-    return {"product": _rank(m.products), "colour": _rank(m.colours), "background": _rank(m.backgrounds),
-            "channel": _rank(m.channels), "design": _rank(m.designs)}
+    order = getattr(catalog, "order", None)
+    return order if order is not None else {k: {} for k in ("product", "colour", "background", "channel", "design")}
 
 
 def sort_key(order: dict[str, dict[str, int]], e: dict) -> tuple:
     """Catalog order: product, channel, design, colour, background (unknown ids last, by name)."""
-    key = []
+    key: list[int | str] = []
     for kind, field in (("product", "sku"), ("channel", "channel"), ("design", "design"), ("colour", "colour"),
                         ("background", "background")):
         value, rank = e.get(field) or "", order[kind]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 from functools import partial
@@ -28,11 +29,25 @@ import jinja2
 from markupsafe import Markup
 
 from mockups._resources import RESOURCES
-from mockups.engine import manifest
-from mockups.review._gallery_data import CHANGES, catalog_order, changes_from_plan, current_marks, facets, load_changes, place_thumbs, prune, record, safe_json, save_changes, sort_key, write_if_changed
 from mockups._sandbox import SecurityError, sandbox
+from mockups.engine import manifest
 from mockups.engine.cache import ObjectStore
 from mockups.errors import TemplateError
+from mockups.review._gallery_data import (
+    CHANGES,
+    catalog_order,
+    changes_from_plan,
+    current_marks,
+    facets,
+    load_changes,
+    place_thumbs,
+    prune,
+    record,
+    safe_json,
+    save_changes,
+    sort_key,
+    write_if_changed,
+)
 
 THEME = RESOURCES / "gallery"
 PAGE = "gallery.html.j2"
@@ -51,9 +66,16 @@ def theme_environment(project_templates: Path | None) -> jinja2.Environment:
     return sandbox([project_templates or None, THEME], autoescape=True)
 
 
+def _loader(env: jinja2.Environment) -> jinja2.BaseLoader:
+    """The theme's loader (`theme_environment` always gives the environment one)."""
+    if env.loader is None:
+        raise TypeError("a gallery theme environment needs a template loader")
+    return env.loader
+
+
 def theme_file(env: jinja2.Environment, name: str) -> bytes:
     """A static theme file (stylesheet or script) as the loader finds it, not rendered."""
-    source, _, _ = env.loader.get_source(env, name)
+    source, _, _ = _loader(env).get_source(env, name)
     return source.encode()
 
 
@@ -117,9 +139,9 @@ def _stamp(build_dir: Path, catalog, doc: dict, env: jinja2.Environment, version
     h.update("\n".join(sorted(os.listdir(thumbs)) if thumbs.is_dir() else []).encode())  # none deleted
     for name in (PAGE, "gallery-base.html.j2"):
         try:
-            h.update(env.loader.get_source(env, name)[0].encode())
+            h.update(_loader(env).get_source(env, name)[0].encode())
         except jinja2.TemplateNotFound:
-            pass
+            logging.getLogger(__name__).debug("gallery stamp: the theme has no %s", name)
     return h.hexdigest()
 
 
@@ -206,7 +228,7 @@ def page_data(entries: dict[str, dict], catalog, thumbs: dict[str, str], marks: 
     """Everything the page's script reads: variants in catalog order, filter groups, removed ones."""
     order = catalog_order(catalog)
     ordered = sorted(entries.values(), key=partial(sort_key, order))
-    records = [record(e, thumbs.get(e.get("id")), marks.get(e.get("id"))) for e in ordered]
+    records = [record(e, thumbs.get(e.get("id", "")), marks.get(e.get("id", ""))) for e in ordered]
     return {"variants": records, "facets": facets(records, order),
             "removed": sorted(removed, key=lambda r: str(r.get("id"))), "summary": summary(records, removed)}
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
+from mockups.catalog import Catalog
 from mockups.engine import manifest
 from mockups.engine.cache import ObjectStore, atomic_write
-from mockups.catalog import Catalog
+
+logger = logging.getLogger(__name__)
 
 CELL = 240
 LABEL_W = 170
@@ -22,10 +25,11 @@ PAD = 12
 INK, MUTED, PAPER, EMPTY = (27, 27, 29), (110, 110, 118), (255, 255, 255), (238, 238, 240)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow built without FreeType
+        logger.debug("Pillow has no FreeType: contact sheets use its bitmap font")
         return ImageFont.load_default()
 
 
@@ -75,14 +79,14 @@ def _stamp(path: Path) -> str | None:
         return None
 
 
-def _order(catalog: Catalog, cells: list[dict], key: str, section: dict) -> list[str]:
-    rank = {k: i for i, k in enumerate(section)}
+def _order(catalog: Catalog, cells: list[dict], key: str) -> list[str]:
+    rank = catalog.order[key]
     return sorted({c[key] for c in cells}, key=lambda k: rank.get(k, len(rank)))
 
 
 def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: ObjectStore | None) -> Image.Image:
-    colours = _order(catalog, cells, "colour", catalog.colours)
-    backgrounds = _order(catalog, cells, "background", catalog.backgrounds)
+    colours = _order(catalog, cells, "colour")
+    backgrounds = _order(catalog, cells, "background")
     by_pos = {(c["colour"], c["background"]): c for c in cells}
     w = LABEL_W + len(backgrounds) * (CELL + PAD) + PAD
     h = HEAD_H + len(colours) * (CELL + PAD) + PAD
@@ -97,7 +101,8 @@ def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: Obje
     for i, colour in enumerate(colours):
         y = HEAD_H + i * (CELL + PAD)
         col = catalog.colours.get(colour)
-        draw.rounded_rectangle((PAD, y + 8, PAD + 28, y + 36), 6, fill=col.hex if col else EMPTY, outline=(200, 200, 204))
+        draw.rounded_rectangle((PAD, y + 8, PAD + 28, y + 36), 6, fill=col.hex if col else EMPTY,
+                               outline=(200, 200, 204))
         draw.text((PAD, y + 44), (col.name if col else colour)[:20], fill=INK, font=_font(15))
         draw.text((PAD, y + 64), col.hex if col else "", fill=MUTED, font=_font(13))
         for j, bg in enumerate(backgrounds):
@@ -118,11 +123,12 @@ def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None) -
     if source is None or not source.exists():
         source = build_dir / cell["output"]
     try:
-        with Image.open(source) as im:
-            im.draft("RGB", (CELL, CELL))
-            im = im.convert("RGB")
+        with Image.open(source) as opened:
+            opened.draft("RGB", (CELL, CELL))
+            im = opened.convert("RGB")
             im.thumbnail((CELL, CELL), Image.Resampling.LANCZOS)
             tile.paste(im, ((CELL - im.width) // 2, (CELL - im.height) // 2))
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
+        logger.debug("contact sheet: %s shown as missing (%s)", source, e)
         ImageDraw.Draw(tile).text((12, CELL // 2 - 8), "missing", fill=MUTED, font=_font(16))
     return tile

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from mockups._resources import RESOURCES
-from mockups.errors import MockupsError
 from mockups.catalog.schema import json_schema
+from mockups.errors import MockupsError
 from mockups.starter.samples import write_samples
 
 STARTER = RESOURCES / "starter"

@@ -27,6 +27,8 @@ import copy
 import pathlib
 import sys
 import zlib
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -34,8 +36,8 @@ from PIL import Image, ImageDraw
 SIZE = 1024          # products are SIZE x SIZE
 SS = 4               # supersampling factor for anti-aliased silhouettes
 LIGHT = np.array([-0.42, -0.62, 1.0], np.float32) / np.linalg.norm([-0.42, -0.62, 1.0])
-PNG_OPTIONS = {"format": "PNG", "compress_level": 7, "optimize": False}
-JPEG_OPTIONS = {"format": "JPEG", "quality": 90, "subsampling": "4:2:0", "optimize": True}
+PNG_OPTIONS: dict[str, Any] = {"format": "PNG", "compress_level": 7, "optimize": False}
+JPEG_OPTIONS: dict[str, Any] = {"format": "JPEG", "quality": 90, "subsampling": "4:2:0", "optimize": True}
 
 SAMPLES: dict = {
     "tee": {
@@ -97,9 +99,9 @@ def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur (three box passes per axis); large sigmas are blurred at a quarter size."""
     if sigma >= 12 and min(a.shape) >= 64:
         h, w = a.shape
-        small = np.asarray(Image.fromarray(a.astype(np.float32), "F").resize((w // 4, h // 4), Image.BOX))
+        small = np.asarray(Image.fromarray(a.astype(np.float32), "F").resize((w // 4, h // 4), Image.Resampling.BOX))
         small = _gauss(small, sigma / 4)
-        return np.asarray(Image.fromarray(small, "F").resize((w, h), Image.BICUBIC), dtype=np.float32)
+        return np.asarray(Image.fromarray(small, "F").resize((w, h), Image.Resampling.BICUBIC), dtype=np.float32)
     r = max(1, int(round((np.sqrt(4 * sigma * sigma + 1) - 1) / 2)))
     out = a.astype(np.float32)
     for axis in (0, 1):
@@ -108,12 +110,12 @@ def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def _noise(rng: np.random.Generator, h: int, w: int, cell) -> np.ndarray:
+def _noise(rng: np.random.Generator, h: int, w: int, cell: int | tuple[int, int]) -> np.ndarray:
     """Smooth value noise (bicubic-interpolated random lattice), zero mean, unit std."""
-    cy, cx = (cell, cell) if np.isscalar(cell) else cell
+    cy, cx = (cell, cell) if isinstance(cell, int) else cell
     gh, gw = h // cy + 4, w // cx + 4
     lattice = rng.standard_normal((gh, gw)).astype(np.float32)
-    big = Image.fromarray(lattice, "F").resize((gw * cx, gh * cy), Image.BICUBIC)
+    big = Image.fromarray(lattice, "F").resize((gw * cx, gh * cy), Image.Resampling.BICUBIC)
     a = np.asarray(big, dtype=np.float32)[cy: cy + h, cx: cx + w]
     return (a - a.mean()) / (a.std() + 1e-6)
 
@@ -140,7 +142,8 @@ def _path(*segments) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
     for seg in segments:
         if isinstance(seg, tuple):
-            out.extend(_bezier(*(np.asarray(p, np.float64) for p in seg)))
+            p0, p1, p2, p3 = (np.asarray(p, np.float64) for p in seg)
+            out.extend(_bezier(p0, p1, p2, p3))
         else:
             out.extend(tuple(p) for p in seg)
     return out
@@ -263,7 +266,7 @@ def _stitches(mask: _Mask, pts, width: float = 1.4) -> _Mask:
     dist = np.concatenate([[0], np.cumsum(seg)])
     marks = np.arange(0, dist[-1], 7.0)
     xs, ys = np.interp(marks, dist, pts[:, 0]), np.interp(marks, dist, pts[:, 1])
-    for x0, y0, x1, y1 in zip(xs[:-1], ys[:-1], xs[1:], ys[1:]):
+    for x0, y0, x1, y1 in zip(xs[:-1], ys[:-1], xs[1:], ys[1:], strict=True):
         mask.line([(x0, y0), (x0 + 0.6 * (x1 - x0), y0 + 0.6 * (y1 - y0))], width)
     return mask
 
@@ -488,7 +491,7 @@ def hoodie(rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
 
 # --------------------------------------------------------------------------- mug
 
-_MUG = {"cx": 452.0, "r": 190.0, "top": 318.0, "bottom": 770.0, "ry": 46.0, "wall": 11.0,
+_MUG: dict[str, Any] = {"cx": 452.0, "r": 190.0, "top": 318.0, "bottom": 770.0, "ry": 46.0, "wall": 11.0,
         "hx": 636.0, "hy": 548.0, "outer": (150.0, 146.0), "inner": (108.0, 100.0)}
 
 
@@ -578,20 +581,23 @@ def mug(rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
 
 # --------------------------------------------------------------------------- tote
 
-_TOTE = {"left": 232.0, "right": 792.0, "top": 400.0, "bottom": 948.0, "hem": 446.0,
+_TOTE: dict[str, Any] = {"left": 232.0, "right": 792.0, "top": 400.0, "bottom": 948.0, "hem": 446.0,
          "straps": [(512.0, 404.0, 124.0, 262.0), (512.0, 410.0, 150.0, 290.0)], "strap_w": 44.0}
 
 
 def _tote_outline(rng: np.random.Generator) -> list[tuple[float, float]]:
     """The bag's rectangle with slightly wavy, hand-sewn edges."""
     t = _TOTE
-    wob = lambda n: 2.2 * np.convolve(rng.standard_normal(n + 40), np.hanning(41) / 10.5, "valid")[:n]
+
+    def wob(n: int) -> np.ndarray:
+        return 2.2 * np.convolve(rng.standard_normal(n + 40), np.hanning(41) / 10.5, "valid")[:n]
+
     ys = np.linspace(t["top"], t["bottom"], 60)
     xs = np.linspace(t["left"], t["right"], 60)
-    left = [(t["left"] + d, y) for y, d in zip(ys, wob(60))]
-    bottom = [(x, t["bottom"] + d) for x, d in zip(xs, wob(60))]
-    right = [(t["right"] + d, y) for y, d in zip(ys[::-1], wob(60))]
-    top = [(x, t["top"] + 0.5 * d) for x, d in zip(xs[::-1], wob(60))]
+    left = [(t["left"] + d, y) for y, d in zip(ys, wob(60), strict=True)]
+    bottom = [(x, t["bottom"] + d) for x, d in zip(xs, wob(60), strict=True)]
+    right = [(t["right"] + d, y) for y, d in zip(ys[::-1], wob(60), strict=True)]
+    top = [(x, t["top"] + 0.5 * d) for x, d in zip(xs[::-1], wob(60), strict=True)]
     return left + bottom + right + top
 
 
@@ -663,7 +669,8 @@ def _tote_height(m: dict, rng: np.random.Generator) -> np.ndarray:
 def _flecks(rng: np.random.Generator, count: int = 60) -> np.ndarray:
     """Tiny dark cotton-seed flecks, typical of unbleached canvas."""
     dots = _Mask(ss=2)
-    for x, y, r in zip(rng.uniform(0, SIZE, count), rng.uniform(0, SIZE, count), rng.uniform(0.4, 1.0, count)):
+    for x, y, r in zip(rng.uniform(0, SIZE, count), rng.uniform(0, SIZE, count), rng.uniform(0.4, 1.0, count),
+                       strict=True):
         dots.ellipse((x - r * 1.6, y - r, x + r * 1.6, y + r))
     return dots.array()
 
@@ -692,7 +699,7 @@ _FOX_ORANGE, _FOX_SHADE, _FOX_LIGHT = (238, 122, 46, 255), (214, 96, 36, 255), (
 _FOX_CREAM, _FOX_CREAM_SHADE, _FOX_DARK = (251, 244, 233, 255), (236, 224, 210, 255), (43, 34, 48, 255)
 
 
-def _fox_shapes() -> list[tuple[tuple, list[tuple[float, float]]]]:
+def _fox_shapes() -> list[tuple[tuple, Sequence[tuple[float, float]]]]:
     """(colour, polygon) pairs in 800x800 design coordinates, drawn in order."""
     head = [(160, 80), (330, 236), (470, 236), (640, 80), (662, 322), (732, 470), (400, 724), (68, 470), (138, 322)]
     left_ear = [(176, 124), (306, 244), (166, 312)]
@@ -721,7 +728,7 @@ def fox(rng: np.random.Generator | None = None) -> Image.Image:
     draw.ellipse([v * ss for v in (370, 628, 430, 660)], fill=_FOX_DARK)             # rounded nose top
     for cx in (300, 500):                                                           # catch-lights
         draw.ellipse([v * ss for v in (cx + 2, 386, cx + 14, 398)], fill=_FOX_CREAM)
-    return im.resize((size, size), Image.LANCZOS)
+    return im.resize((size, size), Image.Resampling.LANCZOS)
 
 
 # --------------------------------------------------------------------------- backdrops
@@ -820,9 +827,9 @@ def write_samples(dest: pathlib.Path) -> dict:
         image, dye = make(_rng(name))
         _save(image, dest / SAMPLES[name]["image"])
         _save(dye, dest / SAMPLES[name]["recolour_mask"])
-    for name, make in _EXTRAS.items():
+    for name, make_extra in _EXTRAS.items():
         meta = DESIGNS.get(name) or BACKDROPS[name]
-        _save(make(_rng(name)), dest / meta["image"])
+        _save(make_extra(_rng(name)), dest / meta["image"])
     return copy.deepcopy(SAMPLES)
 
 

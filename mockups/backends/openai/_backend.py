@@ -24,24 +24,23 @@ import os
 import re
 import threading
 import time
-from collections import deque
 
 import numpy as np
 import openai
 from openai.types import ImagesResponse
 from PIL import Image
 
-from mockups.errors import BackendError, FatalBackendError, ImageInputError, TransientBackendError
-from mockups.catalog.schema import OpenAIOptions
-from mockups import imaging
+from mockups._ratelimit import RateLimiter
+from mockups.backends.base import Backend, Rendered
+from mockups.backends.local import Compositor
 from mockups.backends.openai import images as oi
 from mockups.backends.openai import models as openai_models
-from mockups.backends.base import Backend, Rendered
-from mockups.backends.local import _LRU, LocalBackend
 from mockups.backends.openai.check import ALPHA_FORMATS, check_jobs
 from mockups.backends.openai.images import decode
 from mockups.backends.openai.models import Estimate, ModelTable, Upload, parse_size
 from mockups.backends.openai.plates import PlateStore, job_cost
+from mockups.catalog.schema import OpenAIOptions
+from mockups.errors import BackendError, FatalBackendError, ImageInputError, TransientBackendError
 
 __all__ = ["OpenAIBackend", "edit_by_reference", "image_ref", "map_error", "retry_after", "scrub", "strategy_costs"]
 
@@ -146,8 +145,8 @@ def edit_by_reference(client: openai.OpenAI, *, images: list[str], prompt: str, 
             **{k: v for k, v in fields.items() if v is not None}}
     if mask is not None:
         body["mask"] = image_ref(mask)
-    options = {"timeout": timeout} if timeout is not None else {}
-    return client.post("/images/edits", body=body, cast_to=ImagesResponse, options=options)
+    return client.post("/images/edits", body=body, cast_to=ImagesResponse,
+                       options={"timeout": timeout} if timeout is not None else {})
 
 
 def image_ref(value: str) -> dict[str, str]:
@@ -159,30 +158,10 @@ def image_ref(value: str) -> dict[str, str]:
     raise ImageInputError(f"'{value[:60]}': expected an https URL, a data:image/ URL or a file id (file-...)")
 
 
-class SendLimiter:
-    """At most `per_minute` requests *sent* in any window of `window` seconds.
-
-    The runner's shared limiter counts job starts; a job spends a moment preparing its images
-    before the request leaves, so the server (which counts arrivals) could see one request too
-    many in a minute. This second gate sits right before the HTTP call, with a small margin.
-    """
-
-    def __init__(self, per_minute: float | None, window: float = 60.5):
-        self.per_minute, self.window = per_minute, window
-        self.sent: deque[float] = deque()
-        self.lock = threading.Lock()
-
-    def wait(self) -> None:
-        while self.per_minute:
-            with self.lock:
-                now = time.monotonic()
-                while self.sent and now - self.sent[0] >= self.window:
-                    self.sent.popleft()
-                if len(self.sent) < self.per_minute:
-                    self.sent.append(now)
-                    return
-                delay = self.window - (now - self.sent[0])
-            time.sleep(min(max(delay, 0.01), 0.5))
+# The runner's shared limiter counts job starts; a job spends a moment preparing its images before
+# the request leaves, so the server (which counts arrivals) could see one request too many in a
+# minute. A second limiter sits right before each HTTP call, over a window with a small margin.
+SEND_WINDOW = 60.5  # seconds
 
 
 def options_with_defaults(options: dict) -> dict:
@@ -199,13 +178,10 @@ class OpenAIBackend(Backend):
         self.opts = options_with_defaults(self.options)
         self.table = ModelTable.load()
         self._client: openai.OpenAI | None = None
-        self._lock = threading.Lock()  # the client, and the local compositor's caches (not its work)
-        self._key_locks: dict = {}
-        self._dye_lock = threading.Lock()  # the local compositor's `_dye` uses its caches unguarded
-        self._designs = _LRU(16)
-        self._local = LocalBackend({})
-        self._local._dyed.size = self._local._plates.size = 64
-        self.limiter = SendLimiter(self.opts.get("requests_per_minute"))
+        self._lock = threading.Lock()  # the client
+        # the local compositor's work, shared by the worker threads (wider caches: workers interleave variants)
+        self.compositor = Compositor(cache_sizes={"looks": 64, "plates": 64, "design_images": 16}, thread_safe=True)
+        self.limiter = RateLimiter(self.opts.get("requests_per_minute"), window=SEND_WINDOW)
         self.plates = PlateStore(self.opts.get("cache_dir"))
 
     # --- the Backend interface -------------------------------------------------------------------
@@ -270,7 +246,7 @@ class OpenAIBackend(Backend):
             return self._client
 
     def call(self, fn, *, inputs: dict[str, str] | None = None, **kwargs) -> ImagesResponse:
-        self.limiter.wait()
+        self.limiter.acquire()
         try:
             return fn(**kwargs)
         except openai.OpenAIError as e:
@@ -289,59 +265,23 @@ class OpenAIBackend(Backend):
             return estimate, [f"no usage or price for '{model}': recorded the estimate ${estimate:.4f}{how}"]
         return cost, []
 
-    def _cached(self, cache, key, make):
-        """cache[key], made once (one maker per key, others wait) without holding up other keys."""
-        with self._lock:
-            if key in cache:
-                cache.move_to_end(key)
-                return cache[key]
-            key_lock = self._key_locks.setdefault((id(cache), key), threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in cache:
-                    return cache[key]
-            value = make()
-            with self._lock:
-                cache[key] = value
-                while len(cache) > cache.size:
-                    cache.popitem(last=False)
-            return value
-
     def local_parts(self, job, design: bool):
-        """(product prep, the product as the variant looks), made by the local compositor.
-
-        Its caches are shared by the worker threads (widened: workers interleave variants).
-        """
-        local, hex_ = self._local, job.variant.colour.hex
-        pkey = local._product_key(job)
-        product = self._cached(local._products, pkey, lambda: local._prepare(job))
-        if design:
-            look = self._cached(local._dyed, (pkey, hex_, local._sha(job, "design")), lambda: self._dye(job, product))
-        else:
-            look = self._cached(local._dyed, (pkey, hex_, "no design"), lambda: local._guard(
-                job, "product", lambda: imaging.recolour(product.recolour, product.rgba, hex_)))
-        return product, look
-
-    def _dye(self, job, product):
-        with self._dye_lock:  # once per look (product, colour, design) per build
-            return self._local._dye(job, product)
+        """(product prep, the product as the variant looks), made by the local compositor."""
+        return self.compositor.product(job), self.compositor.look(job, design=design)
 
     def design(self, job) -> Image.Image:
-        local = self._local
-        return self._cached(self._designs, local._sha(job, "design"), lambda: local._open(job, "design"))
+        return self.compositor.design_image(job)
 
     def background(self, job, size: tuple[int, int]) -> Image.Image:
-        local = self._local
-        return self._cached(local._plates, (local._bg_key(job), size), lambda: local._plate(job, size))
+        return self.compositor.background_plate(job, size)
 
     def local_render(self, job, warnings: list[str]) -> Rendered:
-        with self._lock:
-            rendered = self._local.render(job)
+        rendered = self.compositor.render(job)
         return Rendered(image=rendered.image, model=None, warnings=list(rendered.warnings) + warnings)
 
     def caption(self, image: Image.Image, job) -> Image.Image:
         cap = job.variant.product.caption
-        return LocalBackend._caption(image, cap) if cap else image
+        return Compositor.caption(image, cap) if cap else image
 
     # --- one edit --------------------------------------------------------------------------------
 
@@ -355,7 +295,7 @@ class OpenAIBackend(Backend):
         if mode == "recolour":
             dye = _dye_mask(product)
         design = self.design(job) if v.design and job.input_path("design") else None
-        return self._local._guard(job, "product", lambda: oi.plan_edit(
+        return Compositor.guard(job, "product", lambda: oi.plan_edit(
             mode, product.rgba, look, self.background(job, size), size, v.channel.fill, lock=p["product_lock"],
             dye=dye, print_area=v.product.print_area, design=design))
 
@@ -405,7 +345,7 @@ class OpenAIBackend(Backend):
         first = Upload(uploads[0][0], len(uploads[0][1]), "png", plan.canvas)
         request = {"model": job.params["model"], "prompt": job.prompt,
                    "images": [first] + [Upload(n, len(d), "png", (0, 0)) for n, d in uploads[1:]],
-                   "mask": Upload(mask[0], len(mask[1]), "png", plan.mask.size) if mask else None}
+                   "mask": Upload(mask[0], len(mask[1]), "png", plan.mask.size) if mask and plan.mask else None}
         errors = [f.message for f in self.table.check_request(request, openai_models.today())
                   if f.severity == "error" and f.field in ("images", "mask")]
         if errors:
@@ -444,17 +384,18 @@ def _shown(job, role: str) -> str:
 
 def strategy_costs(jobs, cache_dir: str | os.PathLike | None = None) -> dict[str, float]:
     """{"edit": $, "plates": $}: the estimated cost of `jobs` under each strategy (for `mockups plan`)."""
-    from mockups.backends.openai._backend import OpenAIBackend
-
     backend = OpenAIBackend({"cache_dir": cache_dir})
-    out = {}
-    for strategy in ("edit", "plates"):
-        charged: set[str] = set()
+    return {strategy: sum(job_cost(backend, job, _charged_once(backend), strategy) for job in jobs)
+            for strategy in ("edit", "plates")}
 
-        def once(key: str) -> bool:
-            fresh = key not in charged and not backend.plates.exists(key)
-            charged.add(key)
-            return fresh
 
-        out[strategy] = sum(job_cost(backend, job, once, strategy) for job in jobs)
-    return out
+def _charged_once(backend: OpenAIBackend):
+    """A fresh "is this plate charged for the first time?" test: each plate once per strategy."""
+    charged: set[str] = set()
+
+    def once(key: str) -> bool:
+        fresh = key not in charged and not backend.plates.exists(key)
+        charged.add(key)
+        return fresh
+
+    return once

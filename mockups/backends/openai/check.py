@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from mockups.errors import Problem
 from mockups.backends.openai import models as openai_models
+from mockups.errors import Problem
 
 OPTION_FIELDS = {"model", "quality", "size", "input_fidelity", "complexity", "background", "output_format",
                  "strategy", "base_url", "timeout"}

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
 
-from mockups.engine.cache import atomic_write
-from mockups.errors import BackendError
 from mockups import imaging
+from mockups._lru import LRU
 from mockups.backends.base import Rendered
 from mockups.backends.openai.images import decode, png
+from mockups.engine.cache import atomic_write
+from mockups.errors import BackendError
+
+logger = logging.getLogger(__name__)
 
 PLATE_PROMPT = ("{prompt}. An empty setting for a product photograph: no product, no people, no text or logos; "
                 "clear space in the middle where a product will stand; photographic, natural light.")
@@ -49,7 +52,7 @@ class PlateStore:
         self.dir = Path(cache_dir) / "plates" if cache_dir else None
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._memory: OrderedDict[str, Image.Image] = OrderedDict()
+        self._memory: LRU[Image.Image] = LRU(MEMORY, thread_safe=True)
         self._failed: dict[str, BackendError] = {}
         self._charged: set[str] = set()
         self.generated = 0  # requests made (for tests and logs)
@@ -74,23 +77,19 @@ class PlateStore:
             return self._locks.setdefault(key, threading.Lock())
 
     def _remember(self, key: str, image: Image.Image) -> None:
-        with self._guard:
-            self._memory[key] = image
-            self._memory.move_to_end(key)
-            while len(self._memory) > MEMORY:
-                self._memory.popitem(last=False)
+        self._memory.put(key, image)
 
     def _load(self, key: str) -> Image.Image | None:
-        with self._guard:
-            if key in self._memory:
-                self._memory.move_to_end(key)
-                return self._memory[key]
+        found = self._memory.get(key)
+        if found is not None:
+            return found
         path = self.path(key)
         if path is None or not path.exists():
             return None
         try:
             image = imaging.open_image(path).convert("RGB")
-        except imaging.ImagingError:
+        except imaging.ImagingError as e:
+            logger.warning("background plate %s is damaged (%s): it is made again", path, e)
             return None  # a damaged plate is made again
         self._remember(key, image)
         return image
@@ -110,8 +109,9 @@ class PlateStore:
                 if not e.transient:
                     self._failed[key] = e  # moderation etc.: do not ask again for every variant
                 raise
-            if self.path(key) is not None:
-                atomic_write(self.path(key), png(image))
+            path = self.path(key)
+            if path is not None:
+                atomic_write(path, png(image))
             self._remember(key, image)
             self.generated += 1
         usage = response.usage.model_dump(exclude_none=True) if response.usage else None

@@ -3,6 +3,12 @@
 A product is made in each of its colours x backgrounds x designs x channels; `matrix.exclude`
 removes combinations and `matrix.include` adds them back or adds new ones (as GitHub Actions'
 matrix does: include is applied after exclude). Order is the catalog's own order, so it is stable.
+
+A scene product (a photo of the product worn or in a setting: `photo: scene`, or `photo: auto`
+and the photo is classified so) keeps its own setting: the catalog's backgrounds do not apply, and
+it is made once per colour x design x channel, with the background `AS_SHOT` (id "as-shot").
+Which products are scenes is `photo_kinds`: the photo is classified once per build (and, with a
+`memo` such as the build's cache folder keeps, once per photo content).
 """
 
 from __future__ import annotations
@@ -10,13 +16,16 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from itertools import product as cartesian
+from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
+from mockups import imaging
 from mockups.catalog import Catalog
+from mockups.catalog.schema import AS_SHOT as AS_SHOT_ID
 from mockups.catalog.schema import Background, Channel, Colour, Design, Product, Rule
 from mockups.errors import CatalogError, MockupsError
 
@@ -30,6 +39,8 @@ class FilterError(MockupsError):
 
 
 _PATH_FIELDS = {"image", "mask", "recolour_mask"}
+_LATER_DEFAULTS = {"photo": "auto", "scene_fit": "crop"}
+_NONE = object()
 _SELECTION_FIELDS = {"colours", "backgrounds", "designs", "template"}
 
 
@@ -44,14 +55,23 @@ class _Dumps:
             return None
         found = self.memo.get(id(model))
         if found is None or found[0] is not model:
-            data = {k: v for k, v in model.model_dump(mode="json").items() if k not in _PATH_FIELDS | drop}
+            later = _LATER_DEFAULTS if isinstance(model, Product) else {}
+            data = {k: v for k, v in model.model_dump(mode="json").items()
+                    if k not in _PATH_FIELDS | drop and later.get(k, _NONE) != v}
             found = self.memo[id(model)] = (model, data)
         return found[1]
 
-    def fields(self, product, colour, background, design, channel) -> dict:
-        """The variant as data, without file paths (their bytes are hashed instead) or selection lists."""
-        return {"product": self(product, _SELECTION_FIELDS), "colour": self(colour),
-                "background": self(background), "design": self(design), "channel": self(channel)}
+    def fields(self, product, colour, background, design, channel, photo: str | None = None) -> dict:
+        """The variant as data, without file paths (their bytes are hashed instead) or selection lists.
+
+        Product keys at their defaults that came after the first catalogs (`photo`, `scene_fit`) are
+        left out, so the keys of what those catalogs make do not change; `photo` ("cutout" or
+        "scene": a photo without alpha that is analysed) adds the analysis' version."""
+        out: dict[str, Any] = {"product": self(product, _SELECTION_FIELDS), "colour": self(colour),
+               "background": self(background), "design": self(design), "channel": self(channel)}
+        if photo in ("cutout", "scene"):
+            out["photo"] = [photo, imaging.photo.VERSION]
+        return out
 
 
 @dataclass(frozen=True)
@@ -68,9 +88,11 @@ class Variant:
     fields: dict | None = field(default=None, compare=False, hash=False, repr=False)  # what shapes its look, as data
 
     @classmethod
-    def make(cls, dumps: _Dumps, product, colour, background, design, channel, name_design=False) -> Variant:
+    def make(cls, dumps: _Dumps, product, colour, background, design, channel, name_design=False,
+             photo: str | None = None) -> Variant:
+        """`photo`: the product photo's kind (PhotoKind.kind), a part of the fields when it is analysed."""
         return cls(product, colour, background, design, channel, name_design,
-                   dumps.fields(product, colour, background, design, channel))
+                   dumps.fields(product, colour, background, design, channel, photo))
 
     @property
     def stem(self) -> str:
@@ -92,38 +114,127 @@ class Variant:
         """The output's file extension (also its cache object's)."""
         return EXTENSIONS[self.channel.format]
 
+    @property
+    def scene(self) -> bool:
+        """A scene product's variant: the photo as shot, no background of the catalog's."""
+        return self.background.id == AS_SHOT_ID and self.background.kind == AS_SHOT_ID
+
     def ids(self) -> dict[str, str | None]:
         return {"product": self.product.sku, "colour": self.colour.id, "background": self.background.id,
                 "design": self.design.id if self.design else None, "channel": self.channel.id}
+
+
+# --- scene photos ----------------------------------------------------------------------------------
+
+AS_SHOT = Background(id=AS_SHOT_ID, name="As shot")  # a scene product's only background: its own setting
+PHOTO_KIND_VERSION = 1  # a change to imaging.photo_kind's decisions bumps this (memos keyed by it)
+
+
+@dataclass(frozen=True)
+class PhotoKind:
+    """What a product's photo is, as far as the matrix needs to know: `kind` is "mask" (a `mask:`
+    file is its silhouette), "alpha" (the photo has one), "cutout", "scene", or "unknown" (the photo
+    could not be read: the build reports it); `confidence` that of an automatic decision (1.0 when
+    the catalog said so), `reason` why it was decided so."""
+
+    kind: str
+    confidence: float = 1.0
+    reason: str = ""
+    forced: bool = False  # the catalog's `photo:` said so
+
+    @property
+    def scene(self) -> bool:
+        return self.kind == "scene"
+
+
+def photo_kinds(catalog: Catalog, *, hash_file: Callable[[Path], str] | None = None,
+                memo: MutableMapping[str, Any] | None = None) -> dict[str, PhotoKind]:
+    """Each product's PhotoKind, by SKU. A photo is read only when its kind is not given (a `mask:`
+    or `photo: cutout` needs no look at it); what was found is kept for the catalog object (one
+    read per build) and, given `hash_file` (path -> sha256) and `memo` (a mapping kept across builds),
+    by the photo's content hash."""
+    seen: dict = catalog.memo.setdefault("photo_kinds", {})
+    out: dict[str, PhotoKind] = {}
+    for product in catalog.model.products:
+        if product.mask is not None:
+            out[product.sku] = PhotoKind("mask")
+        elif product.photo == "cutout":
+            out[product.sku] = PhotoKind("cutout", forced=True)
+        else:
+            out[product.sku] = _photo_kind(catalog.path(product.image), product.photo, seen, hash_file, memo)
+    return out
+
+
+def _photo_kind(path: Path, given: str, seen: dict, hash_file, memo) -> PhotoKind:
+    try:
+        st = path.stat()
+    except OSError as e:
+        return _forced_or_unknown(given, f"cannot read the photo: {e.strerror}")
+    local = (str(path), st.st_size, st.st_mtime_ns, given)
+    if local in seen:
+        return seen[local]
+    key = None
+    if hash_file is not None and memo is not None:
+        try:
+            key = f"{hash_file(path)}:{given}:{PHOTO_KIND_VERSION}"
+        except OSError as e:
+            return _forced_or_unknown(given, f"cannot read the photo: {e.strerror}")
+        found = memo.get(key)
+        if _memo_entry(found):
+            seen[local] = PhotoKind(found[0], float(found[1]), found[2], given != "auto")
+            return seen[local]
+    try:
+        kind, confidence, reason = imaging.photo_kind(imaging.open_image(path), kind=given)
+    except (imaging.ImagingError, OSError) as e:  # the build reports the photo itself
+        return _forced_or_unknown(given, str(e))
+    seen[local] = PhotoKind(kind, confidence, reason, given != "auto")
+    if key is not None and memo is not None:
+        memo[key] = [kind, confidence, reason]
+    return seen[local]
+
+
+def _forced_or_unknown(given: str, reason: str) -> PhotoKind:
+    return PhotoKind(given, 1.0, "", True) if given != "auto" else PhotoKind("unknown", 0.0, reason)
+
+
+def _memo_entry(value) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and value[0] in ("alpha", "cutout", "scene")
+            and isinstance(value[1], (int, float)) and isinstance(value[2], str))
 
 
 def _matches(rule: Rule, ids: dict) -> bool:
     return all(getattr(rule, k) is None or getattr(rule, k) == v for k, v in ids.items())
 
 
-def _allowed(catalog: Catalog, product: Product) -> tuple[list, list, list]:
+def _allowed(catalog: Catalog, product: Product, scene: bool = False) -> tuple[list, list, list]:
     colours = ([catalog.colours[c] for c in product.colours] if product.colours is not None
                else list(catalog.model.colours))
-    backgrounds = ([catalog.backgrounds[b] for b in product.backgrounds] if product.backgrounds is not None
-                   else list(catalog.model.backgrounds))
+    backgrounds = ([AS_SHOT] if scene else [catalog.backgrounds[b] for b in product.backgrounds]
+                   if product.backgrounds is not None else list(catalog.model.backgrounds))
     designs = [catalog.designs[d] for d in product.designs] if product.designs else [None]
     return colours, backgrounds, designs
 
 
-def expand(catalog: Catalog) -> list[Variant]:
-    """Every variant of the catalog, in catalog order. Raises CatalogError if none is left."""
+def expand(catalog: Catalog, kinds: Mapping[str, PhotoKind] | None = None) -> list[Variant]:
+    """Every variant of the catalog, in catalog order. Raises CatalogError if none is left.
+
+    `kinds` (from `photo_kinds`, which is called when it is not given) says which products are
+    scenes: those have the one background `AS_SHOT`."""
     model = catalog.model
+    kinds = photo_kinds(catalog) if kinds is None else kinds
+    scenes = {sku for sku, k in kinds.items() if k.scene}
     out: dict[str, Variant] = {}
     dumps = _Dumps()
     for product in model.products:
-        colours, backgrounds, designs = _allowed(catalog, product)
+        colours, backgrounds, designs = _allowed(catalog, product, product.sku in scenes)
         several = len(designs) > 1
+        photo = kinds[product.sku].kind if product.sku in kinds else None
         for colour, background, design, channel in cartesian(colours, backgrounds, designs, model.channels):
-            v = Variant.make(dumps, product, colour, background, design, channel, several)
+            v = Variant.make(dumps, product, colour, background, design, channel, several, photo)
             if not any(_matches(rule, v.ids()) for rule in model.matrix.exclude):
                 out.setdefault(v.id, v)
     for rule in model.matrix.include:
-        for v in _included(catalog, rule, dumps):
+        for v in _included(catalog, rule, dumps, kinds):
             out.setdefault(v.id, v)
     if not out:
         where = ("matrix",) if isinstance(catalog.doc.data, dict) and "matrix" in catalog.doc.data else ("products",)
@@ -131,26 +242,31 @@ def expand(catalog: Catalog) -> list[Variant]:
     return _ordered(catalog, out.values())
 
 
-def _included(catalog: Catalog, rule: Rule, dumps: _Dumps) -> list[Variant]:
+def _included(catalog: Catalog, rule: Rule, dumps: _Dumps, kinds: Mapping[str, PhotoKind]) -> list[Variant]:
     model = catalog.model
     products = [catalog.products[rule.product]] if rule.product else list(model.products)
     found = []
     for product in products:
-        colours, backgrounds, designs = _allowed(catalog, product)
+        photo = kinds[product.sku].kind if product.sku in kinds else None
+        scene = photo == "scene"
+        colours, backgrounds, designs = _allowed(catalog, product, scene)
         colours = [catalog.colours[rule.colour]] if rule.colour else colours
-        backgrounds = [catalog.backgrounds[rule.background]] if rule.background else backgrounds
+        if rule.background == AS_SHOT_ID and not scene:
+            continue  # 'as-shot' names a scene product's setting: a cut-out has none
+        if rule.background and not scene:  # a scene keeps its setting, whatever background a rule names
+            backgrounds = [catalog.backgrounds[rule.background]]
         designs = [catalog.designs[rule.design]] if rule.design else designs
         channels = [c for c in model.channels if rule.channel in (None, c.id)]
         several = len(product.designs or []) > 1
         for colour, background, design, channel in cartesian(colours, backgrounds, designs, channels):
-            found.append(Variant.make(dumps, product, colour, background, design, channel, several))
+            found.append(Variant.make(dumps, product, colour, background, design, channel, several, photo))
     return found
 
 
 def _ordered(catalog: Catalog, variants) -> list[Variant]:
     rank = catalog.order
     return sorted(variants, key=lambda v: (rank["product"][v.product.sku], rank["colour"][v.colour.id],
-                                           rank["background"][v.background.id],
+                                           rank["background"].get(v.background.id, -1),
                                            rank["design"][v.design.id] if v.design else -1,
                                            rank["channel"][v.channel.id]))
 

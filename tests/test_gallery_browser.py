@@ -307,7 +307,7 @@ def test_the_xss_probe_stays_inert_and_shows_as_text(open_gallery):
 def warned_site(tmp_path_factory) -> Path:
     """The minimal project, built twice by the local backend, with the tee photographed on noise.
 
-    The automatic cut-out of the tee has low confidence, so its 4 variants carry that warning; the
+    The automatic cut-out of the tee (`photo: cutout`) has low confidence, so its 4 variants carry that warning; the
     second build changes nothing, so no variant is marked new and the warnings are all that shows.
     """
     from mockups import BuildOptions, build
@@ -317,7 +317,8 @@ def warned_site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("warned")
     write_tree(root, {"assets/tee.jpg": noise_jpeg(), "assets/mug.png": tiny_product(colour=(240, 240, 240)),
                       "assets/wood.png": Image.new("RGB", (160, 120), (150, 110, 70)), "assets/logo.png": tiny_logo(),
-                      "catalog.yaml": MINIMAL.replace("image: assets/tee.png", "image: assets/tee.jpg")})
+                      "catalog.yaml": MINIMAL.replace("image: assets/tee.png",
+                                                      "image: assets/tee.jpg\n    photo: cutout")})
     for _ in range(2):
         build(root / "catalog.yaml", BuildOptions(jobs=2))
     return root / "build"

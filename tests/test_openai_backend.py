@@ -75,9 +75,10 @@ def setup(project, fake_openai):
     """setup(opts_yaml, **backend_options) -> (catalog, backend, jobs by id)."""
 
     def make(opts: str = "", *, model: str = "gpt-image-2", size: str = "256x256", quality: str = "low",
-             extra_backgrounds: str = "", catalog: str = MINIMAL, **options):
+             extra_backgrounds: str = "", catalog: str = MINIMAL, files: dict | None = None, **options):
         base = f"model: {model}\nquality: {quality}\nsize: {size}\nbase_url: '{fake_openai.base_url}'\ntimeout: 20\n"
-        path = project(catalog=catalog_text(base + opts, extra_backgrounds=extra_backgrounds, catalog=catalog))
+        path = project(catalog=catalog_text(base + opts, extra_backgrounds=extra_backgrounds, catalog=catalog),
+                       files=files)
         cat = load_catalog(path)
         backend = OpenAIBackend({**cat.model.defaults.openai.model_dump(), **options})
         jobs = render_jobs(cat, expand(cat), backend, StatCache(None))
@@ -94,6 +95,21 @@ def _last(fake):
 
 
 # --- request shapes ------------------------------------------------------------------------------
+
+def test_a_scene_product_is_made_locally_without_a_request(setup, fake_openai):
+    """A scene photo keeps its own setting: only its garment changes, which the compositor does."""
+    photo = Image.fromarray(np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8), "RGB")
+    _, backend, jobs = setup(catalog=MINIMAL.replace("image: assets/mug.png", "image: assets/mug-worn.png\n"
+                                                     "    photo: scene\n    print_area: {x: 30, y: 30, width: 40, "
+                                                     "height: 40}"), files={"assets/mug-worn.png": photo})
+    scene = jobs["web/MUG/white--as-shot"]
+    assert scene.variant.scene and backend.estimate(scene) == 0.0
+    before = len(fake_openai.requests)
+    rendered = backend.render(scene)
+    assert len(fake_openai.requests) == before and rendered.model is None
+    assert any("MUG is a scene photo" in w for w in rendered.warnings)
+    assert rendered.image.size == (96, 96)
+
 
 def test_scene_request_shape_and_mask(setup, fake_openai):
     _, backend, jobs = setup()

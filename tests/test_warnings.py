@@ -1,7 +1,7 @@
 """Warnings that come with outputs reach the person: the CLI, the summary, the manifest, the library.
 
-A real one: the local backend's automatic cut-out of a JPEG with no plain backdrop (random noise)
-has low confidence and says so. A test backend returns others, with and without a file name.
+A real one: the local backend's automatic cut-out of a JPEG with no plain backdrop (random noise,
+`photo: cutout`) has low confidence and says so. A test backend returns others, with and without a file name.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from mockups.engine.pipeline import BuildWarning, output_warnings
 from tests.backends_for_tests import Recording
 from tests.conftest import MINIMAL
 
-CUT_OUT = re.compile(r"^the automatic cut-out has low confidence \(\d\.\d\d\); give the product a `mask:` file "
+CUT_OUT = re.compile(r"^the automatic cut-out has low confidence \(\d\.\d\d\): .+; give the product a `mask:` file "
                      r"\(white = product\)$")
 TEE = ["web/TEE/white--studio", "web/TEE/white--wood", "web/TEE/navy--studio", "web/TEE/navy--wood"]
 
@@ -37,8 +37,9 @@ def noise_jpeg() -> bytes:
 
 @pytest.fixture
 def noisy(project):
-    """The minimal project with the tee photographed on noise: its 4 variants warn, the mug's 4 do not."""
-    return project(MINIMAL.replace("image: assets/tee.png", "image: assets/tee.jpg"),
+    """The minimal project with the tee photographed on noise, said to be a cut-out (else it would be taken
+    for a scene): its 4 variants warn, the mug's 4 do not."""
+    return project(MINIMAL.replace("image: assets/tee.png", "image: assets/tee.jpg\n    photo: cutout"),
                    files={"assets/tee.jpg": noise_jpeg()})
 
 

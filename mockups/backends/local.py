@@ -1,9 +1,13 @@
 """The `local` backend: an offline, deterministic compositor (Pillow + numpy).
 
-For each job: the product's silhouette (its alpha, a mask file, or an automatic cut-out from a
+For each job: the product's silhouette (its alpha, a mask file, or an automatic soft matte from a
 plain backdrop), a shading-preserving recolour of the dyeable area, the design warped onto the
 print area and bent along the folds, then the product composited with a contact shadow onto
-the background at the channel's size.
+the background at the channel's size. A scene photo (a person wearing the product, a room: the
+matrix's `Variant.scene`) is not cut out: the garment the print area lies on is found
+(`imaging.analyse_photo`, or the recolour mask), only it is dyed and printed on, and the photo
+itself is framed on the channel's canvas (`scene_fit`): everything else stays exactly as shot.
+Unsure automatic decisions (scene or cut-out, the garment, the matte) are returned as warnings.
 
 The work is done by a `Compositor`, the public interface other backends build on (the `openai`
 backend prepares, dyes and places products with one); `LocalBackend` is a thin Backend around it.
@@ -38,13 +42,23 @@ T = TypeVar("T")
 
 @dataclass
 class PreparedProduct:
-    """A product photo made ready for every colour, design and background it appears in."""
+    """A product photo made ready for every colour, design and background it appears in.
 
-    rgba: Image.Image  # the photo with its silhouette as alpha
-    recolour: imaging.RecolourPrep  # what recolouring it to any colour needs
+    A scene photo (`kind == "scene"`) is not cut out: `rgba` is the whole photo, opaque, and
+    `garment` the photo with the garment's silhouette as alpha (what the design is clipped to)."""
+
+    rgba: Image.Image  # the photo with its silhouette as alpha (a scene: the whole photo, opaque)
+    recolour: imaging.RecolourPrep | None  # what recolouring it to any colour needs (None: nothing to dye)
     shading: np.ndarray  # luminance field of the original photo (designs follow it)
     backdrop: tuple[int, int, int] | None  # the plain backdrop it was cut from, if any
     warnings: list[str] = field(default_factory=list)
+    kind: str = "alpha"  # imaging.PhotoAnalysis.kind: alpha, mask, cutout or scene
+    garment: Image.Image | None = None  # a scene: the photo with the garment as alpha
+
+    @property
+    def silhouette(self) -> Image.Image:
+        """The photo with the silhouette a design is clipped to as alpha."""
+        return self.garment if self.garment is not None else self.rgba
 
 
 class Compositor:
@@ -86,8 +100,9 @@ class Compositor:
 
     def product(self, job) -> PreparedProduct:
         """The job's product prepared: the photo with its silhouette as alpha (its alpha, the
-        `mask:` file, or an automatic cut-out, warned about when unsure), the recolour preparation
-        of the dyeable area, the shading the design follows, the backdrop it was cut from."""
+        `mask:` file, or an automatic matte, warned about when unsure), or for a scene the whole
+        photo with its garment found; the recolour preparation of the dyeable area, the shading the
+        design follows, the backdrop it was cut from. Made once per product (and worker)."""
         return self._caches["products"].get_or(product_key(job), lambda: self._prepare(job))
 
     def look(self, job, *, design: bool = True) -> Image.Image:
@@ -99,7 +114,7 @@ class Compositor:
             return self._caches["looks"].get_or((pkey, hex_, input_sha(job, "design")),
                                                 lambda: self._dye(job, product))
         return self._caches["looks"].get_or((pkey, hex_, "no design"), lambda: self.guard(
-            job, "product", lambda: imaging.recolour(product.recolour, product.rgba, hex_)))
+            job, "product", lambda: self._recolour(product, hex_)))
 
     def design_image(self, job) -> Image.Image:
         """The job's design file, decoded (as given: not warped or fitted)."""
@@ -121,6 +136,12 @@ class Compositor:
         look_key = (pkey, v.colour.hex, input_sha(job, "design"))
         product = self.product(job)
         dyed = self.look(job, design=True)
+        if product.kind == "scene":  # the photo as shot, framed on the channel's canvas
+            image = self.guard(job, "product", lambda: imaging.frame(
+                dyed, canvas, fit=v.product.scene_fit, colour=v.channel.background))
+            if v.product.caption:
+                image = self.caption(image, v.product.caption)
+            return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=list(product.warnings))
         fitting = (canvas, v.channel.fill)
         placed = self._caches["placements"].get_or((look_key, fitting), lambda: self.guard(
             job, "product", lambda: imaging.place(dyed, canvas, fill=v.channel.fill, backdrop=product.backdrop,
@@ -163,35 +184,69 @@ class Compositor:
         return self.guard(job, role, lambda: imaging.open_image(job.input_path(role)))
 
     def _prepare(self, job) -> PreparedProduct:
+        v = job.variant
+        name = job.input_path("product").name
         rgba = self._open(job, "product")
-        warnings, backdrop = [], None
-        if job.input_path("mask"):
-            alpha = np.asarray(self._open(job, "mask").convert("L"))
-        elif imaging.has_alpha(rgba):
-            alpha = np.asarray(rgba.getchannel("A"))
+        mask = np.asarray(self._open(job, "mask").convert("L")) if job.input_path("mask") else None
+        dye_file = np.asarray(self._open(job, "recolour_mask").convert("L")) if job.input_path("recolour_mask") \
+            else None
+        kind, kind_confidence, kind_reason = self.guard(job, "product", lambda: imaging.photo_kind(
+            rgba, mask_given=mask is not None, kind=v.product.photo))
+        if kind in ("cutout", "scene") and (kind == "scene") != v.scene:
+            kind, kind_confidence, kind_reason = ("scene" if v.scene else "cutout"), 1.0, ""  # the matrix's word
+        if kind == "scene" and dye_file is not None:  # the recolour mask is the garment: nothing to look for
+            return self._prepare_scene(job, rgba, None, dye_file, photo_warnings(name, kind, kind_confidence,
+                                                                                 kind_reason))
+        found = self.guard(job, "product", lambda: imaging.analyse_photo(
+            rgba, mask=mask, kind=kind if kind in ("cutout", "scene") else "auto",
+            seed=_seed(v.product.print_area) if kind == "scene" else None))
+        warnings = photo_warnings(name, kind, kind_confidence, kind_reason, found)
+        if found.kind == "scene":
+            return self._prepare_scene(job, rgba, found.silhouette, dye_file, warnings)
+        alpha = _alpha8(found.silhouette)
+        if found.foreground is not None:  # a cut-out's matte comes with its colours cleaned of the backdrop
+            rgba = Image.fromarray(np.dstack([_alpha8(found.foreground), alpha]), "RGBA")
         else:
-            alpha, confidence = self.guard(job, "product", lambda: imaging.auto_cutout(rgba))
-            backdrop = imaging.estimate_backdrop(rgba)
-            if confidence < LOW_CONFIDENCE:
-                warnings.append(f"{job.input_path('product').name}: the automatic cut-out has low confidence "
-                                f"({confidence:.2f}); give the product a `mask:` file (white = product)")
-        rgba = imaging.apply_alpha(rgba, alpha, backdrop=backdrop)
-        if job.input_path("recolour_mask"):
-            dye = np.asarray(self._open(job, "recolour_mask").convert("L"))
+            rgba = self.guard(job, "mask" if mask is not None else "product", lambda: imaging.apply_alpha(rgba, alpha))
+        if dye_file is not None:
+            dye = dye_file
         else:  # the garment's own colour, not its old print or a differently coloured lining
             dye = self.guard(job, "product", lambda: imaging.estimate_dye_mask(rgba))
         dye = np.minimum(dye, alpha)
         prep = self.guard(job, "product", lambda: imaging.prepare_recolour(rgba, dye))
-        return PreparedProduct(rgba, prep, imaging.luminance_field(rgba), backdrop, warnings)
+        return PreparedProduct(rgba, prep, imaging.luminance_field(rgba), found.backdrop, warnings, found.kind)
+
+    def _prepare_scene(self, job, rgba: Image.Image, silhouette: np.ndarray | None, dye_file: np.ndarray | None,
+                       warnings: list[str]) -> PreparedProduct:
+        """A scene photo: the whole photo kept opaque, only the garment (the segmentation's soft
+        `silhouette`, or the recolour mask) dyed, the design clipped to the garment."""
+        photo = rgba.convert("RGB").convert("RGBA")  # opaque: nothing of the setting is cut away
+        garment = dye_file if dye_file is not None else _alpha8(silhouette)
+        role = "recolour_mask" if dye_file is not None else "product"
+        on_garment = self.guard(job, role, lambda: imaging.apply_alpha(photo, garment, backdrop=None))
+        prep = None
+        if garment.any():
+            dye = garment if dye_file is not None else np.minimum(
+                self.guard(job, "product", lambda: imaging.estimate_dye_mask(on_garment)), garment)
+            if dye.any():
+                prep = self.guard(job, "product", lambda: imaging.prepare_recolour(photo, dye))
+        return PreparedProduct(photo, prep, imaging.luminance_field(on_garment), None, warnings, "scene",
+                               garment=on_garment)
+
+    @staticmethod
+    def _recolour(product: PreparedProduct, hex_: str) -> Image.Image:
+        if product.recolour is None:  # a scene whose garment was not found: the photo as it is
+            return product.rgba.copy()
+        return imaging.recolour(product.recolour, product.rgba, hex_)
 
     def _dye(self, job, product: PreparedProduct) -> Image.Image:
         v = job.variant
-        dyed = self.guard(job, "product", lambda: imaging.recolour(product.recolour, product.rgba, v.colour.hex))
+        dyed = self.guard(job, "product", lambda: self._recolour(product, v.colour.hex))
         if v.design is None or v.product.print_area is None:
             return dyed
         layer = self._caches["design_layers"].get_or((product_key(job), input_sha(job, "design")), lambda: self.guard(
             job, "design", lambda: imaging.prepare_design(
-                product.rgba, self._open(job, "design"), v.product.print_area, shading=product.shading,
+                product.silhouette, self._open(job, "design"), v.product.print_area, shading=product.shading,
                 displacement=self.displacement)))
         return imaging.apply_design(dyed, layer)  # the warp and the folds are the same in every colour
 
@@ -224,8 +279,43 @@ def input_sha(job, role: str) -> str | None:
 
 
 def product_key(job) -> tuple:
-    """What a product's preparation depends on: its photo, mask and recolour mask."""
-    return (input_sha(job, "product"), input_sha(job, "mask"), input_sha(job, "recolour_mask"))
+    """What a product's preparation depends on: its photo, mask and recolour mask, what the catalog
+    says the photo is, and for a scene the print area (where its garment is looked for)."""
+    p = job.variant.product
+    scene = job.variant.scene
+    return (input_sha(job, "product"), input_sha(job, "mask"), input_sha(job, "recolour_mask"), p.photo, scene,
+            tuple(_seed(p.print_area) or ()) if scene else None)
+
+
+def _seed(print_area) -> list[tuple[float, float]] | None:
+    return [(float(x), float(y)) for x, y in print_area] if print_area else None
+
+
+def _alpha8(a: np.ndarray | None) -> np.ndarray:
+    """A float [0, 1] array as uint8 (an all-zero mask for None)."""
+    if a is None:
+        return np.zeros((1, 1), np.uint8)
+    return np.clip(np.rint(np.asarray(a, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def photo_warnings(name: str, kind: str, kind_confidence: float, kind_reason: str,
+                   found: imaging.PhotoAnalysis | None = None) -> list[str]:
+    """The automatic decisions about a product photo `name` that are unsure (whether it is a
+    scene, the garment found in it, the cut-out's matte), each naming the file, the decision,
+    its confidence and what to do."""
+    out = []
+    if kind in ("cutout", "scene") and kind_confidence < LOW_CONFIDENCE:
+        other = "cutout" if kind == "scene" else "scene"
+        out.append(f"{name}: taken for a {'scene photo' if kind == 'scene' else 'cut-out'} with low confidence "
+                   f"({kind_confidence:.2f}): {kind_reason}; set `photo: {kind}` or `photo: {other}` on the product")
+    if found is not None and found.confidence < LOW_CONFIDENCE:
+        if found.kind == "scene":
+            what = "nothing was recoloured" if found.reason == imaging.photo.NO_SEED_REASON \
+                else f"the garment was found with low confidence ({found.confidence:.2f})"
+            out.append(f"{name}: scene photo; {what}: {found.reason}")
+        elif found.kind == "cutout":
+            out.append(f"{name}: the automatic cut-out has low confidence ({found.confidence:.2f}): {found.reason}")
+    return out
 
 
 def background_key(job) -> tuple:

@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from mockups.catalog._yaml import Document
+from mockups.catalog.schema import AS_SHOT
 from mockups.errors import Problem, did_you_mean
 from mockups.limits import MAX_PIXELS
 from mockups.plugins import backend_names
@@ -66,9 +67,9 @@ def _duplicate_ids(doc: Document) -> list[Problem]:
     return problems
 
 
-def _ref(doc: Document, path: tuple, value, section: str, what: str) -> list[Problem]:
+def _ref(doc: Document, path: tuple, value, section: str, what: str, also: tuple[str, ...] = ()) -> list[Problem]:
     known = _ids(doc, section)
-    if not isinstance(value, str) or value in known:
+    if not isinstance(value, str) or value in known or value in also:
         return []
     listed = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + ", ..."
     return [doc.problem(path, f"unknown {what} '{value}'{did_you_mean(value, known)}; "
@@ -95,14 +96,18 @@ def _references(doc: Document) -> list[Problem]:
                 continue
             for key, section in (("product", "products"), ("colour", "colours"), ("background", "backgrounds"),
                                  ("design", "designs"), ("channel", "channels")):
-                if key in rule:
-                    problems += _ref(doc, ("matrix", kind, j, key), rule[key], section, key)
+                if key in rule:  # a scene product's variants have the background 'as-shot'
+                    problems += _ref(doc, ("matrix", kind, j, key), rule[key], section, key,
+                                     (AS_SHOT,) if key == "background" else ())
     return problems
 
 
 def _backgrounds(doc: Document) -> list[Problem]:
     problems = []
     for i, bg in _items(doc, "backgrounds"):
+        if bg.get("id") == AS_SHOT:
+            problems.append(doc.problem(("backgrounds", i, "id"), f"the background id '{AS_SHOT}' is reserved: it "
+                                        "names a scene photo's own setting; choose another id"))
         given = [k for k in _BG_KINDS if bg.get(k) is not None]
         empty = [k for k in _BG_KINDS if k in bg and bg[k] is None]  # reported as empty by the shape check
         if len(given) > 1 or not given and not empty:

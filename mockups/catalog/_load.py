@@ -47,6 +47,12 @@ class Catalog:
         return {}
 
     @cached_property
+    def memo(self) -> dict[str, Any]:
+        """Facts derived from the catalog's files by the layers above (the matrix's photo kinds),
+        kept for as long as this catalog object: computed once per build."""
+        return {}
+
+    @cached_property
     def colours(self) -> dict[str, Colour]:
         return {c.id: c for c in self.model.colours}
 

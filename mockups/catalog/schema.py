@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError, core_schema
 HEX_RE = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+AS_SHOT = "as-shot"  # the background id of a scene product's variants: the photo's own setting
 
 
 def _empty(expected: str) -> PydanticCustomError:
@@ -242,6 +243,16 @@ class Product(Strict):
                     Given("one of 'scene', 'recolour', 'design' or 'restyle'")] = Field(
         None, description="openai edit mode")
     caption: Annotated[Caption | None, Given("a caption (a mapping with text: ...)")] = None
+    photo: Literal["auto", "cutout", "scene"] = Field(
+        "auto", description="what the photo shows when it has no alpha and no `mask`: cutout = the product on a "
+                            "plain backdrop (cut out and placed on each background), scene = the product worn or in "
+                            "a setting (the photo is kept as shot, only the garment is recoloured and printed on; "
+                            "the catalog's backgrounds are not used: its variants have the background id "
+                            "'as-shot'), auto = decided from the photo")
+    scene_fit: Literal["crop", "pad"] = Field(
+        "crop", description="how a scene photo fills a channel of another aspect: crop = cover the canvas, centred; "
+                            "pad = show the whole photo, padded with the channel's background colour or a blurred "
+                            "extension of its edges")
 
 
 class Colour(Strict):
@@ -274,7 +285,7 @@ class Background(Strict):
         for k in ("image", "gradient", "sweep", "colour"):
             if getattr(self, k) is not None:
                 return k
-        return "prompt"
+        return AS_SHOT if self.id == AS_SHOT and self.prompt is None else "prompt"
 
 
 class Design(Strict):

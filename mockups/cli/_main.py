@@ -75,9 +75,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=3, metavar="N", help="retries for transient errors (default 3)")
     p.add_argument("--summary", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("--no-gallery", action="store_true", help="skip the HTML gallery")
+    p.add_argument("--no-inspect", action="store_true",
+                   help="skip the products' overlays (build/inspect/<SKU>.png, as `mockups inspect` draws them)")
 
     sub.add_parser("gallery", help="rebuild the HTML gallery from the last build's manifest",
                    parents=[catalog, folders, logs])
+
+    p = sub.add_parser("inspect", help="draw what the tool sees in each product photo: silhouette, dyeable area, "
+                                       "print area, and how sure it is", parents=[catalog, selection, folders, logs])
+    p.add_argument("--out", metavar="DIR", help="write the overlays into DIR (default: build/inspect/)")
+    p.add_argument("--force", action="store_true", help="redraw every overlay, even those whose inputs are unchanged")
 
     p = sub.add_parser("clean", help="delete cache objects that no manifest refers to",
                        parents=[catalog, folders, logs])

@@ -117,7 +117,7 @@ class Progress:
 def cmd_build(args) -> int:
     options = _options(args, force=args.force, jobs=args.jobs, fail_fast=args.fail_fast,
                        max_cost=args.max_cost, retries=args.retries, requests_per_minute=args.rpm,
-                       gallery=not args.no_gallery)
+                       gallery=not args.no_gallery, inspect=not args.no_inspect)
     if args.check:
         return _check(args, options)
     first = prepare(args.catalog, options)  # validate early and size the progress bar
@@ -204,6 +204,53 @@ def cmd_gallery(args) -> int:
     path = write_gallery(build_dir, catalog, store=ObjectStore(cache_dir))
     print(f"gallery: {path}")
     return OK
+
+
+def cmd_inspect(args) -> int:
+    """A line per product (what was found in its photo, and where its overlay is), warnings on stderr."""
+    from mockups.catalog import load_catalog
+    from mockups.engine.cache import StatCache
+    from mockups.engine.pipeline import folders
+    from mockups.matrix import expand, select_checked
+    from mockups.review.inspect import FOLDER, inspect_products
+
+    catalog = load_catalog(args.catalog)
+    _warn(catalog.warnings)
+    only, shard = Selection.parse(args.only), Shard.parse(args.shard)
+    products = list(catalog.model.products)
+    if only or shard:  # the products of the selected variants (FilterError if it selects nothing)
+        chosen = {v.product.sku for v in select_checked(expand(catalog), only, shard)}
+        products = [p for p in products if p.sku in chosen]
+    build_dir, cache_dir = folders(catalog, BuildOptions(build_dir=args.build_dir, cache_dir=args.cache_dir))
+    stat = StatCache(cache_dir / "stat.json")
+    found = inspect_products(catalog, products, folder=Path(args.out) if args.out else build_dir / FOLDER,
+                             hash_file=stat.hash, force=args.force)
+    stat.save()
+    rows = [(f.sku, f.photo, f.kind_text, f.found_text, f.print_area_text) for f in found if f.ok]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
+    for f in found:
+        if not f.ok:
+            print(f"failed {f.sku}: {f.error}", file=sys.stderr)
+            continue
+        cells = (f.sku, f.photo, f.kind_text, f.found_text)
+        aligned = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+        print(f"{aligned}  {f.print_area_text}  -> {_shown(f.overlay)}")
+        for w in f.warnings:
+            print(f"warning: {f.sku}: {w}", file=sys.stderr)
+    written = sum(1 for f in found if f.written)
+    failed = sum(1 for f in found if not f.ok)
+    print(f"{len(found)} product{'s' if len(found) != 1 else ''}: {written} overlay{'s' if written != 1 else ''} "
+          f"drawn, {len(found) - written - failed} up to date" + (f", {failed} failed" if failed else ""))
+    return FAILED if failed else OK
+
+
+def _shown(path) -> str:
+    """A path relative to the current folder when it is inside it, else as it is."""
+    path = Path(path)
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def cmd_clean(args) -> int:

@@ -6,6 +6,7 @@ Layout of the cache folder (default `.mockups-cache/` beside the catalog):
     objects/ab/<key>.json          what made it: model, usage, cost, size, sha256 (written first)
     objects/ab/<key>.thumb.webp    its gallery thumbnail
     stat.json                      path -> [size, mtime_ns, sha256] of files already hashed
+    photo-kinds.json               photo sha256:kind given:version -> [kind, confidence, reason] (matrix.photo_kinds)
 
 Every write is atomic (a temporary file in the same folder, then rename), so a killed build leaves
 either the whole object or nothing, and the next build picks up every object that was finished.
@@ -205,3 +206,32 @@ class StatCache:
 def _stat_entry(value) -> bool:
     return (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) for v in value[:2])
             and isinstance(value[2], str))
+
+
+class JsonMemo(dict):
+    """A dict of plain values kept in a JSON file of the cache folder (the photo kinds the matrix
+    found, by content hash): read when made, written by `save` if anything was added. A damaged
+    file only costs the work again."""
+
+    def __init__(self, file: Path | None):
+        super().__init__()
+        self.file = file
+        if file and file.exists():
+            try:
+                found = json.loads(file.read_text())
+            except (ValueError, OSError) as e:
+                logger.info("%s is unreadable (%s): it is made again", file, e)
+                found = {}
+            if isinstance(found, dict):
+                super().update(found)
+        self.dirty = False
+
+    def __setitem__(self, key, value) -> None:
+        if self.get(key) != value:
+            self.dirty = True
+        super().__setitem__(key, value)
+
+    def save(self) -> None:
+        if self.file and self.dirty:
+            atomic_write(self.file, json.dumps(self, sort_keys=True).encode())
+            self.dirty = False

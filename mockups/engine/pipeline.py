@@ -32,13 +32,13 @@ import pydantic
 from mockups.backends.base import Backend, backend_class, get_backend
 from mockups.catalog import Catalog, load_catalog, problems_from
 from mockups.engine import manifest
-from mockups.engine.cache import ObjectStore, StatCache, place, remove_temporaries
+from mockups.engine.cache import JsonMemo, ObjectStore, StatCache, place, remove_temporaries
 from mockups.engine.events import BuildEvent, JobFailed, JobFinished, Outcome
 from mockups.engine.plan import ItemStatus, Plan, make_plan
 from mockups.engine.runner import Runner, RunOptions
 from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
 from mockups.jobs import Job, make_job
-from mockups.matrix import Selection, Shard, Variant, expand, select_checked
+from mockups.matrix import PhotoKind, Selection, Shard, Variant, expand, photo_kinds, select_checked
 from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ class BuildOptions:
       starting jobs once it is spent (USD); `retries`: for transient errors;
       `requests_per_minute`: a shared rate limit.
     - `build_dir`, `cache_dir`: default `build/` and `.mockups-cache/` beside the catalog;
-      `gallery`: write the HTML gallery at the end.
+      `gallery`: write the HTML gallery at the end; `inspect`: write each selected product's
+      overlay (`build/inspect/<SKU>.png`, what `mockups inspect` draws; redrawn only when its
+      inputs change), which the gallery links.
     """
 
     backend: str | None = None
@@ -74,6 +76,7 @@ class BuildOptions:
     build_dir: str | os.PathLike | None = None
     cache_dir: str | os.PathLike | None = None
     gallery: bool = True
+    inspect: bool = True
 
 
 @dataclass
@@ -91,6 +94,8 @@ class Prepared:
     store: ObjectStore
     stat: StatCache
     warnings: list = field(default_factory=list)
+    photo_kinds: dict[str, PhotoKind] = field(default_factory=dict)  # by SKU: which products are scenes
+    memo: JsonMemo | None = None  # the cache folder's photo kinds, saved by a build
 
 
 @dataclass(frozen=True)
@@ -144,12 +149,13 @@ def folders(catalog: Catalog, options: BuildOptions) -> tuple[Path, Path]:
     return build_dir.resolve(), cache_dir.resolve()
 
 
-def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, stat: StatCache) -> list[Job]:
+def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, stat: StatCache,
+                hash_file: Callable[[Path], str] | None = None) -> list[Job]:
     """Render every prompt and make every job; a template error is a catalog-level failure."""
     renderer = PromptRenderer(catalog)
     jobs: list[Job] = []
     errors: dict[str, str] = {}
-    hash_file = functools.lru_cache(maxsize=None)(stat.hash)  # each input is hashed once per build
+    hash_file = hash_file or functools.lru_cache(maxsize=None)(stat.hash)  # each input is hashed once per build
     for v in variants:
         try:
             prompt = renderer.render(v)
@@ -206,12 +212,15 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
     only, shard = Selection.of(options.only), Shard.of(options.shard)
-    variants = expand(catalog)
-    selected = select_checked(variants, only, shard)  # FilterError if --only or --shard selects nothing
     build_dir, cache_dir = folders(catalog, options)
-    backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute)
     stat = StatCache(cache_dir / "stat.json")
-    jobs = render_jobs(catalog, selected, backend, stat)
+    hash_file = functools.lru_cache(maxsize=None)(stat.hash)  # each input is hashed once per build
+    memo = JsonMemo(cache_dir / "photo-kinds.json")
+    kinds = photo_kinds(catalog, hash_file=hash_file, memo=memo)
+    variants = expand(catalog, kinds)
+    selected = select_checked(variants, only, shard)  # FilterError if --only or --shard selects nothing
+    backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute)
+    jobs = render_jobs(catalog, selected, backend, stat, hash_file)
     problems = backend.check(catalog, jobs)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -219,10 +228,36 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     store = ObjectStore(cache_dir)
     plan = make_plan(jobs, build_dir, store, stat, estimate=backend.estimate,
                      all_selected=not (only or shard), force=options.force)
-    warnings = sorted(set(catalog.warnings) | set(problems))
+    warnings = sorted(set(catalog.warnings) | set(problems) | set(photo_warnings(catalog, kinds)))
     logger.info("%s: %d variants, %d selected; backend %s; plan: %s", catalog.file.name, len(variants),
                 len(selected), backend.name, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n) or "nothing")
-    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings)
+    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings, kinds, memo)
+
+
+def photo_warnings(catalog: Catalog, kinds: dict[str, PhotoKind]) -> list:
+    """What the catalog should know of its products' photos: a scene keeps its own setting (the
+    catalog's backgrounds are not used), a scene needs a print area or a recolour mask to find its
+    garment, and `photo: scene` means nothing on a photo with an alpha channel."""
+    out = []
+    for i, product in enumerate(catalog.model.products):
+        kind = kinds.get(product.sku)
+        if kind is None:
+            continue
+        if kind.scene:
+            how = "`photo: scene`" if kind.forced else f"classified so with confidence {kind.confidence:.2f}"
+            out.append(catalog.doc.problem(("products", i), f"{product.sku} is a scene photo: its own setting is "
+                                           f"kept, the catalog's backgrounds are not used (its variants have the "
+                                           f"background 'as-shot'; {how})", severity="warning"))
+            if product.print_area is None and product.recolour_mask is None:
+                out.append(catalog.doc.problem(("products", i), f"{product.sku} is a scene photo with neither a "
+                                               f"print_area nor a recolour_mask: its garment cannot be found, so "
+                                               f"nothing is recoloured; give the product a print_area on the "
+                                               f"garment or a recolour_mask:", severity="warning"))
+        elif product.photo == "scene" and kind.kind == "alpha":
+            out.append(catalog.doc.problem(("products", i, "photo"), f"photo: scene is not used: "
+                                           f"{product.image} has an alpha channel, which is its silhouette",
+                                           severity="warning"))
+    return out
 
 
 def plan(catalog: Catalog | str | os.PathLike, options: BuildOptions | None = None, **overrides) -> Plan:
@@ -274,6 +309,8 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         writer.remove(plan.removed)
         writer.save()
         prepared.stat.save()
+        if prepared.memo is not None:
+            prepared.memo.save()
         if not report.interrupted:
             report.warnings = output_warnings(prepared, writer.entries)
             finish_outputs(prepared, options, writer.entries)
@@ -319,10 +356,16 @@ def _about(job: Job, text: str, root: Path) -> tuple[str | None, str]:
 
 
 def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> None:
-    """Contact sheets and the gallery, from the manifest's entries."""
+    """Contact sheets, the products' overlays and the gallery, from the manifest's entries."""
     from mockups.review.grid import write_grids
 
     write_grids(prepared.build_dir, prepared.catalog, prepared.store, entries)
+    if options.inspect:  # before the gallery, which links them
+        from mockups.review.inspect import write_overlays
+
+        for found in write_overlays(prepared.build_dir, prepared.catalog, prepared.jobs, prune=True):
+            if found.error:  # the product's variants fail or warn with the same error
+                logger.debug("no overlay of %s: %s", found.sku, found.error)
     if options.gallery:
         from mockups.review.gallery import write_gallery
 

@@ -110,11 +110,12 @@ def _process_chunk(jobs: list[Job]) -> list[tuple[bool, dict | str, bool, str | 
 
 
 def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
-    """Consecutive jobs that share work, at most `limit` each: whole products when there are enough
-    of them to keep every worker busy (each product prepared by one worker only), else looks (a
-    product in one colour: its recolour and design done once)."""
+    """Consecutive jobs that share work, at most `limit` each: whole products when there are at
+    least as many as workers (each product prepared by one worker only: a photo's cut-out or scene
+    segmentation takes seconds), else looks (a product in one colour: its recolour and design done
+    once), so that every worker has work."""
     products = {job.inputs.get("product") for job in jobs}
-    by_product = len(products) >= 2 * workers
+    by_product = len(products) >= workers
     out: list[list[Job]] = []
     last = None
     for job in jobs:

@@ -8,19 +8,23 @@ variant names).
 Pipeline used by ``local.py``::
 
     photo = open_image(path)                                  # RGBA, oriented, 8-bit
-    if not has_alpha(photo):
-        alpha, confidence = auto_cutout(photo)                # warn if confidence < ~0.5
-        photo = apply_alpha(photo, alpha, backdrop=estimate_backdrop(photo))
+    found = analyse_photo(photo, seed=print_area)             # alpha | mask | cutout (matte) | scene (garment)
+    # warn when found.kind_confidence or found.confidence < LOW_CONFIDENCE (found.reason says what to do)
+    photo = apply_alpha(photo, found.silhouette)              # a cut-out: found.foreground (decontaminated)
     dye_mask = estimate_dye_mask(photo)                       # or a recolour mask file
     prep = prepare_recolour(photo, dye_mask)                  # once per product
     dyed = recolour(prep, photo, "#1F2A44")                   # per colour
     printed = place_design(dyed, logo, corners, shading=luminance_field(photo))
     bg = make_background("studio", (1024, 1024), colour="#F2F2F0")
     canvas = compose(printed, bg, (1024, 1024), fill=0.8)
+    # a scene keeps its setting: the dyed photo itself, opaque, framed instead of composed:
+    # canvas = frame(dyed, (1024, 1024), fit="crop")         # or "pad" (a colour or blurred edges)
     canvas = draw_text(canvas, "$24", badge=True, position=("top", "right"), size_px=40)
     data = encode(canvas, "webp", metadata={...}); preview = thumbnail(canvas)
 
-Implementation modules: ``_colour`` (Lab, CIEDE2000, recolour), ``_cutout``
+``photo`` (:func:`analyse_photo`: what a photo is and where its product or
+garment is) builds on ``segment`` (classify_photo, segment_garment) and
+``matting`` (matte_cutout). Implementation modules: ``_colour`` (Lab, CIEDE2000, recolour), ``_cutout``
 (auto cut-out, labelling), ``_warp`` (design placement), ``_scene``
 (backgrounds, shadow, compose), ``_text`` and ``_io`` (reading/encoding).
 """
@@ -49,6 +53,7 @@ from mockups.imaging._scene import (
     contact_shadow,
     cover_fit,
     decontaminate,
+    frame,
     make_background,
     place,
     placement_shadow,
@@ -65,6 +70,7 @@ from mockups.imaging._warp import (
     rect_to_corners,
     validate_quad,
 )
+from mockups.imaging.photo import LOW_CONFIDENCE, PhotoAnalysis, analyse_photo, photo_kind
 
 __all__ = [
     "ImagingError",
@@ -94,6 +100,11 @@ __all__ = [
     "apply_alpha",
     "decontaminate",
     "label",
+    # photo analysis
+    "PhotoAnalysis",
+    "analyse_photo",
+    "photo_kind",
+    "LOW_CONFIDENCE",
     # design
     "rect_to_corners",
     "validate_quad",
@@ -106,6 +117,7 @@ __all__ = [
     # scene
     "make_background",
     "cover_fit",
+    "frame",
     "contact_shadow",
     "compose",
     "place",

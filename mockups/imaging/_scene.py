@@ -12,8 +12,8 @@ from PIL import Image
 from mockups.imaging._colour import _encode_srgb, linear_to_srgb8, srgb_to_linear
 from mockups.imaging._common import ImagingError, bleed_colour, gaussian_blur, parse_hex, rgba_array, smoothstep
 
-__all__ = ["make_background", "contact_shadow", "decontaminate", "apply_alpha", "compose", "place", "blend",
-           "placement_shadow", "Placement", "shade"]
+__all__ = ["frame", "FRAME_FITS", "make_background", "contact_shadow", "decontaminate", "apply_alpha", "compose",
+           "place", "blend", "placement_shadow", "Placement", "shade"]
 
 _BAYER = (np.array([[0, 32, 8, 40, 2, 34, 10, 42], [48, 16, 56, 24, 50, 18, 58, 26],
                     [12, 44, 4, 36, 14, 46, 6, 38], [60, 28, 52, 20, 62, 30, 54, 22],
@@ -100,6 +100,38 @@ def cover_fit(image: Image.Image, size: tuple[int, int], focus: tuple[float, flo
     top = min(max(focus[1] * sh - h / 2, 0.0), sh - h) / scale
     box = (left, top, left + w / scale, top + h / scale)
     return image.resize((w, h), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+
+
+FRAME_FITS = ("crop", "pad")
+
+
+def frame(image: Image.Image, size: tuple[int, int], *, fit: str = "crop", colour: str | None = None) -> Image.Image:
+    """A whole photo (a scene: no cut-out) framed on a canvas of ``size`` (w, h), as RGB.
+
+    ``fit="crop"``: cover the canvas, centred (:func:`cover_fit`); ``fit="pad"``: the whole
+    photo, contained and centred, the rest filled with ``colour`` (hex) or, without one, a
+    blurred extension of the photo's edges. The photo's pixels are only resampled: where two
+    photos are equal, so are their frames (away from a resampling kernel's reach)."""
+    w, h = _check_size(size)
+    if fit not in FRAME_FITS:
+        raise ImagingError(f"unknown fit {fit!r} (use one of {', '.join(FRAME_FITS)})")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    if fit == "crop":
+        return cover_fit(rgb, (w, h))
+    scale = min(w / rgb.width, h / rgb.height)
+    sw, sh = min(w, max(1, round(rgb.width * scale))), min(h, max(1, round(rgb.height * scale)))
+    inner = rgb.resize((sw, sh), Image.Resampling.LANCZOS, reducing_gap=3.0) if (sw, sh) != rgb.size else rgb.copy()
+    left, top = (w - sw) // 2, (h - sh) // 2
+    if (sw, sh) == (w, h):
+        return inner
+    if colour is not None:
+        canvas = Image.new("RGB", (w, h), parse_hex(colour))
+    else:  # the edges stretched outwards and blurred: the padding reads as out-of-focus surroundings
+        arr = np.asarray(inner, dtype=np.float32) / 255.0
+        padded = np.pad(arr, ((top, h - sh - top), (left, w - sw - left), (0, 0)), mode="edge")
+        canvas = _to_image(np.clip(gaussian_blur(padded, 0.03 * max(w, h)), 0.0, 1.0))
+    canvas.paste(inner, (left, top))
+    return canvas
 
 
 def make_background(kind: str, size: tuple[int, int], **spec) -> Image.Image:

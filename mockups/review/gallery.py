@@ -12,7 +12,9 @@ the rest. The files are `gallery.html.j2` (the page; extend `gallery-base.html.j
 block), `gallery.css`, `gallery-custom.css` (empty: for a few overrides) and `gallery.js`.
 
 `write_gallery(..., plan=...)` (after a build) records what changed in `gallery/changes.json`;
-without a plan (`mockups gallery`) the marks are read back from that file.
+without a plan (`mockups gallery`) the marks are read back from that file. A product whose
+overlay is in `build/inspect/` (`mockups inspect`, or a build) gets an "inspect" link to it in
+the lightbox and the matrix view.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from mockups.review._gallery_data import (
     sort_key,
     write_if_changed,
 )
+from mockups.review.inspect import overlay_links
 
 THEME = RESOURCES / "gallery"
 PAGE = "gallery.html.j2"
@@ -108,29 +111,32 @@ def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None,
     doc = _record(folder, plan, entries, store) if plan is not None else load_changes(folder)
     env = theme_environment(project_templates(catalog))
     versions = write_theme(env, folder)
-    stamp = _stamp(build_dir, catalog, doc, env, versions)
+    overlays = overlay_links(build_dir, {str(e.get("sku")) for e in entries.values() if e.get("sku")})
+    stamp = _stamp(build_dir, catalog, doc, env, versions, overlays)
     if (folder / "index.html").exists() and (folder / "thumbs").is_dir() and _read(folder / STAMP) == stamp:
         return folder / "index.html"
     marks, removed = current_marks(doc, entries)
     thumbs = place_thumbs(entries, build_dir, folder, store)
-    data = page_data(entries, catalog, thumbs, marks, removed)
+    data = page_data(entries, catalog, thumbs, marks, removed, overlays)
     html = render_page(env, page_context(data, catalog, versions), catalog)
     write_if_changed(folder / "index.html", html.encode())
     prune(folder / "thumbs", {t.rsplit("/", 1)[-1] for t in thumbs.values()})
     prune(folder / "previous", _referenced(doc))
     write_if_changed(build_dir / "index.html", REDIRECT)
-    write_if_changed(folder / STAMP, _stamp(build_dir, catalog, doc, env, versions).encode())  # as left now
+    write_if_changed(folder / STAMP, _stamp(build_dir, catalog, doc, env, versions, overlays).encode())  # as left now
     return folder / "index.html"
 
 
 STAMP = ".stamp"
 
 
-def _stamp(build_dir: Path, catalog, doc: dict, env: jinja2.Environment, versions: dict) -> str:
+def _stamp(build_dir: Path, catalog, doc: dict, env: jinja2.Environment, versions: dict,
+           overlays: dict[str, str] | None = None) -> str:
     """A digest of everything the page is made from."""
     from mockups._version import __version__
 
     h = hashlib.sha256(__version__.encode())
+    h.update(json.dumps(overlays or {}, sort_keys=True).encode())  # the products' overlays linked
     h.update(_read_bytes(build_dir / manifest.NAME))
     h.update(json.dumps(doc, sort_keys=True, default=str).encode())
     h.update(json.dumps(versions, sort_keys=True).encode())
@@ -224,13 +230,15 @@ def _referenced(doc: dict) -> set[str]:
 
 
 def page_data(entries: dict[str, dict], catalog, thumbs: dict[str, str], marks: dict[str, dict],
-              removed: list[dict]) -> dict:
-    """Everything the page's script reads: variants in catalog order, filter groups, removed ones."""
+              removed: list[dict], overlays: dict[str, str] | None = None) -> dict:
+    """Everything the page's script reads: variants in catalog order, filter groups, removed ones,
+    and the URL of each product's overlay (`mockups inspect`) by SKU, where there is one."""
     order = catalog_order(catalog)
     ordered = sorted(entries.values(), key=partial(sort_key, order))
     records = [record(e, thumbs.get(e.get("id", "")), marks.get(e.get("id", ""))) for e in ordered]
     return {"variants": records, "facets": facets(records, order),
-            "removed": sorted(removed, key=lambda r: str(r.get("id"))), "summary": summary(records, removed)}
+            "removed": sorted(removed, key=lambda r: str(r.get("id"))), "summary": summary(records, removed),
+            "inspect": dict(sorted((overlays or {}).items()))}
 
 
 def summary(records: list[dict], removed: list[dict]) -> dict[str, int]:

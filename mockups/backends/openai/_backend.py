@@ -207,6 +207,8 @@ class OpenAIBackend(Backend):
         return check_jobs(self, catalog, jobs)
 
     def estimate(self, job) -> float:
+        if job.variant.scene:  # made locally (see render)
+            return 0.0
         return job_cost(self, job, self.plates.charge_once)
 
     def plan_notes(self, jobs) -> list[str]:
@@ -217,6 +219,9 @@ class OpenAIBackend(Backend):
     def render(self, job) -> Rendered:
         p = job.params
         v = job.variant
+        if v.scene:  # the photo's own setting is kept: only the garment changes, which the compositor does
+            return self.local_render(job, [f"{v.product.sku} is a scene photo: its own setting is kept, made "
+                                           f"locally (no OpenAI request)"])
         if p["mode"] == "scene" and p.get("strategy") == "plates":
             return self.plates.render(self, job)
         if p["mode"] == "scene" and p["product_lock"] and v.channel.background:

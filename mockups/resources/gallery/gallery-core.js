@@ -46,6 +46,21 @@
 
   G.warnings = (v) => (Array.isArray(v.warnings) ? v.warnings : []);
 
+  // The product's overlay (`mockups inspect`: silhouette, dyeable area, print area), if it has one.
+  const OVERLAYS = new Map(Object.entries(DATA.inspect || {}));
+  G.inspectUrl = (v) => OVERLAYS.get(v.sku) || null;
+
+  G.inspectLink = function (v, className) {
+    const url = G.inspectUrl(v);
+    if (!url) return null;
+    const a = G.el('a', className, 'inspect');
+    a.href = url;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    a.title = 'What the tool sees in the photo of ' + v.product + ': silhouette, dyeable area, print area';
+    return a;
+  };
+
   G.badges = function (v, saysFailed) {
     const box = G.el('span', 'badges');
     if (v.change) box.append(G.el('span', 'badge badge-' + v.change, v.change === 'new' ? 'New' : 'Changed'));

@@ -60,6 +60,12 @@
     term(dl, 'Cost', money(v.cost));
     term(dl, 'Built', when(v.built_at));
     term(dl, 'Output', v.output + (v.bytes ? ' (' + bytes(v.bytes) + ')' : ''));
+    const inspect = G.inspectLink(v, 'lb-inspect');
+    if (inspect) {
+      const dd = el('dd');
+      dd.append(inspect, document.createTextNode(' (what the tool sees in the photo)'));
+      dl.append(el('dt', null, 'Photo'), dd);
+    }
     if (v.change) {
       const why = v.reasons && v.reasons.length ? v.reasons.join(', ') : 'in this build';
       term(dl, v.change === 'new' ? 'New' : 'Changed', why);

@@ -100,7 +100,10 @@
     const backgrounds = [...new Set(group.items.map((i) => G.V[i].background))].sort(byRank('background'));
     const at = new Map(group.items.map((i) => [G.V[i].colour + '\u0000' + G.V[i].background, i]));
     const table = el('table', 'matrix');
-    table.append(el('caption', null, group.label));
+    const caption = el('caption', null, group.label);
+    const inspect = G.inspectLink(G.V[group.items[0]], 'm-inspect');
+    if (inspect) caption.append(' ', inspect);
+    table.append(caption);
     const colgroup = el('colgroup');
     for (let c = 0; c <= backgrounds.length; c++) colgroup.append(el('col'));
     const tbody = el('tbody');

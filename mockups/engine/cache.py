@@ -171,13 +171,9 @@ class StatCache:
         self.file = file
         self.entries: dict[str, list] = {}
         self.dirty = False
-        if file and file.exists():
-            try:
-                entries = json.loads(file.read_text())
-            except (ValueError, OSError) as e:
-                logger.info("%s is unreadable (%s): every input is hashed again", file, e)
-                entries = {}  # a damaged stat cache only costs a re-hash
-            self.entries = {k: v for k, v in entries.items() if _stat_entry(v)} if isinstance(entries, dict) else {}
+        if file and file.exists():  # a damaged stat cache only costs a re-hash
+            entries = _read_json(file, "every input is hashed again")
+            self.entries = {k: v for k, v in entries.items() if _stat_entry(v)}
 
     def hash(self, path: Path | str) -> str:
         key = os.fspath(path)
@@ -203,6 +199,16 @@ class StatCache:
             self.dirty = False
 
 
+def _read_json(file: Path, consequence: str) -> dict:
+    """The mapping a derived JSON file of the cache folder holds; {} (logged) if it is damaged."""
+    try:
+        found = json.loads(file.read_text())
+    except (ValueError, OSError) as e:
+        logger.info("%s is unreadable (%s): %s", file, e, consequence)
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def _stat_entry(value) -> bool:
     return (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) for v in value[:2])
             and isinstance(value[2], str))
@@ -217,13 +223,7 @@ class JsonMemo(dict):
         super().__init__()
         self.file = file
         if file and file.exists():
-            try:
-                found = json.loads(file.read_text())
-            except (ValueError, OSError) as e:
-                logger.info("%s is unreadable (%s): it is made again", file, e)
-                found = {}
-            if isinstance(found, dict):
-                super().update(found)
+            super().update(_read_json(file, "it is made again"))
         self.dirty = False
 
     def __setitem__(self, key, value) -> None:

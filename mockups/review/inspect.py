@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -284,6 +283,8 @@ def _png(image: Image.Image, key: str, found: Inspection) -> bytes:
     """The overlay as PNG, with the key and the findings in a tEXt chunk right after the header
     (where `Image.open` reads it without decoding the pixels). Encoded by OpenCV at a fast level:
     it leaves the GIL, so the products' overlays are encoded side by side."""
+    import cv2  # only when an overlay is drawn: the gallery imports this module for its links
+
     record = {k: v for k, v in asdict(found).items() if k not in ("overlay", "written")}
     text = json.dumps({"key": key, "record": record}, sort_keys=True)  # ASCII: tEXt is Latin-1
     ok, encoded = cv2.imencode(".png", np.asarray(image.convert("RGB"))[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
@@ -422,6 +423,8 @@ def _checkerboard(size: tuple[int, int], square: int) -> np.ndarray:
 def draw_overlay(photo: Image.Image, silhouette: np.ndarray, dye: np.ndarray, quad, found: Inspection) -> Image.Image:
     """The photo (RGB, same size) with the silhouette outlined, the dyeable area tinted, the print
     area's quad and corner coordinates drawn, and a caption of what was found."""
+    import cv2
+
     w, h = photo.size
     unit = max(0.6, max(w, h) / 1000.0)  # 1 px per 1000 px of the photo's longer side (fonts >= 10 px)
     rgba = np.asarray(photo if photo.mode == "RGBA" else photo.convert("RGBA"))

@@ -78,7 +78,10 @@ def job_key(job: Job) -> str:
 def variant_inputs(catalog: Catalog, variant: Variant) -> dict[str, Path]:
     """The input files of a variant, by role."""
     p = variant.product
-    found = {"product": p.image, "mask": p.mask, "recolour_mask": p.recolour_mask,
+    own = variant.image != p.image  # a placement's photo of its side: the product's masks are of another photo
+    found = {"product": variant.image, "mask": None if own else p.mask,
+             "recolour_mask": None if own else p.recolour_mask,
+             "old_print": None if own or p.old_print in ("auto", "remove", "keep") else p.old_print,
              "design": variant.design.image if variant.design else None,
              "background": variant.background.image}
     return {role: catalog.path(rel) for role, rel in found.items() if rel}

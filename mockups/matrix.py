@@ -1,6 +1,7 @@
 """Catalog -> ordered Variants.
 
-A product is made in each of its colours x backgrounds x designs x channels; `matrix.exclude`
+A product is made in each of its colours x backgrounds x designs x channels (a product with named
+`placements` in each placement x that placement's designs instead of its designs); `matrix.exclude`
 removes combinations and `matrix.include` adds them back or adds new ones (as GitHub Actions'
 matrix does: include is applied after exclude). Order is the catalog's own order, so it is stable.
 
@@ -31,7 +32,7 @@ from mockups.errors import CatalogError, MockupsError
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 FILTER_KEYS = {"sku": "product", "product": "product", "colour": "colour", "color": "colour",
-               "background": "background", "design": "design", "channel": "channel"}
+               "background": "background", "design": "design", "channel": "channel", "placement": "placement"}
 
 
 class FilterError(MockupsError):
@@ -39,9 +40,11 @@ class FilterError(MockupsError):
 
 
 _PATH_FIELDS = {"image", "mask", "recolour_mask"}
-_LATER_DEFAULTS = {"photo": "auto", "scene_fit": "crop"}
+_LATER_DEFAULTS = {"photo": "auto", "scene_fit": "crop", "cylinder": None, "scale": 1.0, "anchor": "center",
+                   "offset": [0.0, 0.0], "rotation": 0.0, "finish": "print", "placements": None, "material": "auto",
+                   "old_print": "auto"}
 _NONE = object()
-_SELECTION_FIELDS = {"colours", "backgrounds", "designs", "template"}
+_SELECTION_FIELDS = {"colours", "backgrounds", "designs", "template", "placements"}  # placements: the variant's own
 
 
 class _Dumps:
@@ -61,16 +64,20 @@ class _Dumps:
             found = self.memo[id(model)] = (model, data)
         return found[1]
 
-    def fields(self, product, colour, background, design, channel, photo: str | None = None) -> dict:
+    def fields(self, product, colour, background, design, channel, photo: str | None = None,
+               placement: str | None = None) -> dict:
         """The variant as data, without file paths (their bytes are hashed instead) or selection lists.
 
-        Product keys at their defaults that came after the first catalogs (`photo`, `scene_fit`) are
+        Product keys at their defaults that came after the first catalogs (`photo`, `scene_fit`...) are
         left out, so the keys of what those catalogs make do not change; `photo` ("cutout" or
-        "scene": a photo without alpha that is analysed) adds the analysis' version."""
+        "scene": a photo without alpha that is analysed) adds the analysis' version. A variant of a
+        named placement has that placement only (a change to another placement leaves it alone)."""
         out: dict[str, Any] = {"product": self(product, _SELECTION_FIELDS), "colour": self(colour),
                "background": self(background), "design": self(design), "channel": self(channel)}
         if photo in ("cutout", "scene"):
             out["photo"] = [photo, imaging.photo.VERSION]
+        if placement is not None:
+            out["placement"] = [placement, self(product.placements[placement], frozenset({"designs"}))]
         return out
 
 
@@ -86,22 +93,37 @@ class Variant:
     channel: Channel
     name_design: bool = False  # the product has several designs: the design id is part of the name
     fields: dict | None = field(default=None, compare=False, hash=False, repr=False)  # what shapes its look, as data
+    placement: str | None = None  # the named placement printed (None: the product's own print area)
 
     @classmethod
     def make(cls, dumps: _Dumps, product, colour, background, design, channel, name_design=False,
-             photo: str | None = None) -> Variant:
+             photo: str | None = None, placement: str | None = None) -> Variant:
         """`photo`: the product photo's kind (PhotoKind.kind), a part of the fields when it is analysed."""
         return cls(product, colour, background, design, channel, name_design,
-                   dumps.fields(product, colour, background, design, channel, photo))
+                   dumps.fields(product, colour, background, design, channel, photo, placement), placement)
 
     @property
     def stem(self) -> str:
-        parts = [self.colour.id, self.background.id] + ([self.design.id] if self.name_design and self.design else [])
+        parts = [self.colour.id, self.background.id] + ([self.placement] if self.placement else []) \
+            + ([self.design.id] if self.name_design and self.design else [])
         return "--".join(parts)
 
     @property
+    def print(self):
+        """Where the design goes and how it sits: the named placement, or the product itself (both
+        are `PrintFit`s: print_area or cylinder, scale, anchor, offset, rotation, finish)."""
+        return self.product.placements[self.placement] if self.placement and self.product.placements \
+            else self.product
+
+    @property
+    def image(self) -> str:
+        """The product photo the variant is made from (a placement may have a photo of its side)."""
+        own = self.product.placements[self.placement].image if self.placement and self.product.placements else None
+        return own or self.product.image
+
+    @property
     def id(self) -> str:
-        """Stable and readable: channel/SKU/colour--background[--design]."""
+        """Stable and readable: channel/SKU/colour--background[--placement][--design]."""
         return f"{self.channel.id}/{self.product.sku}/{self.stem}"
 
     @property
@@ -121,7 +143,8 @@ class Variant:
 
     def ids(self) -> dict[str, str | None]:
         return {"product": self.product.sku, "colour": self.colour.id, "background": self.background.id,
-                "design": self.design.id if self.design else None, "channel": self.channel.id}
+                "design": self.design.id if self.design else None, "channel": self.channel.id,
+                "placement": self.placement}
 
 
 # --- scene photos ----------------------------------------------------------------------------------
@@ -207,12 +230,26 @@ def _matches(rule: Rule, ids: dict) -> bool:
 
 
 def _allowed(catalog: Catalog, product: Product, scene: bool = False) -> tuple[list, list, list]:
+    """The product's colours, backgrounds and prints: (placement name or None, design or None) pairs."""
     colours = ([catalog.colours[c] for c in product.colours] if product.colours is not None
                else list(catalog.model.colours))
     backgrounds = ([AS_SHOT] if scene else [catalog.backgrounds[b] for b in product.backgrounds]
                    if product.backgrounds is not None else list(catalog.model.backgrounds))
-    designs = [catalog.designs[d] for d in product.designs] if product.designs else [None]
-    return colours, backgrounds, designs
+    prints: list[tuple[str | None, Design | None]]
+    if product.placements:
+        prints = [(name, catalog.designs[d]) for name, placement in product.placements.items()
+                  for d in (placement.designs if placement.designs is not None else product.designs or [])]
+    else:
+        prints = [(None, catalog.designs[d]) for d in product.designs] if product.designs else [(None, None)]
+    return colours, backgrounds, prints
+
+
+def _several_designs(product: Product, placement: str | None) -> bool:
+    """Whether the design id is a part of the variant's name: its print position has several designs."""
+    if placement is not None and product.placements:
+        p = product.placements[placement]
+        return len(p.designs if p.designs is not None else product.designs or []) > 1
+    return len(product.designs or []) > 1
 
 
 def expand(catalog: Catalog, kinds: Mapping[str, PhotoKind] | None = None) -> list[Variant]:
@@ -226,11 +263,12 @@ def expand(catalog: Catalog, kinds: Mapping[str, PhotoKind] | None = None) -> li
     out: dict[str, Variant] = {}
     dumps = _Dumps()
     for product in model.products:
-        colours, backgrounds, designs = _allowed(catalog, product, product.sku in scenes)
-        several = len(designs) > 1
+        colours, backgrounds, prints = _allowed(catalog, product, product.sku in scenes)
         photo = kinds[product.sku].kind if product.sku in kinds else None
-        for colour, background, design, channel in cartesian(colours, backgrounds, designs, model.channels):
-            v = Variant.make(dumps, product, colour, background, design, channel, several, photo)
+        for (placement, design), colour, background, channel in cartesian(prints, colours, backgrounds,
+                                                                          model.channels):
+            v = Variant.make(dumps, product, colour, background, design, channel,
+                             _several_designs(product, placement), photo, placement)
             if not any(_matches(rule, v.ids()) for rule in model.matrix.exclude):
                 out.setdefault(v.id, v)
     for rule in model.matrix.include:
@@ -249,23 +287,30 @@ def _included(catalog: Catalog, rule: Rule, dumps: _Dumps, kinds: Mapping[str, P
     for product in products:
         photo = kinds[product.sku].kind if product.sku in kinds else None
         scene = photo == "scene"
-        colours, backgrounds, designs = _allowed(catalog, product, scene)
+        colours, backgrounds, prints = _allowed(catalog, product, scene)
         colours = [catalog.colours[rule.colour]] if rule.colour else colours
         if rule.background == AS_SHOT_ID and not scene:
             continue  # 'as-shot' names a scene product's setting: a cut-out has none
         if rule.background and not scene:  # a scene keeps its setting, whatever background a rule names
             backgrounds = [catalog.backgrounds[rule.background]]
-        designs = [catalog.designs[rule.design]] if rule.design else designs
+        names = [None] if not product.placements else list(product.placements) if rule.placement is None \
+            else [rule.placement] if rule.placement in product.placements else []
+        if rule.design:  # a rule's design goes on each placement it names (as it goes on a product's print area)
+            prints = [(name, catalog.designs[rule.design]) for name in names if any(n == name for n, _ in prints)]
+        else:
+            prints = [(n, d) for n, d in prints if n in names]
         channels = [c for c in model.channels if rule.channel in (None, c.id)]
-        several = len(product.designs or []) > 1
-        for colour, background, design, channel in cartesian(colours, backgrounds, designs, channels):
-            found.append(Variant.make(dumps, product, colour, background, design, channel, several, photo))
+        for (placement, design), colour, background, channel in cartesian(prints, colours, backgrounds, channels):
+            found.append(Variant.make(dumps, product, colour, background, design, channel,
+                                      _several_designs(product, placement), photo, placement))
     return found
 
 
 def _ordered(catalog: Catalog, variants) -> list[Variant]:
     rank = catalog.order
-    return sorted(variants, key=lambda v: (rank["product"][v.product.sku], rank["colour"][v.colour.id],
+    return sorted(variants, key=lambda v: (rank["product"][v.product.sku],
+                                           list(v.product.placements or {}).index(v.placement) if v.placement
+                                           else -1, rank["colour"][v.colour.id],
                                            rank["background"].get(v.background.id, -1),
                                            rank["design"][v.design.id] if v.design else -1,
                                            rank["channel"][v.channel.id]))
@@ -277,7 +322,7 @@ class Selection:
 
     Each filter maps a key to globs: a variant matches when every key of the filter matches (AND),
     a key matching when any of its globs does (`fnmatch`, case-sensitive). Keys: `product` (or
-    `sku`), `colour` (or `color`), `background`, `design`, `channel`. An empty Selection (no
+    `sku`), `colour` (or `color`), `background`, `design`, `channel`, `placement`. An empty Selection (no
     filter) selects every variant. `parse` reads what `--only` takes; the constructor takes data:
 
         Selection.parse(["sku=TEE-*,colour=navy", "sku=MUG"])
@@ -495,7 +540,7 @@ def select_checked(variants: list[Variant], values: Selection | list[str] | None
 
 
 _PLURAL = {"product": "skus", "colour": "colours", "background": "backgrounds", "design": "designs",
-           "channel": "channels"}
+           "channel": "channels", "placement": "placements"}
 
 
 def _only_problems(variants: list[Variant], value: str, pairs) -> list[str]:

@@ -82,7 +82,7 @@ def test_selection_and_shard_errors_are_the_clis():
     with pytest.raises(FilterError) as e:
         Selection.parse(["size=big"])
     assert str(e.value) == ("--only 'size=big': expected key=value pairs with keys background, channel, colour, "
-                            "design, sku, e.g. sku=TEE-*,colour=navy")
+                            "design, placement, sku, e.g. sku=TEE-*,colour=navy")
     with pytest.raises(FilterError, match="selection key 'size': expected one of background, channel, colour"):
         Selection({"size": "big"})
     with pytest.raises(FilterError, match=r"use Selection.parse\('sku=TEE'\)"):

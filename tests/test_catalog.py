@@ -56,8 +56,8 @@ def test_every_problem_at_once_sorted_by_line(project):
     assert found == [
         "3:21: channels[0].size: expected a size like '2048x2048' (16 to 8192 pixels a side), got 'big'",
         "12:5: products[1].colour: unknown key 'colour' (did you mean 'colours'?); expected one of: sku, name, "
-        "image, mask, recolour_mask, print_area, designs, colours, backgrounds, template, mode, caption, photo, "
-        "scene_fit",
+        "image, mask, recolour_mask, designs, placements, old_print, material, colours, backgrounds, template, "
+        "mode, caption, photo, scene_fit, print_area, cylinder, scale, anchor, offset, rotation, finish",
         "16:33: colours[1].hex: expected a string, got the number 12",
     ]
 
@@ -150,7 +150,7 @@ def test_bad_print_area_shape(project):
 
 def test_designs_need_a_print_area(project):
     path = project(MINIMAL.replace("    print_area: {x: 40, y: 30, width: 48, height: 48}\n", ""))
-    assert messages(path) == ["8:14: products[0].designs: designs need a print_area on the product "
+    assert messages(path) == ["8:14: products[0].designs: designs need a print_area or a cylinder "
                               "(where the design goes)"]
 
 

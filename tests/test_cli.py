@@ -39,29 +39,29 @@ def test_bundled_catalog_builds(bundled):
     root, result = bundled
     assert result.returncode == 0, result.stderr
     manifest = json.loads((root / "build/manifest.json").read_text())["variants"]
-    assert len(manifest) == 54
-    assert "Done: 54 variants (0 unchanged, 0 from cache, 54 made, 0 failed" in result.stdout
+    assert len(manifest) == 70
+    assert "Done: 70 variants (0 unchanged, 0 from cache, 70 made, 0 failed" in result.stdout
     for entry in manifest.values():
         with Image.open(root / "build" / entry["output"]) as im:
             assert im.size == tuple(entry["size"])
             assert im.format.lower() == {"jpeg": "jpeg"}.get(entry["format"], entry["format"])
     assert (root / "build/gallery/index.html").exists() and (root / "build/index.html").exists()
     assert sorted(p.name for p in (root / "build/grids/shop").iterdir()) == [
-        "HOODIE-PULLOVER.png", "MUG-11OZ.png", "TEE-CLASSIC.png", "TOTE-CANVAS.png"]
+        "HOODIE-PULLOVER.png", "MUG-11OZ.png", "TEE-CLASSIC--back.png", "TEE-CLASSIC--front.png", "TOTE-CANVAS.png"]
 
 
 def test_bundled_catalog_rebuild_is_a_no_op(bundled):
     root, _ = bundled
     again = run_cli("build", cwd=root)
     assert again.returncode == 0, again.stderr
-    assert "54 unchanged, 0 from cache, 0 made" in again.stdout
+    assert "70 unchanged, 0 from cache, 0 made" in again.stdout
     check = run_cli("build", "--check", cwd=root)
-    assert check.returncode == 0 and "all 54 outputs are up to date" in check.stdout
+    assert check.returncode == 0 and "all 70 outputs are up to date" in check.stdout
 
 
 def test_marketplace_background_is_pure_white(bundled):
     root, _ = bundled
-    with Image.open(root / "build/marketplace/TEE-CLASSIC/navy--sweep.jpg") as im:
+    with Image.open(root / "build/marketplace/TEE-CLASSIC/navy--sweep--front.jpg") as im:
         rgb = im.convert("RGB")
         corners = [rgb.getpixel(p) for p in ((2, 2), (rgb.width - 3, 2), (2, rgb.height - 3))]
     assert all(min(c) >= 252 for c in corners)  # JPEG rounding aside, #FFFFFF
@@ -108,10 +108,10 @@ def test_sample_assets_are_what_the_generator_makes(tmp_path):
 def test_init_then_validate_and_plan(tmp_path, capsys):
     assert main(["init", str(tmp_path / "shop")]) == 0
     assert main(["validate", str(tmp_path / "shop" / "catalog.yaml")]) == 0
-    assert "ok: 4 products, 8 colours, 4 backgrounds, 2 channels -> 54 variants" in capsys.readouterr().out
+    assert "ok: 4 products, 8 colours, 4 backgrounds, 2 channels -> 70 variants" in capsys.readouterr().out
     assert main(["plan", str(tmp_path / "shop" / "catalog.yaml"), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["counts"]["new"] == 54 and plan["estimated_cost"] == 0
+    assert plan["counts"]["new"] == 70 and plan["estimated_cost"] == 0
     assert main(["init", str(tmp_path / "shop")]) == 1  # refuses to overwrite
     assert "already has catalog.yaml" in capsys.readouterr().err
 

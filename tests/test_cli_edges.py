@@ -101,9 +101,9 @@ def test_bundled_catalog_messages(tmp_path):
         (["--only", "colour=Navy"],
          "mockups: error: --only colour=Navy selects no variant; colours: white, black, navy, cherry, heather, forest, "
          "mustard, natural (did you mean 'navy'?)\n"),
-        (["--shard", "6/16"],
-         "mockups: error: --shard 6/16 selects no variant: the catalog's 54 variants are in shards 1-5, 7-11, 13-16 "
-         "of 16\n"),
+        (["--shard", "8/26"],
+         "mockups: error: --shard 8/26 selects no variant: the catalog's 70 variants are in shards 1-3, 5-7, 9-26 "
+         "of 26\n"),
     ]:
         result = subprocess.run([sys.executable, "-m", "mockups", "plan", str(root / "catalog.yaml"), *args],
                                 capture_output=True, text=True, timeout=120)
@@ -166,7 +166,7 @@ GITIGNORE = "# mockups: generated images and the cache (`mockups build` makes th
 def test_init_writes_a_gitignore(tmp_path, capsys):
     assert main(["init", str(tmp_path / "shop")]) == 0
     assert (tmp_path / "shop/.gitignore").read_text() == GITIGNORE
-    assert "wrote 15 files into" in capsys.readouterr().out
+    assert "wrote 17 files into" in capsys.readouterr().out
 
 
 @pytest.fixture

@@ -308,7 +308,7 @@ def test_terminal_escapes_in_a_value_are_shown_escaped(bundled):
 def test_line_breaks_in_a_value_do_not_split_the_problem_line(bundled):
     text = BUNDLED.replace("colours: [white, black, navy, cherry, heather]", 'colours: [white, "nav\\ny\\u2028"]')
     result = validate(bundled, text)
-    assert result.err[0] == ("catalog.yaml:35:22: products[0].colours[1]: expected an id of letters, digits, '.', "
+    assert result.err[0] == ("catalog.yaml:42:22: products[0].colours[1]: expected an id of letters, digits, '.', "
                              "'_' or '-' (it names files), got 'nav\\ny\\u2028'")
     assert_reported(result)
 
@@ -410,8 +410,9 @@ def test_non_finite_numbers_are_refused(bundled, value):
                              f"number, got the number {float(value.replace('.', ''))}")
     area = "print_area: [[392, 330], [632, 330], [632, 630], [392, 630]]"
     result = validate(bundled, BUNDLED.replace(area, f"print_area: {{x: {value}, y: 1, width: 10, height: 10}}"))
-    assert result.err[0] == (f"catalog.yaml:{pos(BUNDLED, area, 12)}: products[0].print_area: expected a rectangle "
-                             f"{{x, y, width, height}} of finite numbers, got x: {float(value.replace('.', ''))}")
+    assert result.err[0] == (f"catalog.yaml:{pos(BUNDLED, area, 12)}: products[0].placements.front.print_area: "
+                             "expected a rectangle {x, y, width, height} of finite numbers, "
+                             f"got x: {float(value.replace('.', ''))}")
 
 
 def test_unknown_backend_is_reported_at_its_line(bundled):
@@ -533,7 +534,7 @@ def test_template_escape_attempts_fail_with_a_clear_error(fresh, probe):
     result = validate(fresh, BUNDLED)
     assert result.code == 2
     assert result.err == [f"templates/product-photo.j2:1: not allowed in a template: {ESCAPE_PROBES[probe]} "
-                          "(while rendering shop/TEE-CLASSIC/white--studio)"]
+                          "(while rendering shop/TEE-CLASSIC/white--studio--front)"]
 
 
 def test_templates_cannot_change_the_catalog(fresh):

@@ -77,6 +77,19 @@ def test_white_print_in_the_middle_is_not_a_hole():
     assert alpha[ellipse(SHAPE, (140, 150), (25, 25)) > 0.99].min() > 0.95
 
 
+def test_a_backdrop_white_printed_frame_near_the_edge_is_not_a_hole():
+    """A black mug's white printed frame (a ring of the backdrop's colour around dark product,
+    near the silhouette): it encloses product, so it is print, not a gap seen through."""
+    mug = polygon(SHAPE, [(70, 50), (230, 50), (220, 250), (80, 250)])
+    img = over(backdrop(SHAPE, WHITE, noise=0.003), mug, (0.05, 0.05, 0.06))
+    frame = np.clip(polygon(SHAPE, [(84, 70), (214, 70), (208, 230), (92, 230)])
+                    - polygon(SHAPE, [(100, 86), (198, 86), (194, 214), (106, 214)]), 0, 1)
+    img = over(img, frame, WHITE)
+    alpha, _, _, details = matte_cutout(jpeg(img))
+    assert details["holes_cut"] == 0
+    assert alpha[frame > 0.99].min() > 0.9
+
+
 def test_cast_shadow_on_the_backdrop_is_not_product():
     box = polygon(SHAPE, [(70, 60), (170, 60), (170, 200), (70, 200)])
     shade = np.clip(ellipse(SHAPE, (190, 215), (70, 30)) - box, 0, 1)

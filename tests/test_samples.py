@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 EXPECTED = {  # name: (size, mode, format)
     "tee.png": ((1024, 1024), "RGBA", "PNG"),
     "tee-dye.png": ((1024, 1024), "L", "PNG"),
+    "tee-back.png": ((1024, 1024), "RGBA", "PNG"),
+    "tee-back-dye.png": ((1024, 1024), "L", "PNG"),
     "hoodie.png": ((1024, 1024), "RGBA", "PNG"),
     "hoodie-dye.png": ((1024, 1024), "L", "PNG"),
     "mug.png": ((1024, 1024), "RGBA", "PNG"),

@@ -32,10 +32,12 @@ from mockups._lru import LRU
 from mockups.backends.base import Backend, Rendered
 from mockups.errors import ImageInputError, Problem
 
-__all__ = ["Compositor", "LocalBackend", "PreparedProduct", "LOW_CONFIDENCE", "NEUTRAL_SWEEP"]
+__all__ = ["Compositor", "LocalBackend", "PreparedProduct", "LOW_CONFIDENCE", "NEUTRAL_SWEEP", "print_corners"]
 
 NEUTRAL_SWEEP = "#EDEDED"
 LOW_CONFIDENCE = 0.5
+OLD_PRINT_FOUND = 0.6  # `old_print: auto` removes what is found with at least this confidence
+NOT_FOUND = 0.2  # a scene's garment found with less confidence than this is not recoloured at all
 
 T = TypeVar("T")
 
@@ -48,12 +50,14 @@ class PreparedProduct:
     `garment` the photo with the garment's silhouette as alpha (what the design is clipped to)."""
 
     rgba: Image.Image  # the photo with its silhouette as alpha (a scene: the whole photo, opaque)
-    recolour: imaging.RecolourPrep | None  # what recolouring it to any colour needs (None: nothing to dye)
+    recolour: imaging.RecolourPrep | None  # the dyeable area's recolour preparation (None: nothing to dye)
     shading: np.ndarray  # luminance field of the original photo (designs follow it)
     backdrop: tuple[int, int, int] | None  # the plain backdrop it was cut from, if any
     warnings: list[str] = field(default_factory=list)
     kind: str = "alpha"  # imaging.PhotoAnalysis.kind: alpha, mask, cutout or scene
     garment: Image.Image | None = None  # a scene: the photo with the garment as alpha
+    matched: imaging.MatchedPrep | None = None  # the shading split that recolour_prepared rescales per colour
+    shading_model: imaging.ShadingModel = imaging.FABRIC  # how shading strength follows the colour
 
     @property
     def silhouette(self) -> Image.Image:
@@ -74,11 +78,11 @@ class Compositor:
     variant.
     """
 
-    version = "1"  # a change to the pixels it makes bumps this (and LocalBackend.version, a part of job keys)
+    version = "2"  # a change to the pixels it makes bumps this (and LocalBackend.version, a part of job keys)
 
     CACHE_SIZES: Mapping[str, int] = {
         "products": 4,  # PreparedProduct per (product, mask, recolour mask)
-        "looks": 8,  # the recoloured product (with or without its design) per product, colour, design
+        "looks": 8,  # the recoloured product (with or without its design) per product, colour, design, placement
         "plates": 8,  # background plates per background and size
         "design_layers": 8,  # a design warped onto a product's print area
         "design_images": 8,  # design files as decoded (design_image)
@@ -110,8 +114,8 @@ class Compositor:
         colour and, with `design` (and a design and a print area), its design printed on."""
         pkey, hex_ = product_key(job), job.variant.colour.hex
         product = self.product(job)
-        if design:
-            return self._caches["looks"].get_or((pkey, hex_, input_sha(job, "design")),
+        if design and job.variant.design is not None and _has_area(job.variant.print):
+            return self._caches["looks"].get_or((pkey, hex_, input_sha(job, "design"), print_key(job)),
                                                 lambda: self._dye(job, product))
         return self._caches["looks"].get_or((pkey, hex_, "no design"), lambda: self.guard(
             job, "product", lambda: self._recolour(product, hex_)))
@@ -133,7 +137,7 @@ class Compositor:
         v = job.variant
         canvas = tuple(v.channel.size)
         pkey = product_key(job)
-        look_key = (pkey, v.colour.hex, input_sha(job, "design"))
+        look_key = (pkey, v.colour.hex, input_sha(job, "design"), print_key(job))
         product = self.product(job)
         dyed = self.look(job, design=True)
         if product.kind == "scene":  # the photo as shot, framed on the channel's canvas
@@ -199,10 +203,12 @@ class Compositor:
                                                                                  kind_reason))
         found = self.guard(job, "product", lambda: imaging.analyse_photo(
             rgba, mask=mask, kind=kind if kind in ("cutout", "scene") else "auto",
-            seed=_seed(v.product.print_area) if kind == "scene" else None))
+            seed=print_corners(v.print) if kind == "scene" else None))
         warnings = photo_warnings(name, kind, kind_confidence, kind_reason, found)
-        if found.kind == "scene":
-            return self._prepare_scene(job, rgba, found.silhouette, dye_file, warnings)
+        if found.kind == "scene":  # a garment not found at all is not guessed at: the photo stays as shot
+            silhouette = found.silhouette if found.confidence >= NOT_FOUND else None
+            return self._prepare_scene(job, rgba, silhouette, dye_file, warnings,
+                                       unsure=found.confidence < LOW_CONFIDENCE)
         alpha = _alpha8(found.silhouette)
         if found.foreground is not None:  # a cut-out's matte comes with its colours cleaned of the backdrop
             rgba = Image.fromarray(np.dstack([_alpha8(found.foreground), alpha]), "RGBA")
@@ -212,43 +218,118 @@ class Compositor:
             dye = dye_file
         else:  # the garment's own colour, not its old print or a differently coloured lining
             dye = self.guard(job, "product", lambda: imaging.estimate_dye_mask(rgba))
+        if found.confidence >= LOW_CONFIDENCE:  # an unsure silhouette (warned about) makes any "print" a guess
+            rgba, dye = self._old_print(job, rgba, dye, warnings, refind=dye_file is None)
         dye = np.minimum(dye, alpha)
-        prep = self.guard(job, "product", lambda: imaging.prepare_recolour(rgba, dye))
-        return PreparedProduct(rgba, prep, imaging.luminance_field(rgba), found.backdrop, warnings, found.kind)
+        matched = self._matched(job, rgba, dye, consolidate=dye_file is None)
+        return PreparedProduct(rgba, matched.prep if matched else None, imaging.luminance_field(rgba),
+                               found.backdrop, warnings, found.kind, matched=matched,
+                               shading_model=shading_model(v.product))
 
     def _prepare_scene(self, job, rgba: Image.Image, silhouette: np.ndarray | None, dye_file: np.ndarray | None,
-                       warnings: list[str]) -> PreparedProduct:
+                       warnings: list[str], *, unsure: bool = False) -> PreparedProduct:
         """A scene photo: the whole photo kept opaque, only the garment (the segmentation's soft
         `silhouette`, or the recolour mask) dyed, the design clipped to the garment."""
         photo = rgba.convert("RGB").convert("RGBA")  # opaque: nothing of the setting is cut away
         garment = dye_file if dye_file is not None else _alpha8(silhouette)
+        if garment.shape != (photo.height, photo.width):  # nothing found: an empty garment
+            garment = np.zeros((photo.height, photo.width), np.uint8)
         role = "recolour_mask" if dye_file is not None else "product"
         on_garment = self.guard(job, role, lambda: imaging.apply_alpha(photo, garment, backdrop=None))
-        prep = None
+        matched = None
         if garment.any():
             dye = garment if dye_file is not None else np.minimum(
                 self.guard(job, "product", lambda: imaging.estimate_dye_mask(on_garment)), garment)
+            if not unsure:  # a print the garment already carries, looked for on the garment only
+                cleaned, dye = self._old_print(job, on_garment, dye, warnings, refind=dye_file is None)
+                if cleaned is not on_garment:
+                    photo = Image.fromarray(np.dstack([np.asarray(cleaned)[..., :3], np.asarray(photo)[..., 3]]),
+                                            "RGBA")
+                    on_garment = cleaned
+                    if dye_file is None:
+                        dye = np.minimum(dye, garment)
             if dye.any():
-                prep = self.guard(job, "product", lambda: imaging.prepare_recolour(photo, dye))
-        return PreparedProduct(photo, prep, imaging.luminance_field(on_garment), None, warnings, "scene",
-                               garment=on_garment)
+                if dye_file is None:  # creases taken back in, within the garment (not the jeans' shadows)
+                    dye = np.minimum(self.guard(job, "product", lambda: imaging.consolidate_dye_mask(
+                        on_garment, dye)), garment.astype(np.float32) / 255.0)
+                matched = self._matched(job, photo, dye, consolidate=False)
+        return PreparedProduct(photo, matched.prep if matched else None, imaging.luminance_field(on_garment), None,
+                               warnings, "scene", garment=on_garment, matched=matched,
+                               shading_model=shading_model(job.variant.product))
+
+    def _matched(self, job, rgba: Image.Image, dye: np.ndarray, *, consolidate: bool) -> imaging.MatchedPrep | None:
+        """The dyeable area's shading split into folds and texture (what each colour rescales), or
+        None when nothing is left to dye."""
+        if not np.asarray(dye).any():
+            return None
+        return self.guard(job, "product", lambda: imaging.prepare_matched(rgba, dye, consolidate=consolidate))
+
+    def _old_print(self, job, rgba: Image.Image, dye: np.ndarray, warnings: list[str], *,
+                   refind: bool) -> tuple[Image.Image, np.ndarray]:
+        """The photo with a print it already carries in the print area removed (inpainted from the
+        fabric around it) and its dye mask, as `old_print:` says; what was decided is a warning."""
+        v = job.variant
+        setting = v.product.old_print if job.input_path("old_print") is None else "file"
+        area = print_corners(v.print)
+        if setting == "keep" or v.design is None or area is None:
+            return rgba, dye
+        name = job.input_path("product").name
+        if setting == "file":
+            mask = np.asarray(self._open(job, "old_print").convert("L"), np.float32) / 255.0
+        else:
+            found = self.guard(job, "product", lambda: imaging.find_old_print(rgba, dye, area))
+            if found.confidence < OLD_PRINT_FOUND:
+                if found.confidence >= LOW_CONFIDENCE * OLD_PRINT_FOUND:  # something there, but unsure
+                    warnings.append(f"{name}: something that may be an old print lies in the print area "
+                                    f"(confidence {found.confidence:.2f}); it was left as it is: set "
+                                    f"`old_print: remove` to remove it, or `old_print: keep` to silence this")
+                return rgba, dye
+            mask = found.mask
+            if setting == "auto":
+                warnings.append(f"{name}: an old print covering {100 * found.coverage:.0f}% of the print area was "
+                                f"found and removed (confidence {found.confidence:.2f}); see `mockups inspect`; set "
+                                f"`old_print: keep` if it belongs to the product, `old_print: remove` to silence this")
+        if not mask.any():
+            return rgba, dye
+        cleaned = self.guard(job, "product", lambda: imaging.remove_old_print(rgba, mask))
+        if refind:
+            dye = self.guard(job, "product", lambda: imaging.estimate_dye_mask(cleaned))
+        else:  # a recolour mask file: the cleaned area is dyed as the fabric around it
+            dye = np.maximum(np.asarray(dye, np.float32) / (255.0 if np.asarray(dye).dtype == np.uint8 else 1.0),
+                             np.asarray(mask, np.float32))
+        return cleaned, dye
 
     @staticmethod
     def _recolour(product: PreparedProduct, hex_: str) -> Image.Image:
-        if product.recolour is None:  # a scene whose garment was not found: the photo as it is
+        if product.matched is None:  # a scene whose garment was not found: the photo as it is
             return product.rgba.copy()
-        return imaging.recolour(product.recolour, product.rgba, hex_)
+        # the shading strength a real garment of the target colour shows (imaging.ShadingModel)
+        return imaging.recolour_prepared(product.matched, product.rgba, hex_, product.shading_model)
 
     def _dye(self, job, product: PreparedProduct) -> Image.Image:
-        v = job.variant
-        dyed = self.guard(job, "product", lambda: self._recolour(product, v.colour.hex))
-        if v.design is None or v.product.print_area is None:
-            return dyed
-        layer = self._caches["design_layers"].get_or((product_key(job), input_sha(job, "design")), lambda: self.guard(
-            job, "design", lambda: imaging.prepare_design(
-                product.silhouette, self._open(job, "design"), v.product.print_area, shading=product.shading,
-                displacement=self.displacement)))
+        dyed = self.look(job, design=False)  # one recolour per product and colour, whatever its designs
+        layer = self._caches["design_layers"].get_or((product_key(job), input_sha(job, "design"), print_key(job)),
+                                                     lambda: self._design_layer(job, product))
         return imaging.apply_design(dyed, layer)  # the warp and the folds are the same in every colour
+
+    def _design_layer(self, job, product: PreparedProduct):
+        """The variant's design placed in its print area (or wrapped round its cylinder), bent along
+        the folds and shaded by the photo's light: the same in every colour."""
+        at = job.variant.print
+        design = self.design_image(job)
+
+        def make():
+            if at.cylinder is not None:
+                band = imaging.fit_cylinder(cylinder_of(at.cylinder), design.size, scale=at.scale,
+                                            anchor=at.anchor, offset=at.offset, rotation=at.rotation)
+                return imaging.prepare_wrap(product.silhouette, design, band, shading=product.shading,
+                                            finish=at.finish)
+            corners = imaging.fit_print(at.print_area, design.size, scale=at.scale, anchor=at.anchor,
+                                        offset=at.offset, rotation=at.rotation)
+            layer = imaging.prepare_design(product.silhouette, design, corners, shading=product.shading,
+                                           displacement=self.displacement, finish=at.finish, clip=at.print_area)
+            return layer
+        return self.guard(job, "design", make)
 
     def _plate(self, job, canvas: tuple[int, int]) -> Image.Image:
         v = job.variant
@@ -280,15 +361,53 @@ def input_sha(job, role: str) -> str | None:
 
 def product_key(job) -> tuple:
     """What a product's preparation depends on: its photo, mask and recolour mask, what the catalog
-    says the photo is, and for a scene the print area (where its garment is looked for)."""
-    p = job.variant.product
-    scene = job.variant.scene
-    return (input_sha(job, "product"), input_sha(job, "mask"), input_sha(job, "recolour_mask"), p.photo, scene,
-            tuple(_seed(p.print_area) or ()) if scene else None)
+    says the photo is, for a scene the print area (where its garment is looked for), how its
+    shading follows the colour, and where an old print is looked for and what is done with it."""
+    v = job.variant
+    p = v.product
+    area = tuple(print_corners(v.print) or ())
+    removing = p.old_print != "keep" and v.design is not None
+    return (input_sha(job, "product"), input_sha(job, "mask"), input_sha(job, "recolour_mask"), p.photo, v.scene,
+            area if v.scene or removing else None, material(p),
+            (p.old_print, input_sha(job, "old_print")) if removing else None)
 
 
-def _seed(print_area) -> list[tuple[float, float]] | None:
-    return [(float(x), float(y)) for x, y in print_area] if print_area else None
+def print_key(job) -> str:
+    """What a design layer depends on besides the product and the design: where and how it is printed."""
+    at = job.variant.print
+    return at.model_dump_json(include={"print_area", "cylinder", "scale", "anchor", "offset", "rotation", "finish"})
+
+
+def _has_area(at) -> bool:
+    return at.print_area is not None or at.cylinder is not None
+
+
+def cylinder_of(c) -> imaging.Cylinder:
+    """The catalog's `cylinder:` print area as the imaging layer's Cylinder (an upright body)."""
+    return imaging.Cylinder.from_box((c.x, c.y, c.x + c.width, c.y + c.height), arc=c.arc, centre=c.centre,
+                                     ellipse=c.ellipse,
+                                     bottom_radius=None if c.bottom_width is None else 0.5 * c.bottom_width)
+
+
+def material(product) -> str:
+    """"glazed" (ceramic) or "fabric": `material:`, or for "auto" glazed when a print area is a cylinder."""
+    if product.material != "auto":
+        return product.material
+    cylinders = [product.cylinder] + [p.cylinder for p in (product.placements or {}).values()]
+    return "glazed" if any(c is not None for c in cylinders) else "fabric"
+
+
+def shading_model(product) -> imaging.ShadingModel:
+    """How the product's shading strength follows its colour (imaging.GLAZE or imaging.FABRIC)."""
+    return imaging.GLAZE if material(product) == "glazed" else imaging.FABRIC
+
+
+def print_corners(at) -> list[tuple[float, float]] | None:
+    """The print area's corners (a cylinder's band as a rectangle): where the garment is, and the design."""
+    if at.cylinder is not None:
+        c = at.cylinder
+        return [(c.x, c.y), (c.x + c.width, c.y), (c.x + c.width, c.y + c.height), (c.x, c.y + c.height)]
+    return [(float(x), float(y)) for x, y in at.print_area] if at.print_area else None
 
 
 def _alpha8(a: np.ndarray | None) -> np.ndarray:
@@ -310,8 +429,12 @@ def photo_warnings(name: str, kind: str, kind_confidence: float, kind_reason: st
                    f"({kind_confidence:.2f}): {kind_reason}; set `photo: {kind}` or `photo: {other}` on the product")
     if found is not None and found.confidence < LOW_CONFIDENCE:
         if found.kind == "scene":
-            what = "nothing was recoloured" if found.reason == imaging.photo.NO_SEED_REASON \
-                else f"the garment was found with low confidence ({found.confidence:.2f})"
+            if found.reason == imaging.photo.NO_SEED_REASON:
+                what = "nothing was recoloured"
+            elif found.confidence < NOT_FOUND:
+                what = f"the garment was not found (confidence {found.confidence:.2f}), so nothing was recoloured"
+            else:
+                what = f"the garment was found with low confidence ({found.confidence:.2f})"
             out.append(f"{name}: scene photo; {what}: {found.reason}")
         elif found.kind == "cutout":
             out.append(f"{name}: the automatic cut-out has low confidence ({found.confidence:.2f}): {found.reason}")

@@ -21,6 +21,7 @@ from mockups.plugins import backend_names
 
 _SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
 _BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
+OLD_PRINT_WORDS = (None, "auto", "remove", "keep")  # any other `old_print:` value names a mask file
 # Formats a product photo may be in. Pillow can open more (EPS hands the file to Ghostscript,
 # PSD, ICO, ...): a catalog from many hands gets only these well-trodden decoders.
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")  # JPEG includes MPO (phone photos)
@@ -85,9 +86,27 @@ def _references(doc: Document) -> list[Problem]:
             if isinstance(refs, list):
                 for j, ref in enumerate(refs):
                     problems += _ref(doc, ("products", i, key, j), ref, section, what)
-        if product.get("designs") and "print_area" not in product:  # an empty print_area: the shape check
-            problems.append(doc.problem(("products", i, "designs"),
-                                        "designs need a print_area on the product (where the design goes)"))
+        placements = product.get("placements")
+        if not placements:
+            problems += _print_areas(doc, ("products", i), product)
+        if isinstance(placements, dict):
+            own = [k for k in ("print_area", "cylinder") if k in product]
+            if own and placements:
+                problems.append(doc.problem(("products", i, own[0]), f"a product with placements has its print "
+                                            f"areas in them: move {own[0]} into a placement", key=True))
+            for name, placement in placements.items():
+                if not isinstance(placement, dict):
+                    continue
+                where = ("products", i, "placements", name)
+                refs = placement.get("designs")
+                for j, ref in enumerate(refs if isinstance(refs, list) else []):
+                    problems += _ref(doc, (*where, "designs", j), ref, "designs", "design")
+                if "designs" not in placement and not product.get("designs"):
+                    problems.append(doc.problem(where, f"placement '{name}' has no designs: list them under it or "
+                                                "on the product", key=True))
+                problems += _print_areas(doc, where, placement, needed=True)
+    placement_names = sorted({str(n) for _, product in _items(doc, "products")
+                              if isinstance(product.get("placements"), dict) for n in product["placements"]})
     matrix = doc.data.get("matrix") if isinstance(doc.data, dict) else None
     for kind in ("include", "exclude"):
         rules = matrix.get(kind) if isinstance(matrix, dict) else None
@@ -99,7 +118,26 @@ def _references(doc: Document) -> list[Problem]:
                 if key in rule:  # a scene product's variants have the background 'as-shot'
                     problems += _ref(doc, ("matrix", kind, j, key), rule[key], section, key,
                                      (AS_SHOT,) if key == "background" else ())
+            name = rule.get("placement")
+            if isinstance(name, str) and name not in placement_names:
+                problems.append(doc.problem(("matrix", kind, j, "placement"), f"unknown placement '{name}'"
+                                            f"{did_you_mean(name, placement_names)}; known placements: "
+                                            f"{', '.join(placement_names) or 'none'}"))
     return problems
+
+
+def _print_areas(doc: Document, where: tuple, item: dict, needed: bool = False) -> list[Problem]:
+    """A product (or placement) has at most one of print_area and cylinder, and one if it has designs."""
+    given = [k for k in ("print_area", "cylinder") if k in item]
+    if len(given) == 2:
+        return [doc.problem((*where, "cylinder"), "give either print_area (a flat print) or cylinder (a print "
+                            "wrapped around a mug or bottle), not both", key=True)]
+    if not given and (needed or item.get("designs")):  # an empty print_area: the shape check
+        what = "a placement" if needed else "designs"
+        return [doc.problem((*where, "designs") if "designs" in item else where,
+                            f"{what} need{'s' if needed else ''} a print_area or a cylinder (where the design goes)",
+                            key="designs" not in item)]
+    return []
 
 
 def _backgrounds(doc: Document) -> list[Problem]:
@@ -192,12 +230,21 @@ class FileChecker:
     def check(self) -> list[Problem]:
         for i, product in _items(self.doc, "products"):
             size = self.image(("products", i, "image"), product.get("image"))
-            for key in ("mask", "recolour_mask"):
+            named = product.get("old_print") if product.get("old_print") not in OLD_PRINT_WORDS else None
+            for key in ("mask", "recolour_mask", "old_print"):
+                if key == "old_print" and named is None:
+                    continue
                 mask_size = self.image(("products", i, key), product.get(key))
                 if size and mask_size and size != mask_size:
                     self.add(("products", i, key), f"the mask is {mask_size[0]}x{mask_size[1]} but the image "
                              f"{product.get('image')} is {size[0]}x{size[1]}; a mask must match its image")
-            self._print_area(i, product, size)
+            self._print_area(("products", i), product, size, product.get("image"))
+            placements = product.get("placements")
+            for name, placement in (placements.items() if isinstance(placements, dict) else ()):
+                if isinstance(placement, dict):
+                    where = ("products", i, "placements", name)
+                    own = self.image((*where, "image"), placement.get("image")) if "image" in placement else size
+                    self._print_area(where, placement, own, placement.get("image", product.get("image")))
         for section in ("backgrounds", "designs"):
             for i, item in _items(self.doc, section):
                 self.image((section, i, "image"), item.get("image"))
@@ -275,23 +322,34 @@ class FileChecker:
             return None
         return size
 
-    def _print_area(self, i: int, product: dict, size: tuple[int, int] | None) -> None:
+    def _print_area(self, where: tuple, item: dict, size: tuple[int, int] | None, image) -> None:
         from mockups.catalog.schema import _corners
 
-        area = product.get("print_area")
-        if area is None or size is None:
+        area, cylinder = item.get("print_area"), item.get("cylinder")
+        if size is None:
+            return
+        w, h = size
+        if isinstance(cylinder, dict) and all(_finite(cylinder.get(k)) for k in ("x", "y", "width", "height")):
+            x, y, cw, ch = (float(cylinder[k]) for k in ("x", "y", "width", "height"))
+            if x < 0 or y < 0 or x + cw > w or y + ch > h:
+                self.add((*where, "cylinder"), f"the cylinder's band reaches outside the {w}x{h} image {image}")
+        if area is None:
             return
         try:
             corners = _corners(area)
         except ValueError:
             return  # the shape check reports it
-        w, h = size
         if any(x < 0 or y < 0 or x > w or y > h for x, y in corners):
-            self.add(("products", i, "print_area"), f"the print area reaches outside the {w}x{h} image "
-                     f"{product.get('image')}")
+            self.add((*where, "print_area"), f"the print area reaches outside the {w}x{h} image {image}")
         elif not convex(corners):
-            self.add(("products", i, "print_area"), "the four corners do not make a convex shape; list them "
+            self.add((*where, "print_area"), "the four corners do not make a convex shape; list them "
                      "clockwise from the top-left: top-left, top-right, bottom-right, bottom-left")
+
+
+def _finite(v: object) -> bool:
+    from mockups.catalog.schema import _number
+
+    return _number(v)
 
 
 def convex(corners) -> bool:

@@ -219,7 +219,61 @@ class Caption(Strict):
     badge: bool = Field(False, description="draw the text on a rounded badge")
 
 
-class Product(Strict):
+ANCHORS = ("center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right")
+FINISHES = ("print", "screen", "soft", "embroidery")
+
+
+class CylinderArea(Strict):
+    """A print area around an upright cylinder (a mug, bottle or tumbler) seen from the side: the
+    design wraps around the body, foreshortened toward the silhouette, and what lies beyond the
+    visible arc is cut off as on a real mug."""
+
+    x: float = Field(description="left edge of the body (the silhouette), pixels")
+    y: float = Field(description="top of the printed band, pixels")
+    width: float = Field(gt=0, description="the body's visible width at the band's top (silhouette to silhouette)")
+    height: float = Field(gt=0, description="height of the printed band")
+    bottom_width: float | None = Field(None, gt=0, description="visible width at the band's bottom (tapered "
+                                                                "bodies); default: the same as `width`")
+    arc: float = Field(180.0, gt=0, le=360, description="degrees of the circumference the design's width spans "
+                                                         "(over 180: the rest goes round the back, out of sight)")
+    centre: float = Field(0.0, ge=-180, le=180, description="azimuth of the design's middle: 0 = facing the "
+                                                            "camera, positive = turned to the right")
+    ellipse: float = Field(0.0, ge=0, lt=1, description="the rims' minor/major axis ratio (a camera slightly "
+                                                        "above the mug: about 0.1-0.2)")
+
+
+class PrintFit(Strict):
+    """Where a design sits inside its print area, and how its ink sits on the product."""
+
+    print_area: Annotated[Corners | None, Given("four corners or a rectangle {x, y, width, height}")] = Field(
+        None, description="four corners [[x,y],...] or {x, y, width, height}")
+    cylinder: Annotated[CylinderArea | None, Given("a cylinder {x, y, width, height, ...}")] = Field(
+        None, description="a print area wrapped around a cylinder (mugs, bottles), instead of print_area")
+    scale: float = Field(1.0, gt=0, le=1, description="the design's size as a fraction of the largest that fits "
+                                                      "the print area (keeping its aspect)")
+    anchor: Literal[ANCHORS] = Field(  # type: ignore[valid-type]
+        "center", description="where in the print area the design sits when smaller than it")
+    offset: tuple[float, float] = Field(
+        (0.0, 0.0), description="[dx, dy] shift of the design, as fractions of the print area's width and height")
+    rotation: float = Field(0.0, ge=-180, le=180, description="degrees, clockwise, about the design's centre")
+    finish: Literal[FINISHES] = Field(  # type: ignore[valid-type]
+        "print", description="how the ink sits on the product: print (direct-to-garment: takes the fabric's "
+                             "texture and folds), screen (plastisol: on top, a faint sheen), soft (water-based: "
+                             "soaks in), embroidery (raised threads)")
+
+
+class Placement(PrintFit):
+    """A named print position of a product (front, back, left chest, sleeve): its print area, the
+    designs it takes and optionally a photo of that side. Each variant prints one placement."""
+
+    designs: Annotated[list[Ident] | None, Given("a list of design ids")] = Field(
+        None, description="design ids printed here; default: the product's designs")
+    image: Annotated[FilePath | None, Given("a file path")] = Field(
+        None, description="a photo of this side (e.g. the back); default: the product's image. It is taken to be "
+                          "the same kind of photo as the product's (cut-out or scene)")
+
+
+class _ProductKeys(Strict):
     sku: Ident
     name: str = Field(min_length=1)
     image: FilePath = Field(description="product photo; its alpha (or `mask`) is the silhouette")
@@ -227,10 +281,20 @@ class Product(Strict):
         None, description="silhouette mask (white = product) for photos without alpha")
     recolour_mask: Annotated[FilePath | None, Given("a file path")] = Field(
         None, description="dyeable area (white = dye); default: the silhouette")
-    print_area: Annotated[Corners | None, Given("four corners or a rectangle {x, y, width, height}")] = Field(
-        None, description="four corners [[x,y],...] or {x, y, width, height}")
     designs: Annotated[list[Ident] | None, Given("a list of design ids")] = Field(
         None, description="design ids placed on the print area")
+    placements: Annotated[dict[Ident, Placement] | None, Given("a mapping of placement names to print areas")] = Field(
+        None, description="named print positions (front, back, sleeve...), each with its print area and designs; "
+                          "instead of the product's own print_area")
+    old_print: Annotated[str, _needs("auto, remove, keep or a mask file")] = Field(
+        "auto", min_length=1, description="a print the photo already carries in the print area: auto = looked for; "
+                                          "one found is removed (inpainted from the fabric around it) with a warning; "
+                                          "remove = removed without a warning; keep = left as it is (it belongs to "
+                                          "the product); or a mask file (white = the old print) to remove exactly that")
+    material: Literal["auto", "fabric", "glazed"] = Field(
+        "auto", description="how the recolour shades: fabric (dark garments shade more strongly than light ones) "
+                            "or glazed (ceramic: the shading is reflections, the same in every colour); auto = "
+                            "glazed when a print area is a cylinder, else fabric")
     colours: Annotated[list[Ident] | None,
                        Given("a list of colour ids (leave the key out for every colour)")] = Field(
         None, description="colour ids; default: every colour")
@@ -253,6 +317,12 @@ class Product(Strict):
         "crop", description="how a scene photo fills a channel of another aspect: crop = cover the canvas, centred; "
                             "pad = show the whole photo, padded with the channel's background colour or a blurred "
                             "extension of its edges")
+
+
+
+class Product(PrintFit, _ProductKeys):
+    """A product: its photo and what is made of it. Its own keys come first (error messages list
+    them in this order), then where its design goes (`PrintFit`)."""
 
 
 class Colour(Strict):
@@ -302,6 +372,7 @@ class Rule(Strict):
     background: Annotated[str | None, Given("a background id (leave the key out to match any)")] = None
     design: Annotated[str | None, Given("a design id (leave the key out to match any)")] = None
     channel: Annotated[str | None, Given("a channel id (leave the key out to match any)")] = None
+    placement: Annotated[str | None, Given("a placement name (leave the key out to match any)")] = None
 
 
 class Matrix(Strict):
@@ -331,12 +402,15 @@ SECTION_KEYS: dict[tuple, type[BaseModel]] = {
     ("colours", 0): Colour, ("backgrounds", 0): Background, ("designs", 0): Design,
     ("matrix",): Matrix, ("matrix", "exclude", 0): Rule, ("matrix", "include", 0): Rule,
     ("products", 0, "caption"): Caption, ("backgrounds", 0, "gradient"): Gradient,
+    ("products", 0, "cylinder"): CylinderArea, ("products", 0, "placements", "*"): Placement,
+    ("products", 0, "placements", "*", "cylinder"): CylinderArea,
 }
 
 
 def known_keys(path: tuple) -> list[str]:
     """The keys allowed at a key path (list indexes normalised), for 'did you mean'."""
-    norm = tuple(0 if isinstance(p, int) else p for p in path)
+    norm = tuple(0 if isinstance(p, int) else "*" if k > 0 and path[k - 1] == "placements" else p
+                 for k, p in enumerate(path))
     model = SECTION_KEYS.get(norm)
     return list(model.model_fields) if model else []
 

@@ -69,7 +69,7 @@ def entry(job: Job, *, output: str, meta: dict, status: str = "ok", error: str |
         "id": v.id, "sku": v.product.sku, "product": v.product.name,
         "colour": v.colour.id, "colour_name": v.colour.name, "colour_hex": v.colour.hex,
         "background": v.background.id, "background_name": v.background.name,
-        "design": v.design.id if v.design else None, "channel": v.channel.id,
+        "design": v.design.id if v.design else None, "channel": v.channel.id, "placement": v.placement,
         "size": list(v.channel.size), "format": v.channel.format,
         "output": output, "key": job.key, "backend": job.backend, "model": meta.get("model"),
         "prompt": job.prompt, "template": job.template,

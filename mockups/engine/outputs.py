@@ -20,6 +20,7 @@ def metadata(job: Job, rendered: Rendered) -> dict[str, str]:
     return {
         "sku": v.product.sku, "product": v.product.name, "colour": f"{v.colour.name} ({v.colour.hex})",
         "background": v.background.name, "design": v.design.id if v.design else "", "channel": v.channel.id,
+        **({"placement": v.placement} if v.placement else {}),
         "variant": v.id, "prompt": job.prompt, "backend": job.backend, "model": rendered.model or "",
         "key": job.key,
     }

@@ -248,7 +248,7 @@ def photo_warnings(catalog: Catalog, kinds: dict[str, PhotoKind]) -> list:
             out.append(catalog.doc.problem(("products", i), f"{product.sku} is a scene photo: its own setting is "
                                            f"kept, the catalog's backgrounds are not used (its variants have the "
                                            f"background 'as-shot'; {how})", severity="warning"))
-            if product.print_area is None and product.recolour_mask is None:
+            if not (product.print_area or product.cylinder or product.placements) and product.recolour_mask is None:
                 out.append(catalog.doc.problem(("products", i), f"{product.sku} is a scene photo with neither a "
                                                f"print_area nor a recolour_mask: its garment cannot be found, so "
                                                f"nothing is recoloured; give the product a print_area on the "

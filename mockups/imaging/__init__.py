@@ -45,6 +45,7 @@ from mockups.imaging._colour import (
 from mockups.imaging._common import ImagingError, parse_hex
 from mockups.imaging._cutout import CutoutDetails, auto_cutout, auto_cutout_details, estimate_backdrop, has_alpha, label
 from mockups.imaging._io import XMP_NAMESPACE, encode, open_image, read_metadata, thumbnail
+from mockups.imaging._placement import ANCHORS, clip_layer, fit_cylinder, fit_print
 from mockups.imaging._scene import (
     Placement,
     apply_alpha,
@@ -59,8 +60,20 @@ from mockups.imaging._scene import (
     placement_shadow,
     shade,
 )
+from mockups.imaging._shading import (
+    FABRIC,
+    GLAZE,
+    MatchedPrep,
+    ShadingModel,
+    consolidate_dye_mask,
+    prepare_matched,
+    recolour_matched,
+    recolour_prepared,
+    shading_stats,
+)
 from mockups.imaging._text import draw_text, load_font
 from mockups.imaging._warp import (
+    FINISHES,
     DesignLayer,
     apply_design,
     luminance_field,
@@ -71,6 +84,21 @@ from mockups.imaging._warp import (
     validate_quad,
 )
 from mockups.imaging.photo import LOW_CONFIDENCE, PhotoAnalysis, analyse_photo, photo_kind
+
+# Imported when first used: they need OpenCV, whose import a build of flat prints need not pay for.
+_LAZY = {"Cylinder": "_cylinder", "wrap_design": "_cylinder", "prepare_wrap": "_cylinder",
+         "OldPrint": "_oldprint", "find_old_print": "_oldprint", "remove_old_print": "_oldprint"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "ImagingError",
@@ -124,6 +152,29 @@ __all__ = [
     "blend",
     "placement_shadow",
     "Placement",
+    # where a design sits in its print area; curved print areas
+    "ANCHORS",
+    "fit_print",
+    "fit_cylinder",
+    "clip_layer",
+    "FINISHES",
+    "Cylinder",
+    "wrap_design",
+    "prepare_wrap",
+    # shading strength by colour
+    "FABRIC",
+    "GLAZE",
+    "MatchedPrep",
+    "ShadingModel",
+    "consolidate_dye_mask",
+    "prepare_matched",
+    "recolour_matched",
+    "recolour_prepared",
+    "shading_stats",
+    # prints a photo already carries
+    "OldPrint",
+    "find_old_print",
+    "remove_old_print",
     "shade",
     "draw_text",
     "load_font",

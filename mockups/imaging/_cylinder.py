@@ -14,8 +14,10 @@ interpolates between the top and bottom radius (tapered mugs);
 ``ellipse`` is the rims' minor/major axis ratio (a camera slightly above
 sees the front of each rim lower than its sides; 0 = exactly side-on).
 :func:`cylinder_map` inverts this for every output pixel (``arcsin`` of the
-offset / radius); :func:`wrap_design` samples the design there with
-``cv2.remap``. Coordinates follow OpenCV: pixel centres at integers.
+offset / radius); :func:`prepare_wrap` samples the design there with
+``cv2.remap`` and shades it by the photo's light (as a flat print, see ``_warp``) into a
+``DesignLayer`` that ``apply_design`` prints on every colour; :func:`wrap_design` does both.
+Coordinates follow OpenCV: pixel centres at integers.
 """
 
 from __future__ import annotations
@@ -26,10 +28,20 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from mockups.imaging._colour import _encode_srgb, srgb_to_linear
+from mockups.imaging._colour import _encode_srgb
 from mockups.imaging._common import ImagingError, rgba_array
+from mockups.imaging._warp import (
+    FINISHES,
+    DesignLayer,
+    _check_finish,
+    _finish_layer,
+    _finish_pad,
+    _unpremultiply,
+    apply_design,
+    luminance_field,
+)
 
-__all__ = ["Cylinder", "CylinderMap", "project", "cylinder_map", "wrap_design"]
+__all__ = ["Cylinder", "CylinderMap", "project", "cylinder_map", "prepare_wrap", "wrap_design", "FINISHES"]
 
 Point = tuple[float, float]
 _OUTSIDE = -10.0  # map value that cv2.remap turns into transparent
@@ -132,10 +144,16 @@ def cylinder_map(design_size: tuple[int, int], cyl: Cylinder, out_size: tuple[in
     the visible arc ends at the silhouette. ``falloff`` (0 = off) darkens
     toward the silhouette with the cosine of the surface's angle to the camera.
     """
+    return _map_box(design_size, cyl, (0, 0, int(out_size[0]), int(out_size[1])), falloff=falloff)
+
+
+def _map_box(design_size: tuple[int, int], cyl: Cylinder, box: tuple[int, int, int, int], *,
+             falloff: float) -> CylinderMap:
+    """:func:`cylinder_map` of the photo's pixels in ``box`` = (x0, y0, x1, y1) only (same values)."""
     cyl.validate()
     dw, dh = design_size
-    w, h = out_size
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    x0, y0, x1, y1 = box
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     theta, v, edge = _invert(cyl, xs, ys)
     u = (np.degrees(theta) - cyl.centre) / cyl.arc + 0.5
     on_body = edge > -0.5
@@ -146,6 +164,19 @@ def cylinder_map(design_size: tuple[int, int], cyl: Cylinder, out_size: tuple[in
     coverage = np.clip(edge + 0.5, 0.0, 1.0).astype(np.float32)
     shade = (1.0 - float(falloff) * (1.0 - np.cos(theta))).astype(np.float32)
     return CylinderMap(map_x, map_y, coverage, shade)
+
+
+def _band_box(cyl: Cylinder, size: tuple[int, int], margin: int) -> tuple[int, int, int, int]:
+    """Pixel box (x0, y0, x1, y1) holding the band's front (its outline +- the rims' ellipse), clipped to the image."""
+    axis, normal, _ = cyl.frame()
+    r1 = cyl.radius if cyl.bottom_radius is None else cyl.bottom_radius
+    pts = np.array([np.asarray(centre) + side * r * normal + along * cyl.ellipse * r * axis
+                    for centre, r in ((cyl.top, cyl.radius), (cyl.bottom, r1))
+                    for side in (-1.0, 1.0) for along in (-1.0, 1.0)])
+    w, h = size
+    x0, y0 = (int(np.floor(c)) - margin for c in pts.min(axis=0))
+    x1, y1 = (int(np.ceil(c)) + margin + 1 for c in pts.max(axis=0))
+    return max(0, x0), max(0, y0), min(w, max(x1, 0)), min(h, max(y1, 0))
 
 
 def _prefiltered(design: Image.Image, cyl: Cylinder) -> Image.Image:
@@ -159,29 +190,71 @@ def _prefiltered(design: Image.Image, cyl: Cylinder) -> Image.Image:
     return design.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
-def wrap_design(product_rgba: Image.Image, design_rgba: Image.Image, cyl: Cylinder, *,
-                falloff: float = 0.35, opacity: float = 1.0) -> Image.Image:
-    """Print ``design_rgba`` around the cylinder ``cyl`` of the product photo.
+def _body_light(y: np.ndarray, radius: float) -> np.ndarray:
+    """The body's light without marks narrower than ~6% of its radius (an old print's lines, text,
+    dust): a morphological opening then closing, which keeps broad highlights and shading."""
+    k = 2 * max(1, int(round(0.03 * radius))) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    opened = cv2.morphologyEx(y, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    return cv2.morphologyEx(opened, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
 
-    The design spans ``cyl.arc`` degrees and the band's height (stretched to
-    it: give the arc / band that match the design's aspect), is shaded by the
-    cosine falloff, clipped to the silhouette and to the product's alpha, and
-    composited over the photo (sRGB, like ``apply_design``).
+
+def prepare_wrap(product_rgba: Image.Image, design_rgba: Image.Image, cyl: Cylinder, *,
+                 shading: np.ndarray | None = None, falloff: float = 0.35, opacity: float = 1.0,
+                 finish: str = "print") -> DesignLayer:
+    """Everything of :func:`wrap_design` that does not depend on the product's colour.
+
+    Returns a :class:`DesignLayer` (blend "shade") that :func:`apply_design` prints on the
+    photo or any recolour of it. Besides the cosine ``falloff``, the ink follows the body's
+    light in ``shading`` (a luminance field of the photo, :func:`luminance_field`; None: the
+    product photo's own): its shading, darkening the ink, and its highlights, added on top. The
+    shading is taken at the body's scale (a fraction of its radius), so a glaze's reflections
+    and the body's light come through and small marks on it (an old print) do not.
+    ``finish`` is one of :data:`FINISHES` (see :func:`prepare_design`).
     """
+    fin = _check_finish(finish)
     if design_rgba.width < 1 or design_rgba.height < 1:
         raise ImagingError("design image is empty")
+    cyl.validate()
     design = _prefiltered(design_rgba.convert("RGBA"), cyl)
     base = rgba_array(product_rgba)
     h, w = base.shape[:2]
-    cmap = cylinder_map(design.size, cyl, (w, h), falloff=falloff)
+    scale = float(max(w, h))
+    field = luminance_field(base) if shading is None else np.asarray(shading, np.float32)
+    if field.shape != (h, w):
+        raise ImagingError(f"shading field shape {field.shape} does not match the image {w}x{h}")
+    box = _band_box(cyl, (w, h), 3 + _finish_pad(fin, scale))
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:  # the band lies outside the photo
+        return DesignLayer((0, 0, 0, 0), np.zeros((0, 0, 1), np.float32), np.zeros((0, 0, 3), np.float32), "shade")
+    cmap = _map_box(design.size, cyl, box, falloff=falloff)
     src = np.asarray(design, dtype=np.float32) / 255.0
     src[..., :3] *= src[..., 3:4]  # premultiplied: no dark fringes where alpha is interpolated
     warped = cv2.remap(src, cmap.map_x, cmap.map_y, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-    alpha = warped[..., 3] * cmap.coverage * (base[..., 3] / 255.0) * float(np.clip(opacity, 0, 1))
-    ink = np.where(warped[..., 3:4] > 1e-6, warped[..., :3] / np.maximum(warped[..., 3:4], 1e-6), 0.0)
-    ink = _encode_srgb(srgb_to_linear(np.clip(ink, 0, 1).astype(np.float32)) * cmap.shade[..., None])
-    out = base[..., :3] / 255.0 * (1.0 - alpha[..., None]) + ink * alpha[..., None]
-    changed = alpha > 0
-    base[..., :3][changed] = np.clip(np.rint(out[changed] * 255.0), 0, 255).astype(np.uint8)
-    return Image.fromarray(base, "RGBA")
+    patch_alpha = base[y0:y1, x0:x1, 3].astype(np.float32) / 255.0
+    alpha = warped[..., 3] * cmap.coverage * float(np.clip(opacity, 0, 1))
+    inside = (patch_alpha >= 0.5) & (cmap.coverage >= 0.5)
+    r = max(cyl.radius, cyl.bottom_radius or 0.0)
+    ink, alpha = _finish_layer(_unpremultiply(warped), alpha, _body_light(field[y0:y1, x0:x1], r), inside, fin,
+                               1.0, scale, sep=max(3.0, 0.04 * r), texture=0.25,
+                               extra=np.log(np.maximum(cmap.shade, 1e-3)))
+    alpha = alpha * patch_alpha
+    return DesignLayer(box, alpha[..., None].astype(np.float32), _encode_srgb(ink).astype(np.float32), "shade")
+
+
+def wrap_design(product_rgba: Image.Image, design_rgba: Image.Image, cyl: Cylinder, *,
+                shading: np.ndarray | None = None, falloff: float = 0.35, opacity: float = 1.0,
+                finish: str = "print") -> Image.Image:
+    """Print ``design_rgba`` around the cylinder ``cyl`` of the product photo.
+
+    The design spans ``cyl.arc`` degrees and the band's height (stretched to
+    it: give the arc / band that match the design's aspect), is shaded by the
+    cosine falloff and the photo's own light (``shading``, see
+    :func:`prepare_wrap`), clipped to the silhouette and to the product's
+    alpha, and composited over the photo (sRGB, like ``apply_design``).
+    """
+    layer = prepare_wrap(product_rgba, design_rgba, cyl, shading=shading, falloff=falloff, opacity=opacity,
+                         finish=finish)
+    return apply_design(product_rgba, layer)

@@ -252,6 +252,42 @@ class MatchedPrep:
     solid: np.ndarray  # bool per selected pixel: weight >= 0.5 (the mid-tone reference)
     region: np.ndarray  # bool (y1-y0, x1-x0): where the statistics are measured
     source: ShadingStats  # of the photo itself over ``region``
+    sample: _Sample | None = None  # the bands of rows the gain search measures on (None: all of them)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """Bands of rows of the crop that :func:`matched_shading` measures its candidates on.
+
+    The search renders each candidate's L* several times; doing so on every pixel of a large
+    photo costs most of a colour's time. Every third band of ``BAND`` rows is as good a sample
+    of the L* spread and of the local contrast (a per-pixel gradient after a small blur) as all
+    of them: each band is measured only ``MARGIN`` rows inside its edges, so the blur never
+    reaches across to the next band."""
+
+    pick: np.ndarray  # int indices into the per-selected-pixel vectors of the pixels in the bands
+    where: tuple[np.ndarray, np.ndarray]  # their (row, col) in the stacked bands
+    region: np.ndarray  # bool (rows, w): where the statistics are measured in the stacked bands
+
+
+_BAND, _MARGIN, _EVERY = 48, 6, 3
+
+
+def _sample(prep: RecolourPrep, region: np.ndarray) -> _Sample | None:
+    h = region.shape[0]
+    if h < 4 * _BAND * _EVERY:
+        return None  # small: measure everything
+    rows = np.concatenate([np.arange(y, min(y + _BAND, h)) for y in range(0, h, _BAND * _EVERY)])
+    inner = np.concatenate([(np.arange(len(r)) >= _MARGIN) & (np.arange(len(r)) < len(r) - _MARGIN)
+                            for r in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)])
+    index = np.full(prep.select.shape, -1, np.int64)
+    index[prep.select] = np.arange(int(np.count_nonzero(prep.select)))
+    sub = index[rows]
+    r, c = np.nonzero(sub >= 0)
+    sample_region = region[rows] & inner[:, None]
+    if np.count_nonzero(sample_region) < 0.1 * np.count_nonzero(region) or np.count_nonzero(sample_region) < 64:
+        return None
+    return _Sample(pick=sub[r, c], where=(r, c), region=sample_region)
 
 
 def _split(shading: np.ndarray, prep: RecolourPrep, solid: np.ndarray,
@@ -293,7 +329,8 @@ def prepare_matched(rgba: Image.Image, dye_mask: np.ndarray | Image.Image, *,
     if np.count_nonzero(region) < 64:
         region = solid_crop
     source = shading_stats(srgb_to_lab(arr[..., :3])[..., 0], region)
-    return MatchedPrep(prep=prep, low=low, high=high, solid=solid, region=region, source=source)
+    return MatchedPrep(prep=prep, low=low, high=high, solid=solid, region=region, source=source,
+                       sample=_sample(prep, region))
 
 
 def _combine(mp: MatchedPrep, gains: tuple[float, float]) -> np.ndarray:
@@ -306,6 +343,11 @@ def _rendered_stats(mp: MatchedPrep, target: np.ndarray, shading: np.ndarray) ->
     """Statistics of the L* that :func:`recolour` produces from ``shading`` (before 8-bit rounding)."""
     levels = np.linspace(float(shading.min()), float(shading.max()) + 1e-6, 1024, dtype=np.float32)
     curve = shade_lab(target, levels)[:, 0]
+    if mp.sample is not None:  # on the sampled bands only (see _Sample)
+        sm = mp.sample
+        lightness = np.full(sm.region.shape, np.float32(target[0]))
+        lightness[sm.where] = np.interp(shading[sm.pick], levels, curve)
+        return shading_stats(lightness, sm.region)
     lightness = np.full(mp.prep.select.shape, np.float32(target[0]))
     lightness[mp.prep.select] = np.interp(shading, levels, curve)
     return shading_stats(lightness, mp.region)

@@ -242,7 +242,23 @@ def _enclosed_holes(dist: np.ndarray, obj: _Object, bd: _Backdrop) -> tuple[np.n
     ok[0] = False
     if ok.any():
         ok &= _frame_contrast(labels, n, cand, obj.mask, dist) >= 3.0 * match + 4.0
+    for k in np.flatnonzero(ok):  # a ring around product (a printed frame) is not a gap one sees through
+        ok[k] = _enclosed_share(labels == k) < 0.25
     return ok[labels], int(np.count_nonzero(ok))
+
+
+def _enclosed_share(region: np.ndarray) -> float:
+    """The area a region encloses (its holes), as a fraction of its own area: about 0 for the
+    backdrop seen through a handle's loop, large for the backdrop-coloured frame of a print."""
+    ys, xs = np.nonzero(region)
+    if not len(ys):
+        return 0.0
+    crop = np.ascontiguousarray(region[ys.min():ys.max() + 1, xs.min():xs.max() + 1]).astype(np.uint8)
+    contours, hierarchy = cv2.findContours(crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return 0.0
+    inner = sum(cv2.contourArea(c) for c, h in zip(contours, hierarchy[0], strict=True) if h[3] >= 0)
+    return float(inner / max(len(ys), 1))
 
 
 def _remove_specks(obj: np.ndarray) -> np.ndarray:

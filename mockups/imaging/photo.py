@@ -29,7 +29,7 @@ __all__ = ["PhotoAnalysis", "analyse_photo", "photo_kind", "PHOTO_KINDS", "LOW_C
 
 PHOTO_KINDS = ("auto", "cutout", "scene")
 LOW_CONFIDENCE = 0.5  # below this an automatic decision is warned about
-VERSION = 1  # a change to what analyse_photo or photo_kind return for a photo bumps this (it is in job keys)
+VERSION = 2  # a change to what analyse_photo or photo_kind return for a photo bumps this (it is in job keys)
 NO_SEED_REASON = "give the product a print_area on the garment or a recolour_mask:"
 
 

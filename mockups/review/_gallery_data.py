@@ -121,7 +121,7 @@ def _link(source: Path, target: Path) -> bool:
 
 def removed_record(old: dict, store: ObjectStore | None, folder: Path) -> dict:
     keep = ("id", "sku", "product", "colour", "colour_name", "colour_hex", "background", "background_name",
-            "design", "channel", "output", "key")
+            "design", "channel", "placement", "output", "key")
     record = {k: old.get(k) for k in keep}
     record["thumb"] = previous_images(old, store, folder)["previous_thumb"] if old.get("status") == "ok" else None
     return record
@@ -258,6 +258,7 @@ def record(e: dict, thumb: str | None, mark: dict | None) -> dict:
         "colour": e.get("colour"), "colour_name": e.get("colour_name") or e.get("colour"),
         "colour_hex": e.get("colour_hex"), "background": e.get("background"),
         "background_name": e.get("background_name") or e.get("background"), "design": e.get("design"),
+        "placement": e.get("placement"),
         "channel": e.get("channel"), "size": e.get("size"), "format": e.get("format"),
         "output": e.get("output"), "src": url(f"../{e.get('output')}") if status == "ok" else None,
         "thumb": thumb, "tw": tw, "th": th, "backend": e.get("backend"), "model": e.get("model"),
@@ -293,6 +294,7 @@ def facets(records: list[dict], order: dict[str, dict[str, int]]) -> list[dict]:
         ("product", "Product", "sku", lambda r: f"{r.get('product')} ({r.get('sku')})", None),
         ("colour", "Colour", "colour", lambda r: r.get("colour_name"), lambda r: {"hex": r.get("colour_hex")}),
         ("background", "Background", "background", lambda r: r.get("background_name"), None),
+        ("placement", "Placement", "placement", lambda r: r.get("placement"), None),
         ("design", "Design", "design", lambda r: r.get("design"), None),
         ("channel", "Channel", "channel", lambda r: f"{r.get('channel')} · {_size(r)}", None),
         ("backend", "Backend", "backend", lambda r: r.get("backend"), None),
@@ -301,7 +303,7 @@ def facets(records: list[dict], order: dict[str, dict[str, int]]) -> list[dict]:
     for key, label, field, value_label, extra in groups:
         values, rank = _values(records, field, value_label, extra), order.get(key, {})
         values.sort(key=lambda v: (rank.get(v["id"], len(rank)), str(v["id"])))
-        if key != "design" or len(values) > 1:
+        if key not in ("design", "placement") or len(values) > 1:
             out.append({"key": key, "label": label, "field": field, "values": values})
     out.append({"key": "status", "label": "Status", "field": "status",
                 "values": [{"id": k, "label": v} for k, v in STATUS_LABELS.items()]})

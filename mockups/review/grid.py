@@ -34,16 +34,17 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def sheets(entries: dict[str, dict]) -> dict[tuple, list[dict]]:
-    """Manifest entries grouped by (channel, sku, design)."""
+    """Manifest entries grouped by (channel, sku, placement, design)."""
     groups: dict[tuple, list[dict]] = {}
     for e in entries.values():
-        groups.setdefault((e["channel"], e["sku"], e.get("design")), []).append(e)
+        groups.setdefault((e["channel"], e["sku"], e.get("placement"), e.get("design")), []).append(e)
     return groups
 
 
-def sheet_path(build_dir: Path, channel: str, sku: str, design: str | None, several: bool) -> Path:
-    name = f"{sku}--{design}.png" if several and design else f"{sku}.png"
-    return build_dir / "grids" / channel / name
+def sheet_path(build_dir: Path, channel: str, sku: str, design: str | None, several: bool,
+               placement: str | None = None) -> Path:
+    parts = [sku] + ([placement] if placement else []) + ([design] if several and design else [])
+    return build_dir / "grids" / channel / ("--".join(parts) + ".png")
 
 
 def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = None,
@@ -52,9 +53,11 @@ def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = N
     entries = manifest.load(build_dir) if entries is None else entries
     written = []
     catalog_bytes = catalog.file.read_bytes()
-    for (channel, sku, design), cells in sorted(sheets(entries).items(), key=lambda kv: str(kv[0])):
-        several = len(catalog.products[sku].designs or []) > 1 if sku in catalog.products else False
-        path = sheet_path(build_dir, channel, sku, design, several)
+    designs: dict[tuple, set] = {}  # the designs of each print position: several name the sheet
+    for e in entries.values():
+        designs.setdefault((e["sku"], e.get("placement")), set()).add(e.get("design"))
+    for (channel, sku, placement, design), cells in sorted(sheets(entries).items(), key=lambda kv: str(kv[0])):
+        path = sheet_path(build_dir, channel, sku, design, len(designs[sku, placement]) > 1, placement)
         digest = hashlib.sha256("".join(sorted(f"{c['id']}={c['key']}:{c['status']}" for c in cells)).encode())
         digest.update(catalog_bytes)  # names and order come from the catalog
         stamp = digest.hexdigest()
@@ -93,7 +96,8 @@ def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: Obje
     sheet = Image.new("RGB", (w, h), PAPER)
     draw = ImageDraw.Draw(sheet)
     first = cells[0]
-    title = f"{first['product']}  ·  {first['sku']}  ·  {first['channel']}"
+    title = "  ·  ".join([first["product"], first["sku"]] + ([first["placement"]] if first.get("placement") else [])
+                         + [first["channel"]])
     draw.text((PAD, 12), title, fill=INK, font=_font(22))
     for j, bg in enumerate(backgrounds):
         name = catalog.backgrounds[bg].name if bg in catalog.backgrounds else bg

@@ -138,6 +138,18 @@ def overlay_path(folder: Path, sku: str) -> Path:
     return Path(folder) / f"{sku}.png"
 
 
+def print_area_of(product) -> tuple | None:
+    """The print area drawn on the product's photo: its own, its cylinder's band, or that of the
+    first placement on the same photo (a placement with a photo of its own is another view)."""
+    for at in [product] + [p for p in (getattr(product, "placements", None) or {}).values() if not p.image]:
+        c = getattr(at, "cylinder", None)
+        if c is not None:
+            return ((c.x, c.y), (c.x + c.width, c.y), (c.x + c.width, c.y + c.height), (c.x, c.y + c.height))
+        if at.print_area:
+            return tuple(at.print_area)
+    return None
+
+
 def _photo_kind(product) -> str:
     """The catalog's `photo:` for the product ("auto" unless it says "cutout" or "scene")."""
     kind = getattr(product, "photo", None)
@@ -149,7 +161,7 @@ def inspection_key(product, hashes: Mapping[str, str | None]) -> str:
     from mockups._version import __version__
 
     payload = {"version": VERSION, "mockups": __version__, "sku": product.sku, "name": product.name,
-               "photo": _photo_kind(product), "print_area": product.print_area,
+               "photo": _photo_kind(product), "print_area": print_area_of(product),
                "inputs": {role: hashes.get(role) for role in ("product", "mask", "recolour_mask")}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()
 
@@ -230,7 +242,7 @@ def _inputs(catalog, product) -> dict[str, Path]:
 
 
 def _failed(product, error: str) -> Inspection:
-    return Inspection(product.sku, product.name, product.image, "unknown", 0.0, 0.0, product.print_area, None,
+    return Inspection(product.sku, product.name, product.image, "unknown", 0.0, 0.0, print_area_of(product), None,
                       error=error)
 
 
@@ -344,8 +356,8 @@ def _see(product, paths: Mapping[str, Path]) -> _Seen:
                                          confidence=1.0, reason="", backdrop=None, kind_reason=kind_reason)
         warnings = photo_warnings(source.name, kind, kind_confidence, kind_reason)
     else:
-        seed = [(float(x), float(y)) for x, y in product.print_area] if product.print_area and kind == "scene" \
-            else None
+        area = print_area_of(product)
+        seed = [(float(x), float(y)) for x, y in area] if area and kind == "scene" else None
         analysis = _named(source, lambda: imaging.analyse_photo(
             photo, mask=mask, kind=kind if kind in ("cutout", "scene") else "auto", seed=seed))
         warnings = photo_warnings(source.name, kind, kind_confidence, kind_reason, analysis)
@@ -366,8 +378,8 @@ def _see(product, paths: Mapping[str, Path]) -> _Seen:
     if analysis.kind != "scene" or dye_file is None:
         dye = np.minimum(dye, silhouette)
     on_product = None
-    if product.print_area:
-        on_product = _coverage(product.print_area, silhouette)
+    if print_area_of(product):
+        on_product = _coverage(print_area_of(product), silhouette)
         if on_product < 0.6 and analysis.confidence >= LOW_CONFIDENCE:
             warnings.append(f"only {on_product:.0%} of the print area lies on the "
                             f"{'garment' if analysis.kind == 'scene' else 'product'}: check print_area "
@@ -404,10 +416,10 @@ def _analyse_and_draw(product, paths: Mapping[str, Path], target: Path) -> tuple
     seen = _see(product, paths)
     a = seen.analysis
     found = Inspection(product.sku, product.name, product.image, a.kind, round(float(a.kind_confidence), 4),
-                       round(float(a.confidence), 4), product.print_area, target, written=True,
+                       round(float(a.confidence), 4), print_area_of(product), target, written=True,
                        warnings=tuple(seen.warnings), dyeable=seen.dyeable,
                        on_product=None if seen.on_product is None else round(seen.on_product, 4))
-    return draw_overlay(seen.photo, a.silhouette, seen.dye, product.print_area, found), found
+    return draw_overlay(seen.photo, a.silhouette, seen.dye, print_area_of(product), found), found
 
 
 # --- drawing ---------------------------------------------------------------------------------------

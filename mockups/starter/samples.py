@@ -47,6 +47,13 @@ SAMPLES: dict = {
         "kind": "garment",
         "description": "Blank crew-neck t-shirt, front view, light neutral jersey, studio cut-out.",
     },
+    "tee-back": {
+        "image": "tee-back.png",
+        "recolour_mask": "tee-back-dye.png",
+        "print_area": [[402, 290], [622, 290], [622, 560], [402, 560]],
+        "kind": "garment",
+        "description": "The same crew-neck t-shirt from the back: a high back neckline, no label.",
+    },
     "hoodie": {
         "image": "hoodie.png",
         "recolour_mask": "hoodie-dye.png",
@@ -371,6 +378,25 @@ def tee(rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
     m = _tee_masks()
     lum = _tee_lum(m, _tee_height(m, rng))
     return _rgba(lum, (1.0, 0.992, 0.978), m["alpha"]), _grey(m["alpha"] * (1 - m["label"]))
+
+
+def tee_back(rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
+    """The tee seen from the back: the same outline, the back panel up to a narrow collar band
+    along the back neckline (no neck opening, no label), the folds mirrored."""
+    m = _tee_masks()
+    rib = _Mask().line(_TEE_NECK_BACK, 22).array() * m["alpha"]
+    yy, xx = _grid()
+    h = _dome(m["alpha"], 45, 10) + _dome(m["body"], 5, 2.5) + _dome(m["sleeve_l"] + m["sleeve_r"], 5, 2.5)
+    _tee_folds(h)
+    h = h[:, ::-1].copy()  # seen from behind, the folds fall the other way
+    h += 2.5 * _noise(rng, SIZE, SIZE, 110) + _knit(rng)
+    theta = np.arctan2(yy - 150, xx - 512)
+    h += _gauss(rib, 1.5) * (1.6 + _ribs(theta * 60, np.pi, 0.4))
+    h += 0.8 * _gauss(m["hems"], 2.5) - 0.45 * m["stitch"] * (yy > 600)  # the hem stitches, not the front collar's
+    lum = _fabric_lum(h, m["alpha"], 238, 2.0, 26, 0.24)
+    lum *= 1 - 0.05 * m["sleeves"]
+    lum = _softclip(lum, 110, 247, 20)
+    return _rgba(lum, (1.0, 0.992, 0.978), m["alpha"]), _grey(m["alpha"])
 
 
 # --------------------------------------------------------------------------- hoodie
@@ -809,7 +835,7 @@ def oak_table(rng: np.random.Generator) -> Image.Image:
 
 # --------------------------------------------------------------------------- entry points
 
-_PRODUCTS = {"tee": tee, "hoodie": hoodie, "mug": mug, "tote": tote}
+_PRODUCTS = {"tee": tee, "tee-back": tee_back, "hoodie": hoodie, "mug": mug, "tote": tote}
 _EXTRAS = {"fox": fox, "studio": studio, "oak-table": oak_table}
 
 

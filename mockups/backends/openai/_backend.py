@@ -32,7 +32,7 @@ from PIL import Image
 
 from mockups._ratelimit import RateLimiter
 from mockups.backends.base import Backend, Rendered
-from mockups.backends.local import Compositor
+from mockups.backends.local import Compositor, print_corners
 from mockups.backends.openai import images as oi
 from mockups.backends.openai import models as openai_models
 from mockups.backends.openai.check import ALPHA_FORMATS, check_jobs
@@ -302,7 +302,7 @@ class OpenAIBackend(Backend):
         design = self.design(job) if v.design and job.input_path("design") else None
         return Compositor.guard(job, "product", lambda: oi.plan_edit(
             mode, product.rgba, look, self.background(job, size), size, v.channel.fill, lock=p["product_lock"],
-            dye=dye, print_area=v.product.print_area, design=design))
+            dye=dye, print_area=print_corners(v.print), design=design))
 
     def _render_edit(self, job) -> Rendered:
         p, v = job.params, job.variant

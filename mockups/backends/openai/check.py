@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from mockups.backends.local import print_corners
 from mockups.backends.openai import models as openai_models
 from mockups.errors import Problem
 
@@ -98,7 +99,7 @@ def _check_mode(problems: _Problems, job, pi: int) -> None:
     v, mode = job.variant, job.params["mode"]
     where = ("products", pi, "mode") if v.product.mode else _option("mode")
     if mode == "design":
-        missing = [what for what, have in (("designs", v.design), ("print_area", v.product.print_area)) if not have]
+        missing = [what for what, have in (("designs", v.design), ("print_area", print_corners(v.print))) if not have]
         if missing:
             problems.add(where, f"mode 'design' sends the design into the print area, but product "
                                 f"'{v.product.sku}' has no {' and no '.join(missing)}")

@@ -127,7 +127,7 @@
   let TEXT = null; // lower-case search text per variant, built on the first search
   function searchText() {
     TEXT = TEXT || V.map((v) => [v.id, v.sku, v.product, v.colour, v.colour_name, v.colour_hex, v.background,
-      v.background_name, v.design, v.channel, v.backend, v.model, v.prompt, ...G.warnings(v)].filter(Boolean)
+      v.background_name, v.placement, v.design, v.channel, v.backend, v.model, v.prompt, ...G.warnings(v)].filter(Boolean)
       .join('\n').toLowerCase());
     return TEXT;
   }

@@ -28,7 +28,7 @@
     body.append(el('span', 'card-title', v.product));
     const sub = el('span', 'card-sub');
     sub.append(G.swatch(v.colour_hex), el('span', null, v.colour_name + ' · ' + v.background_name));
-    body.append(sub, el('span', 'card-meta', [v.sku, v.channel, v.design].filter(Boolean).join(' · ')));
+    body.append(sub, el('span', 'card-meta', [v.sku, v.channel, v.placement, v.design].filter(Boolean).join(' · ')));
     b.append(G.media(v, 'card-media'), body);
     li.append(b);
     if (cache.size > 4000) cache.clear();

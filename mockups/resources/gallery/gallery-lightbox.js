@@ -53,6 +53,7 @@
     term(dl, 'Product', v.product);
     term(dl, 'Colour', v.colour_name + (v.colour_hex ? ' ' + v.colour_hex : ''), G.swatch(v.colour_hex));
     term(dl, 'Background', v.background_name);
+    term(dl, 'Placement', v.placement);
     term(dl, 'Design', v.design);
     term(dl, 'Channel', v.channel + ' · ' + (v.size || []).join('×') + ' · ' + v.format);
     term(dl, 'Backend', v.backend + (v.model ? ' · ' + v.model : ''));

@@ -18,9 +18,9 @@
     const out = new Map();
     for (const i of G.visible) {
       const v = G.V[i];
-      const key = [v.sku, v.channel, v.design || ''].join('|');
+      const key = [v.sku, v.channel, v.design || ''].concat(v.placement ? [v.placement] : []).join('|');
       if (!out.has(key)) {
-        const label = [v.product + ' (' + v.sku + ')', v.channel, v.design].filter(Boolean).join(' · ');
+        const label = [v.product + ' (' + v.sku + ')', v.channel, v.placement, v.design].filter(Boolean).join(' · ');
         out.set(key, { key, label, items: [] });
       }
       out.get(key).items.push(i);

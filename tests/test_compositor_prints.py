@@ -226,3 +226,23 @@ def test_a_scene_whose_garment_is_not_found_is_left_as_shot(project):
     look, product, _ = _looks(path)["web/WORN/white--as-shot"]
     assert any("not found" in w and "nothing was recoloured" in w for w in product.warnings), product.warnings
     assert np.array_equal(np.asarray(look)[..., :3], noise)  # not a pixel guessed at
+
+
+def test_the_soft_rim_is_dyed_like_the_fabric_next_to_it(project):
+    """A light garment with an anti-aliased edge dyed black: the rim's colour is the new black
+    (its alpha blends it with the background), not half the old light colour, a light fringe."""
+    garment = _garment((230, 230, 226))
+    alpha = Image.new("L", (SIZE * 4, SIZE * 4), 0)
+    ImageDraw.Draw(alpha).ellipse((80, 60, SIZE * 4 - 80, SIZE * 4 - 60), fill=255)
+    garment.putalpha(alpha.resize((SIZE, SIZE), Image.Resampling.BOX))
+    path = _project(project, """\
+        - sku: TEE
+          name: Tee
+          image: assets/tee.png
+        """, {"assets/tee.png": garment})
+    look = np.asarray(_looks(path)["web/TEE/black--plain"][0])
+    a = look[..., 3]
+    rim, inner = (a > 20) & (a < 235), a == 255
+    lightness = imaging.srgb_to_lab(look[..., :3])[..., 0]
+    assert rim.sum() > 100
+    assert np.percentile(lightness[rim], 90) < np.median(lightness[inner]) + 12

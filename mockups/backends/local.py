@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from mockups import imaging
 from mockups._lru import LRU
@@ -220,7 +220,7 @@ class Compositor:
             dye = self.guard(job, "product", lambda: imaging.estimate_dye_mask(rgba))
         if found.confidence >= LOW_CONFIDENCE:  # an unsure silhouette (warned about) makes any "print" a guess
             rgba, dye = self._old_print(job, rgba, dye, warnings, refind=dye_file is None)
-        dye = np.minimum(dye, alpha)
+        dye = dyed_to_the_edge(dye, alpha)
         matched = self._matched(job, rgba, dye, consolidate=dye_file is None)
         return PreparedProduct(rgba, matched.prep if matched else None, imaging.luminance_field(rgba),
                                found.backdrop, warnings, found.kind, matched=matched,
@@ -408,6 +408,20 @@ def print_corners(at) -> list[tuple[float, float]] | None:
         c = at.cylinder
         return [(c.x, c.y), (c.x + c.width, c.y), (c.x + c.width, c.y + c.height), (c.x, c.y + c.height)]
     return [(float(x), float(y)) for x, y in at.print_area] if at.print_area else None
+
+
+def dyed_to_the_edge(dye: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The dye mask (uint8) limited to the product, with its anti-aliased rim dyed as the fabric
+    next to it. The rim's partial alpha already blends it with the background: a rim dyed by
+    its alpha too would keep half the old colour, a light fringe on dark colours (and a red one
+    round a red mug dyed white)."""
+    dye = np.asarray(dye)
+    dye = np.clip(np.rint(dye * 255.0), 0, 255).astype(np.uint8) if dye.dtype != np.uint8 else dye
+    rim = (alpha > 0) & (alpha < 255)
+    if rim.any():
+        near = np.asarray(Image.fromarray(dye, "L").filter(ImageFilter.MaxFilter(5)))
+        dye = np.where(rim, np.maximum(dye, near), dye)
+    return np.where(alpha > 0, dye, 0).astype(np.uint8)
 
 
 def _alpha8(a: np.ndarray | None) -> np.ndarray:

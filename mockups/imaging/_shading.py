@@ -358,8 +358,10 @@ def matched_shading(mp: MatchedPrep, target_hex: str, model: ShadingModel = FABR
     """Shading field for ``target_hex``, the (folds, texture) gains and the statistics aimed at.
 
     Fixed-point iteration: the fold gain scales by wanted / rendered IQR, the
-    texture gain by wanted / rendered contrast (amplified at most 1.6x more than
-    the folds), until both agree within 1 %.
+    texture gain by (wanted / rendered contrast) ** 1.5 (the contrast also comes
+    from the folds, so it answers the texture gain less than in proportion), the
+    texture amplified at most 1.6x more than the folds, until both agree within
+    1 % or the gains stop moving (a capped texture gain cannot reach its aim).
     """
     target = hex_to_lab(target_hex)
     want = model.target_stats(mp.source, float(target[0]))
@@ -371,8 +373,12 @@ def matched_shading(mp: MatchedPrep, target_hex: str, model: ShadingModel = FABR
         if abs(r_iqr - 1.0) < 0.01 and abs(r_con - 1.0) < 0.01:
             break
         fold = float(np.clip(gains[0] * r_iqr, _MIN_GAIN, _MAX_GAIN))
-        texture = min(gains[1] * r_con, max(1.0, fold * _TEXTURE_BOOST))
-        gains = (fold, float(np.clip(texture, _MIN_GAIN, _MAX_GAIN)))
+        texture = min(gains[1] * r_con ** 1.5, max(1.0, fold * _TEXTURE_BOOST))
+        moved = (fold, float(np.clip(texture, _MIN_GAIN, _MAX_GAIN)))
+        if abs(moved[0] / gains[0] - 1.0) < 0.005 and abs(moved[1] / gains[1] - 1.0) < 0.005:
+            gains = moved
+            break
+        gains = moved
     return _combine(mp, gains), gains, want
 
 

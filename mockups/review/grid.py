@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -23,6 +24,10 @@ LABEL_W = 170
 HEAD_H = 64
 PAD = 12
 INK, MUTED, PAPER, EMPTY = (27, 27, 29), (110, 110, 118), (255, 255, 255), (238, 238, 240)
+#: zlib level of the sheets' PNGs. A sheet of thumbnails is viewed, not archived: level 1 encodes
+#: several times faster than 6 (benchmarks/bench_build.py measures it) for a somewhat larger file,
+#: the pixels being the same.
+SHEET_PNG_LEVEL = 1
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -52,25 +57,35 @@ def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = N
     """Draw the contact sheets whose cells changed; `entries` defaults to the manifest on disk."""
     entries = manifest.load(build_dir) if entries is None else entries
     written = []
-    catalog_bytes = catalog.file.read_bytes()
     designs: dict[tuple, set] = {}  # the designs of each print position: several name the sheet
     for e in entries.values():
         designs.setdefault((e["sku"], e.get("placement")), set()).add(e.get("design"))
     for (channel, sku, placement, design), cells in sorted(sheets(entries).items(), key=lambda kv: str(kv[0])):
         path = sheet_path(build_dir, channel, sku, design, len(designs[sku, placement]) > 1, placement)
-        digest = hashlib.sha256("".join(sorted(f"{c['id']}={c['key']}:{c['status']}" for c in cells)).encode())
-        digest.update(catalog_bytes)  # names and order come from the catalog
-        stamp = digest.hexdigest()
+        stamp = _sheet_stamp(catalog, cells)
         if _stamp(path) == stamp:
             continue
         image = draw_sheet(catalog, cells, build_dir, store)
         info = PngImagePlugin.PngInfo()
         info.add_text("mockups-grid", stamp)
         buf = io.BytesIO()
-        image.save(buf, "PNG", pnginfo=info, compress_level=6)
+        image.save(buf, "PNG", pnginfo=info, compress_level=SHEET_PNG_LEVEL)
         atomic_write(path, buf.getvalue())
         written.append(path)
     return written
+
+
+def _sheet_stamp(catalog: Catalog, cells: list[dict]) -> str:
+    """What a sheet shows: its cells' outputs (id, key, status) and the labels drawn round them
+    (the product's name, the colours' and backgrounds' names, hexes and order). An edit elsewhere
+    in the catalog (another product, one colour's hex) leaves the other sheets alone."""
+    colours, backgrounds = _order(catalog, cells, "colour"), _order(catalog, cells, "background")
+    labels = {"title": [cells[0].get(k) for k in ("product", "sku", "placement", "channel")],
+              "colours": [(c, *((col.name, col.hex) if (col := catalog.colours.get(c)) else ())) for c in colours],
+              "backgrounds": [(b, catalog.backgrounds[b].name if b in catalog.backgrounds else b) for b in backgrounds]}
+    digest = hashlib.sha256(json.dumps(labels, sort_keys=True, default=str).encode())
+    digest.update("".join(sorted(f"{c['id']}={c['key']}:{c['status']}" for c in cells)).encode())
+    return digest.hexdigest()
 
 
 def _stamp(path: Path) -> str | None:

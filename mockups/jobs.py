@@ -78,9 +78,10 @@ def job_key(job: Job) -> str:
 def variant_inputs(catalog: Catalog, variant: Variant) -> dict[str, Path]:
     """The input files of a variant, by role."""
     p = variant.product
-    own = variant.image != p.image  # a placement's photo of its side: the product's masks are of another photo
-    found = {"product": variant.image, "mask": None if own else p.mask,
-             "recolour_mask": None if own else p.recolour_mask,
+    own = variant.image != p.image  # a placement's photo of its side: its own masks, not the product's
+    side = p.placements[variant.placement] if own and variant.placement and p.placements else None
+    found = {"product": variant.image, "mask": side.mask if side else p.mask,
+             "recolour_mask": side.recolour_mask if side else p.recolour_mask,
              "old_print": None if own or p.old_print in ("auto", "remove", "keep") else p.old_print,
              "design": variant.design.image if variant.design else None,
              "background": variant.background.image}

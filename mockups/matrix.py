@@ -293,8 +293,11 @@ def _included(catalog: Catalog, rule: Rule, dumps: _Dumps, kinds: Mapping[str, P
             continue  # 'as-shot' names a scene product's setting: a cut-out has none
         if rule.background and not scene:  # a scene keeps its setting, whatever background a rule names
             backgrounds = [catalog.backgrounds[rule.background]]
-        names = [None] if not product.placements else list(product.placements) if rule.placement is None \
-            else [rule.placement] if rule.placement in product.placements else []
+        if not product.placements:
+            names: list[str | None] = [] if rule.placement else [None]  # a rule naming a placement: not this one
+        else:
+            names = list(product.placements) if rule.placement is None \
+                else [rule.placement] if rule.placement in product.placements else []
         if rule.design:  # a rule's design goes on each placement it names (as it goes on a product's print area)
             prints = [(name, catalog.designs[rule.design]) for name in names if any(n == name for n, _ in prints)]
         else:

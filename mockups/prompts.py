@@ -76,7 +76,7 @@ class PromptRenderer:
 # Templates see plain data (dicts named after what they hold), not the models: the sandbox reads a
 # dict's keys without the attribute checks it runs on objects, and a template cannot reach code.
 _KINDS = {name: type(name, (dict,), {"__slots__": ()}) for name in ("product", "colour", "background", "design",
-                                                                    "channel", "variant")}
+                                                                    "channel", "variant", "placement")}
 _MODELS = {"product": model_module.Product, "colour": model_module.Colour, "background": model_module.Background,
            "design": model_module.Design, "channel": model_module.Channel}
 
@@ -105,6 +105,7 @@ def context(variant: Variant, data: _Data | None = None) -> dict:
     return {"product": data("product", variant.product), "colour": colour, "color": colour,
             "background": data("background", variant.background), "design": data("design", variant.design),
             "channel": data("channel", variant.channel),
+            "placement": _KINDS["placement"](name=variant.placement) if variant.placement else None,
             "variant": _KINDS["variant"](id=variant.id, output=variant.output)}
 
 

@@ -308,7 +308,7 @@ def test_terminal_escapes_in_a_value_are_shown_escaped(bundled):
 def test_line_breaks_in_a_value_do_not_split_the_problem_line(bundled):
     text = BUNDLED.replace("colours: [white, black, navy, cherry, heather]", 'colours: [white, "nav\\ny\\u2028"]')
     result = validate(bundled, text)
-    assert result.err[0] == ("catalog.yaml:42:22: products[0].colours[1]: expected an id of letters, digits, '.', "
+    assert result.err[0] == ("catalog.yaml:43:22: products[0].colours[1]: expected an id of letters, digits, '.', "
                              "'_' or '-' (it names files), got 'nav\\ny\\u2028'")
     assert_reported(result)
 

@@ -799,3 +799,13 @@ def test_build_with_plates_strategy_generates_each_prompt_background_once(projec
     shutil.rmtree(path.parent / ".mockups-cache" / "objects")  # outputs gone, the plate kept
     assert cli.main(["build", str(path), "--backend", "openai"]) == 0
     assert len(fake_openai.requests) == 1
+
+
+def test_recolour_mode_prints_the_design_where_its_placement_says(setup, fake_openai):
+    """The design printed on the edit follows scale and anchor (imaging.fit_print), cut at the area."""
+    _, backend, jobs = setup("mode: recolour\n", catalog=MINIMAL.replace(
+        "    designs: [logo]\n", "    designs: [logo]\n    scale: 0.5\n    anchor: top-left\n    finish: screen\n"))
+    plan = backend.plan(jobs[TEE])
+    design, corners, area, finish = plan.design_after
+    assert finish == "screen" and area == ((40.0, 30.0), (88.0, 30.0), (88.0, 78.0), (40.0, 78.0))
+    assert [tuple(round(v) for v in c) for c in corners] == [(40, 30), (64, 30), (64, 54), (40, 54)]

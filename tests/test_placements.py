@@ -155,7 +155,7 @@ def test_a_placement_change_leaves_other_placements_keys_alone(placed):
     (lambda t: t.replace("    designs: [logo]\n    placements:",
                          "    designs: [logo]\n    print_area: {x: 1, y: 1, width: 9, height: 9}\n"
                          "    placements:"),
-     "a product with placements has its print areas in them"),
+     "move print_area into a placement"),
     (lambda t: t.replace("{x: 30, y: 40, width: 60, height: 40}", "{x: 100, y: 40, width: 60, height: 40}"),
      "the print area reaches outside the 128x128 image assets/tee-back.png"),
     (lambda t: t.replace("anchor: top", "anchor: middle"), "'bottom-right', got 'middle'"),
@@ -234,3 +234,47 @@ def test_the_compositor_prints_where_the_placement_says(project, fit, expected):
 def test_a_rotated_design_is_cut_at_the_print_area(project):
     # a 120 px square turned 45 deg spans 170 px: its corners are cut at the 160 x 120 area's edges
     assert _printed_box(project, "            rotation: 45\n") == pytest.approx((40, 40, 200, 160), abs=2)
+
+
+def test_print_settings_of_a_product_with_placements_belong_in_them(placed):
+    with pytest.raises(CatalogError) as e:
+        load_catalog(placed(PLACED.replace("    placements:\n", "    finish: embroidery\n    placements:\n")))
+    assert any("move finish into a placement" in p.message for p in e.value.problems)
+
+
+def test_an_include_rule_naming_a_placement_adds_only_that_placement(placed):
+    text = PLACED + "matrix:\n  include:\n    - {colour: navy, background: studio, placement: back, design: logo}\n"
+    added = [v.id for v in expand(load_catalog(placed(text)))]
+    assert "web/TEE/navy--studio--back--logo" in added
+    assert added.count("web/MUG/navy--studio") == 1  # the mug has no placements: the rule adds nothing to it
+
+
+def test_the_prompt_names_the_placement(placed):
+    prepared = prepare(placed(), BuildOptions())
+    prompts = {job.variant.id: job.prompt for job in prepared.jobs}
+    assert "printed on the back" in prompts["web/TEE/white--studio--back--logo"]
+    assert "printed on the front" in prompts["web/TEE/white--studio--front"]
+
+
+def test_a_placement_photo_has_its_own_masks_and_material(placed):
+    text = PLACED.replace("        image: assets/tee-back.png\n",
+                          "        image: assets/tee-back.png\n        recolour_mask: assets/back-dye.png\n")
+    text = text.replace("      front:\n", "      wrap:\n        cylinder: {x: 20, y: 20, width: 80, height: 60}\n"
+                                         "      front:\n")
+    dye = Image.new("L", (128, 128), 255)
+    from tests.conftest import write_tree
+
+    path = placed(text)
+    write_tree(path.parent, {"assets/back-dye.png": dye})
+    prepared = prepare(path, BuildOptions())
+    jobs = {job.variant.id: job for job in prepared.jobs}
+    back = jobs["web/TEE/white--studio--back--logo"]
+    assert back.input_path("recolour_mask").name == "back-dye.png"
+    from mockups.backends.local import material
+
+    assert material(back.variant.product, back.variant.print) == "fabric"
+    wrap = jobs["web/TEE/white--studio--wrap"]
+    assert material(wrap.variant.product, wrap.variant.print) == "glazed"
+    with pytest.raises(CatalogError) as e:
+        load_catalog(placed(PLACED.replace("      front:\n", "      front:\n        recolour_mask: assets/logo.png\n")))
+    assert any("goes with its own image" in p.message for p in e.value.problems)

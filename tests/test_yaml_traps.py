@@ -68,7 +68,7 @@ def test_colour_hex_hash_in_block_style(shop):
     text = edit('  - {id: navy,    name: Navy,         hex: "#1F2A44"}',
                 "  - id: navy\n    name: Navy\n    hex: #1F2A44")
     assert validate(shop, text) == (2, [
-        "catalog.yaml:75:10: colours[2].hex: expected a colour like '#1A2B3C', but it was read as empty because "
+        "catalog.yaml:76:10: colours[2].hex: expected a colour like '#1A2B3C', but it was read as empty because "
         "'#1F2A44' starts a comment: write \"#1F2A44\"",
         "1 problem found"])
 
@@ -77,7 +77,7 @@ def test_sweep_hash_in_block_style(shop):
     text = edit('  - {id: sweep,     name: Warm sweep,    sweep: "#EFE9E1"}',
                 "  - id: sweep\n    name: Warm sweep\n    sweep: #EFE9E1")
     assert validate(shop, text) == (2, [
-        "catalog.yaml:85:12: backgrounds[2].sweep: expected a colour like '#1A2B3C', but it was read as empty because "
+        "catalog.yaml:86:12: backgrounds[2].sweep: expected a colour like '#1A2B3C', but it was read as empty because "
         "'#EFE9E1' starts a comment: write \"#EFE9E1\"",
         "1 problem found"])
 
@@ -86,7 +86,7 @@ def test_gradient_colour_hash_in_a_block_list(shop):
     text = edit('gradient: {type: linear, colours: ["#FCE3C4", "#F3A6A0"], angle: 180}',
                 'gradient:\n      type: linear\n      colours:\n        - #FCE3C4\n        - "#F3A6A0"')
     assert validate(shop, text) == (2, [
-        "catalog.yaml:89:11: backgrounds[3].gradient.colours[0]: expected a colour like '#1A2B3C', but it was read as "
+        "catalog.yaml:90:11: backgrounds[3].gradient.colours[0]: expected a colour like '#1A2B3C', but it was read as "
         "empty because '#FCE3C4' starts a comment: write \"#FCE3C4\"",
         "1 problem found"])
 
@@ -106,7 +106,7 @@ def test_colour_hex_hash_in_flow_style(shop):
     text = edit('  - {id: natural, name: Natural,      hex: "#E9E1CF"}\n',
                 '  - {id: natural, name: Natural,      hex: "#E9E1CF"}\n  - {id: royal, name: Royal, hex: #2B4DAA}\n')
     assert validate(shop, text) == (2, [
-        "catalog.yaml:79:35: colours[8].hex: YAML syntax error: a '#' starts a comment in YAML, so everything from "
+        "catalog.yaml:80:35: colours[8].hex: YAML syntax error: a '#' starts a comment in YAML, so everything from "
         "'#2B4DAA' to the end of the line was ignored; put quotes around colours: write \"#2B4DAA\"",
         "1 problem found"])
 
@@ -118,13 +118,13 @@ def test_gradient_colours_hash_in_flow_style(shop):
         "comment in YAML, so everything from '#FCE3C4' to the end of the line was ignored; put quotes around "
         "colours: write \"#FCE3C4\"",
         "1 problem found"])
-    assert at(text, "#FCE3C4") == "86:40"
+    assert at(text, "#FCE3C4") == "87:40"
 
 
 def test_sweep_hash_in_flow_style(shop):
     text = edit('sweep: "#EFE9E1"', "sweep: #EFE9E1")
     assert validate(shop, text) == (2, [
-        "catalog.yaml:83:49: backgrounds[2].sweep: YAML syntax error: a '#' starts a comment in YAML, so everything "
+        "catalog.yaml:84:49: backgrounds[2].sweep: YAML syntax error: a '#' starts a comment in YAML, so everything "
         "from '#EFE9E1' to the end of the line was ignored; put quotes around colours: write \"#EFE9E1\"",
         "1 problem found"])
 
@@ -134,13 +134,13 @@ def test_a_colour_hidden_in_a_list_written_over_several_lines(shop):
     text = edit('colours: ["#FCE3C4", "#F3A6A0"], angle: 180}',
                 'colours: [#FCE3C4,\n      "#F3A6A0", "#FFFFFF"], angle: 180}')
     assert validate(shop, text) == (2, [
-        "catalog.yaml:86:40: backgrounds[3].gradient.colours: '#FCE3C4' was read as a comment and left out of this "
+        "catalog.yaml:87:40: backgrounds[3].gradient.colours: '#FCE3C4' was read as a comment and left out of this "
         "list (a '#' starts a comment in YAML); put quotes around colours: write \"#FCE3C4\"",
         "1 problem found"])
     text = edit('colours: ["#FCE3C4", "#F3A6A0"], angle: 180}',
                 'colours: [\n      "#FCE3C4",   #FCE3C4 is peach\n      #F3A6A0,\n      "#FFFFFF"], angle: 180}')
     assert validate(shop, text) == (2, [
-        "catalog.yaml:88:7: backgrounds[3].gradient.colours: '#F3A6A0' was read as a comment and left out of this "
+        "catalog.yaml:89:7: backgrounds[3].gradient.colours: '#F3A6A0' was read as a comment and left out of this "
         "list (a '#' starts a comment in YAML); put quotes around colours: write \"#F3A6A0\"",
         "1 problem found"])
 
@@ -214,7 +214,7 @@ def test_an_empty_background_kind_is_reported_once(shop):
     text = edit('  - {id: sweep,     name: Warm sweep,    sweep: "#EFE9E1"}',
                 "  - id: sweep\n    name: Warm sweep\n    sweep:")
     assert validate(shop, text) == (2, [
-        "catalog.yaml:85:11: backgrounds[2].sweep: expected a colour like '#1A2B3C', got nothing (an empty value) "
+        "catalog.yaml:86:11: backgrounds[2].sweep: expected a colour like '#1A2B3C', got nothing (an empty value) "
         "(in YAML, put quotes around values that start with '#')",
         "1 problem found"])
 

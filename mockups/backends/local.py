@@ -78,7 +78,7 @@ class Compositor:
     variant.
     """
 
-    version = "2"  # a change to the pixels it makes bumps this (and LocalBackend.version, a part of job keys)
+    version = "3"  # a change to the pixels it makes bumps this (and LocalBackend.version, a part of job keys)
 
     CACHE_SIZES: Mapping[str, int] = {
         "products": 4,  # PreparedProduct per (product, mask, recolour mask)
@@ -224,7 +224,7 @@ class Compositor:
         matched = self._matched(job, rgba, dye, consolidate=dye_file is None)
         return PreparedProduct(rgba, matched.prep if matched else None, imaging.luminance_field(rgba),
                                found.backdrop, warnings, found.kind, matched=matched,
-                               shading_model=shading_model(v.product))
+                               shading_model=shading_model(v.product, v.print))
 
     def _prepare_scene(self, job, rgba: Image.Image, silhouette: np.ndarray | None, dye_file: np.ndarray | None,
                        warnings: list[str], *, unsure: bool = False) -> PreparedProduct:
@@ -255,7 +255,7 @@ class Compositor:
                 matched = self._matched(job, photo, dye, consolidate=False)
         return PreparedProduct(photo, matched.prep if matched else None, imaging.luminance_field(on_garment), None,
                                warnings, "scene", garment=on_garment, matched=matched,
-                               shading_model=shading_model(job.variant.product))
+                               shading_model=shading_model(job.variant.product, job.variant.print))
 
     def _matched(self, job, rgba: Image.Image, dye: np.ndarray, *, consolidate: bool) -> imaging.MatchedPrep | None:
         """The dyeable area's shading split into folds and texture (what each colour rescales), or
@@ -269,7 +269,9 @@ class Compositor:
         """The photo with a print it already carries in the print area removed (inpainted from the
         fabric around it) and its dye mask, as `old_print:` says; what was decided is a warning."""
         v = job.variant
-        setting = v.product.old_print if job.input_path("old_print") is None else "file"
+        setting = "file" if job.input_path("old_print") is not None else v.product.old_print
+        if setting not in ("auto", "remove", "keep", "file"):  # a mask drawn for another photo (a placement's own)
+            setting = "auto"
         area = print_corners(v.print)
         if setting == "keep" or v.design is None or area is None:
             return rgba, dye
@@ -368,7 +370,7 @@ def product_key(job) -> tuple:
     area = tuple(print_corners(v.print) or ())
     removing = p.old_print != "keep" and v.design is not None
     return (input_sha(job, "product"), input_sha(job, "mask"), input_sha(job, "recolour_mask"), p.photo, v.scene,
-            area if v.scene or removing else None, material(p),
+            area if v.scene or removing else None, material(p, v.print),
             (p.old_print, input_sha(job, "old_print")) if removing else None)
 
 
@@ -389,17 +391,17 @@ def cylinder_of(c) -> imaging.Cylinder:
                                      bottom_radius=None if c.bottom_width is None else 0.5 * c.bottom_width)
 
 
-def material(product) -> str:
-    """"glazed" (ceramic) or "fabric": `material:`, or for "auto" glazed when a print area is a cylinder."""
+def material(product, at=None) -> str:
+    """"glazed" (ceramic) or "fabric": `material:`, or for "auto" glazed when the print area `at`
+    (a placement, or the product's own) is a cylinder. Both are a part of the variant's key."""
     if product.material != "auto":
         return product.material
-    cylinders = [product.cylinder] + [p.cylinder for p in (product.placements or {}).values()]
-    return "glazed" if any(c is not None for c in cylinders) else "fabric"
+    return "glazed" if (at if at is not None else product).cylinder is not None else "fabric"
 
 
-def shading_model(product) -> imaging.ShadingModel:
+def shading_model(product, at=None) -> imaging.ShadingModel:
     """How the product's shading strength follows its colour (imaging.GLAZE or imaging.FABRIC)."""
-    return imaging.GLAZE if material(product) == "glazed" else imaging.FABRIC
+    return imaging.GLAZE if material(product, at) == "glazed" else imaging.FABRIC
 
 
 def print_corners(at) -> list[tuple[float, float]] | None:

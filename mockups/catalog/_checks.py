@@ -22,6 +22,7 @@ from mockups.plugins import backend_names
 _SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
 _BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
 OLD_PRINT_WORDS = (None, "auto", "remove", "keep")  # any other `old_print:` value names a mask file
+PRINT_KEYS = ("print_area", "cylinder", "scale", "anchor", "offset", "rotation", "finish")
 # Formats a product photo may be in. Pillow can open more (EPS hands the file to Ghostscript,
 # PSD, ICO, ...): a catalog from many hands gets only these well-trodden decoders.
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")  # JPEG includes MPO (phone photos)
@@ -90,10 +91,11 @@ def _references(doc: Document) -> list[Problem]:
         if not placements:
             problems += _print_areas(doc, ("products", i), product)
         if isinstance(placements, dict):
-            own = [k for k in ("print_area", "cylinder") if k in product]
+            own = [k for k in PRINT_KEYS if k in product]
             if own and placements:
                 problems.append(doc.problem(("products", i, own[0]), f"a product with placements has its print "
-                                            f"areas in them: move {own[0]} into a placement", key=True))
+                                            f"areas and their settings in them: move {own[0]} into a placement",
+                                            key=True))
             for name, placement in placements.items():
                 if not isinstance(placement, dict):
                     continue
@@ -231,6 +233,10 @@ class FileChecker:
         for i, product in _items(self.doc, "products"):
             size = self.image(("products", i, "image"), product.get("image"))
             named = product.get("old_print") if product.get("old_print") not in OLD_PRINT_WORDS else None
+            if isinstance(named, str) and named.strip().lower() in OLD_PRINT_WORDS:  # `Keep`, not a file
+                self.add(("products", i, "old_print"), f"expected auto, remove, keep or a mask file; got "
+                         f"'{_short(named)}' (did you mean '{named.strip().lower()}'?)")
+                named = None
             for key in ("mask", "recolour_mask", "old_print"):
                 if key == "old_print" and named is None:
                     continue
@@ -244,6 +250,17 @@ class FileChecker:
                 if isinstance(placement, dict):
                     where = ("products", i, "placements", name)
                     own = self.image((*where, "image"), placement.get("image")) if "image" in placement else size
+                    for key in ("mask", "recolour_mask"):
+                        if key not in placement:
+                            continue
+                        if "image" not in placement:
+                            self.add((*where, key), f"a placement's {key} goes with its own image: without one, the "
+                                     f"product's {key} applies")
+                            continue
+                        mask_size = self.image((*where, key), placement.get(key))
+                        if own and mask_size and own != mask_size:
+                            self.add((*where, key), f"the mask is {mask_size[0]}x{mask_size[1]} but the image "
+                                     f"{placement.get('image')} is {own[0]}x{own[1]}; a mask must match its image")
                     self._print_area(where, placement, own, placement.get("image", product.get("image")))
         for section in ("backgrounds", "designs"):
             for i, item in _items(self.doc, section):

@@ -77,7 +77,8 @@ class Catalog:
                 "colour": {c.id: i for i, c in enumerate(m.colours)},
                 "background": {b.id: i for i, b in enumerate(m.backgrounds)},
                 "design": {d.id: i for i, d in enumerate(m.designs)},
-                "channel": {h.id: i for i, h in enumerate(m.channels)}}
+                "channel": {h.id: i for i, h in enumerate(m.channels)},
+                "placement": {name: i for p in m.products for i, name in enumerate(p.placements or {})}}
 
     def problem(self, path: tuple, message: str) -> Problem:
         return self.doc.problem(path, message)

@@ -271,6 +271,10 @@ class Placement(PrintFit):
     image: Annotated[FilePath | None, Given("a file path")] = Field(
         None, description="a photo of this side (e.g. the back); default: the product's image. It is taken to be "
                           "the same kind of photo as the product's (cut-out or scene)")
+    mask: Annotated[FilePath | None, Given("a file path")] = Field(
+        None, description="with `image`: its silhouette mask (the product's masks are of the product's photo)")
+    recolour_mask: Annotated[FilePath | None, Given("a file path")] = Field(
+        None, description="with `image`: its dyeable area")
 
 
 class _ProductKeys(Strict):

@@ -229,15 +229,16 @@ def prune(folder: Path, keep: set[str]) -> int:
 def catalog_order(catalog) -> dict[str, dict[str, int]]:
     """Rank of each id in the catalog, so the gallery lists variants as the catalog does."""
     order = getattr(catalog, "order", None)
-    return order if order is not None else {k: {} for k in ("product", "colour", "background", "channel", "design")}
+    return order if order is not None else {k: {} for k in ("product", "colour", "background", "channel", "design",
+                                                            "placement")}
 
 
 def sort_key(order: dict[str, dict[str, int]], e: dict) -> tuple:
     """Catalog order: product, channel, design, colour, background (unknown ids last, by name)."""
     key: list[int | str] = []
-    for kind, field in (("product", "sku"), ("channel", "channel"), ("design", "design"), ("colour", "colour"),
-                        ("background", "background")):
-        value, rank = e.get(field) or "", order[kind]
+    for kind, field in (("product", "sku"), ("channel", "channel"), ("placement", "placement"), ("design", "design"),
+                        ("colour", "colour"), ("background", "background")):
+        value, rank = e.get(field) or "", order.get(kind, {})
         key += (rank.get(value, len(rank)), str(value))
     key.append(str(e.get("id")))
     return tuple(key)

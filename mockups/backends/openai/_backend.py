@@ -30,6 +30,7 @@ import openai
 from openai.types import ImagesResponse
 from PIL import Image
 
+from mockups import imaging
 from mockups._ratelimit import RateLimiter
 from mockups.backends.base import Backend, Rendered
 from mockups.backends.local import Compositor, print_corners
@@ -300,9 +301,15 @@ class OpenAIBackend(Backend):
         if mode == "recolour":
             dye = _dye_mask(product)
         design = self.design(job) if v.design and job.input_path("design") else None
+        at = v.print
+        fitted = None
+        if design is not None and at.print_area is not None:  # where the design sits in its print area
+            fitted = [tuple(c) for c in Compositor.guard(job, "design", lambda: imaging.fit_print(
+                at.print_area, design.size, scale=at.scale, anchor=at.anchor, offset=at.offset,
+                rotation=at.rotation)).tolist()]
         return Compositor.guard(job, "product", lambda: oi.plan_edit(
             mode, product.rgba, look, self.background(job, size), size, v.channel.fill, lock=p["product_lock"],
-            dye=dye, print_area=print_corners(v.print), design=design))
+            dye=dye, print_area=print_corners(at), design=design, fitted=fitted, finish=at.finish))
 
     def _render_edit(self, job) -> Rendered:
         p, v = job.params, job.variant

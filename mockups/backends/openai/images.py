@@ -111,7 +111,8 @@ class EditPlan:
     lock_alpha: Image.Image | None  # photo space L: where `source` is composited back
     product_alpha: Image.Image  # photo space L: the silhouette
     extra: list[tuple[str, Image.Image]] = field(default_factory=list)  # further reference images
-    design_after: tuple[Image.Image, tuple] | None = None  # (design, corners in photo space)
+    # (design, its corners, the print area it is cut at, finish; photo space): printed on the edit
+    design_after: tuple[Image.Image, tuple, tuple, str] | None = None
 
 
 def fit_box(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[float, float, float]:
@@ -156,11 +157,12 @@ def finish(result: Image.Image, plan: EditPlan, channel_size: tuple[int, int], f
         canvas = Image.alpha_composite(canvas.convert("RGBA"), place(layer, lay))
         canvas = canvas if alpha else canvas.convert("RGB")
     if plan.design_after is not None:
-        design, corners = plan.design_after
+        design, corners, area, finish = plan.design_after
         rgba = canvas.convert("RGBA")
         kept = rgba.getchannel("A")
         rgba.putalpha(place(plan.product_alpha, lay))
-        canvas = imaging.place_design(rgba, design, [lay.point(x, y) for x, y in corners])
+        canvas = imaging.place_design(rgba, design, [lay.point(x, y) for x, y in corners],
+                                      clip=[lay.point(x, y) for x, y in area], finish=finish)
         if alpha:
             canvas.putalpha(kept)
         else:
@@ -188,13 +190,14 @@ def locked_exactly(final: Image.Image, plan: EditPlan, channel_size: tuple[int, 
 
 def plan_edit(mode: str, photo: Image.Image, look: Image.Image, background: Image.Image, canvas: tuple[int, int],
               fill: float, *, lock: bool, dye: Image.Image | None = None, print_area=None,
-              design: Image.Image | None = None) -> EditPlan:
+              design: Image.Image | None = None, fitted=None, finish: str = "print") -> EditPlan:
     """The request for one edit of `mode`.
 
     `photo` is the cut-out product photo (RGBA), `look` the product as the variant should look
     where the edit must not change it (recoloured, with its design for scene/restyle), `dye` the
-    dyeable area (L, photo space), `print_area` four corners in photo space, `background` the
-    variant's background at `canvas` size.
+    dyeable area (L, photo space), `print_area` four corners in photo space, `fitted` the
+    design's own corners in it (scale, anchor, offset, rotation: `imaging.fit_print`; default the
+    print area), `finish` how its ink sits, `background` the variant's background at `canvas` size.
     """
     alpha = photo.getchannel("A")
     lay = layout(alpha, canvas, fill)
@@ -209,7 +212,7 @@ def plan_edit(mode: str, photo: Image.Image, look: Image.Image, background: Imag
     if mode == "recolour":
         area = dye if dye is not None else alpha
         if design is not None and print_area is not None:
-            plan.design_after = (design, tuple(print_area))
+            plan.design_after = (design, tuple(fitted or print_area), tuple(print_area), finish)
     elif mode == "design":
         if design is None or print_area is None:
             raise imaging.ImagingError("mode 'design' needs a design and the product's print_area")

@@ -94,41 +94,30 @@ def test_dark_to_light_takes_a_light_garments_shading_strength(project):
     assert _iqr(black, region) == pytest.approx(source, rel=0.35)
 
 
+TEE_PRINTED = textwrap.dedent("""\
+    - sku: TEE
+      name: Tee
+      image: assets/tee.png
+      print_area: {x: 80, y: 80, width: 100, height: 90}
+      designs: [logo]
+    """)  # a light tee with a print area in its middle
+
+
 def test_an_old_print_in_the_print_area_is_removed_with_a_warning(project):
-    path = _project(project, """\
-        - sku: TEE
-          name: Tee
-          image: assets/tee.png
-          print_area: {x: 80, y: 80, width: 100, height: 90}
-          designs: [logo]
-          scale: 0.3
-          anchor: top-left
-        """, {"assets/tee.png": _garment((226, 226, 222), logo=True)})
+    printed = {"assets/tee.png": _garment((226, 226, 222), logo=True)}
+    path = _project(project, TEE_PRINTED + "  scale: 0.3\n  anchor: top-left\n", printed)
     look, product, job = _looks(path)["web/TEE/white--plain"]
     assert any("old print" in w and "removed" in w for w in product.warnings), product.warnings
     disc = np.asarray(look)[118:126, 112:124, :3].astype(int)  # the old disc's middle, not under the new design
     assert disc.min() > 180  # fabric again, not the dark print
-    kept = _project(project, """\
-        - sku: TEE
-          name: Tee
-          image: assets/tee.png
-          print_area: {x: 80, y: 80, width: 100, height: 90}
-          designs: [logo]
-          old_print: keep
-        """, {"assets/tee.png": _garment((226, 226, 222), logo=True)})
+    kept = _project(project, TEE_PRINTED + "  old_print: keep\n", printed)
     look, product, _ = _looks(kept)["web/TEE/white--plain"]
     assert not any("old print" in w for w in product.warnings)
     assert np.asarray(look)[118:126, 112:124, :3].max() < 120  # left as it is
 
 
 def test_no_old_print_on_plain_fabric(project):
-    path = _project(project, """\
-        - sku: TEE
-          name: Tee
-          image: assets/tee.png
-          print_area: {x: 80, y: 80, width: 100, height: 90}
-          designs: [logo]
-        """, {"assets/tee.png": _garment((226, 226, 222))})
+    path = _project(project, TEE_PRINTED, {"assets/tee.png": _garment((226, 226, 222))})
     _, product, _ = _looks(path)["web/TEE/white--plain"]
     assert not any("old print" in w for w in product.warnings), product.warnings
 

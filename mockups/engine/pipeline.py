@@ -374,7 +374,7 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
     else:  # keep what changed, so a later `mockups gallery` marks it
         from mockups.review.gallery import record_changes
 
-        record_changes(prepared.build_dir, prepared.plan, store=prepared.store)
+        record_changes(prepared.build_dir, prepared.plan, store=prepared.store, entries=entries)
 
 
 def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:

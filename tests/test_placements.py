@@ -160,6 +160,7 @@ def test_a_placement_change_leaves_other_placements_keys_alone(placed):
      "the print area reaches outside the 128x128 image assets/tee-back.png"),
     (lambda t: t.replace("anchor: top", "anchor: middle"), "'bottom-right', got 'middle'"),
     (lambda t: t + "matrix:\n  exclude:\n    - {placement: bak}\n", "unknown placement 'bak' (did you mean 'back'?)"),
+    (lambda t: t.replace("designs: [logo, mark]", "designs: []"), "placement 'back' lists no designs"),
     (lambda t: t.replace("        anchor: top\n", "        anchor: top\n        cylinder: {x: 1, y: 1, "
                                                    "width: 9, height: 9}\n"), "not both"),
 ])

@@ -103,7 +103,10 @@ def _references(doc: Document) -> list[Problem]:
                 refs = placement.get("designs")
                 for j, ref in enumerate(refs if isinstance(refs, list) else []):
                     problems += _ref(doc, (*where, "designs", j), ref, "designs", "design")
-                if "designs" not in placement and not product.get("designs"):
+                if isinstance(refs, list) and not refs:
+                    problems.append(doc.problem((*where, "designs"), f"placement '{name}' lists no designs, so it "
+                                                "would make no images: list its designs or leave the key out"))
+                elif "designs" not in placement and not product.get("designs"):
                     problems.append(doc.problem(where, f"placement '{name}' has no designs: list them under it or "
                                                 "on the product", key=True))
                 problems += _print_areas(doc, where, placement, needed=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from mockups.catalog import Catalog
+from mockups.catalog.schema import OLD_PRINT_SETTINGS
 from mockups.matrix import Variant
 
 KEY_SCHEMA = 1  # bump only on purpose: it invalidates every user's cache
@@ -79,10 +80,9 @@ def variant_inputs(catalog: Catalog, variant: Variant) -> dict[str, Path]:
     """The input files of a variant, by role."""
     p = variant.product
     own = variant.image != p.image  # a placement's photo of its side: its own masks, not the product's
-    side = p.placements[variant.placement] if own and variant.placement and p.placements else None
-    found = {"product": variant.image, "mask": side.mask if side else p.mask,
-             "recolour_mask": side.recolour_mask if side else p.recolour_mask,
-             "old_print": None if own or p.old_print in ("auto", "remove", "keep") else p.old_print,
+    masks = variant.print if own else p
+    found = {"product": variant.image, "mask": masks.mask, "recolour_mask": masks.recolour_mask,
+             "old_print": None if own or p.old_print in OLD_PRINT_SETTINGS else p.old_print,
              "design": variant.design.image if variant.design else None,
              "background": variant.background.image}
     return {role: catalog.path(rel) for role, rel in found.items() if rel}

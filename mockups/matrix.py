@@ -118,8 +118,7 @@ class Variant:
     @property
     def image(self) -> str:
         """The product photo the variant is made from (a placement may have a photo of its side)."""
-        own = self.product.placements[self.placement].image if self.placement and self.product.placements else None
-        return own or self.product.image
+        return self.print.image or self.product.image
 
     @property
     def id(self) -> str:
@@ -237,19 +236,21 @@ def _allowed(catalog: Catalog, product: Product, scene: bool = False) -> tuple[l
                    if product.backgrounds is not None else list(catalog.model.backgrounds))
     prints: list[tuple[str | None, Design | None]]
     if product.placements:
-        prints = [(name, catalog.designs[d]) for name, placement in product.placements.items()
-                  for d in (placement.designs if placement.designs is not None else product.designs or [])]
+        prints = [(name, catalog.designs[d]) for name in product.placements for d in _designs_of(product, name)]
     else:
         prints = [(None, catalog.designs[d]) for d in product.designs] if product.designs else [(None, None)]
     return colours, backgrounds, prints
 
 
+def _designs_of(product: Product, placement: str | None) -> list[str]:
+    """The design ids of a print position: a placement's own, else the product's."""
+    own = product.placements[placement].designs if placement is not None and product.placements else None
+    return own if own is not None else product.designs or []
+
+
 def _several_designs(product: Product, placement: str | None) -> bool:
     """Whether the design id is a part of the variant's name: its print position has several designs."""
-    if placement is not None and product.placements:
-        p = product.placements[placement]
-        return len(p.designs if p.designs is not None else product.designs or []) > 1
-    return len(product.designs or []) > 1
+    return len(_designs_of(product, placement)) > 1
 
 
 def expand(catalog: Catalog, kinds: Mapping[str, PhotoKind] | None = None) -> list[Variant]:

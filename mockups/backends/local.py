@@ -30,6 +30,7 @@ from PIL import Image, ImageFilter
 from mockups import imaging
 from mockups._lru import LRU
 from mockups.backends.base import Backend, Rendered
+from mockups.catalog.schema import OLD_PRINT_SETTINGS
 from mockups.errors import ImageInputError, Problem
 
 __all__ = ["Compositor", "LocalBackend", "PreparedProduct", "LOW_CONFIDENCE", "NEUTRAL_SWEEP", "print_corners"]
@@ -270,7 +271,7 @@ class Compositor:
         fabric around it) and its dye mask, as `old_print:` says; what was decided is a warning."""
         v = job.variant
         setting = "file" if job.input_path("old_print") is not None else v.product.old_print
-        if setting not in ("auto", "remove", "keep", "file"):  # a mask drawn for another photo (a placement's own)
+        if setting not in (*OLD_PRINT_SETTINGS, "file"):  # a mask drawn for another photo (a placement's own)
             setting = "auto"
         area = print_corners(v.print)
         if setting == "keep" or v.design is None or area is None:

@@ -14,14 +14,13 @@ from pathlib import Path
 from PIL import Image
 
 from mockups.catalog._yaml import Document
-from mockups.catalog.schema import AS_SHOT
+from mockups.catalog.schema import AS_SHOT, OLD_PRINT_SETTINGS, _corners, _number
 from mockups.errors import Problem, did_you_mean
 from mockups.limits import MAX_PIXELS
 from mockups.plugins import backend_names
 
 _SECTIONS = {"products": "sku", "colours": "id", "backgrounds": "id", "designs": "id", "channels": "id"}
 _BG_KINDS = ("colour", "gradient", "sweep", "image", "prompt")
-OLD_PRINT_WORDS = (None, "auto", "remove", "keep")  # any other `old_print:` value names a mask file
 PRINT_KEYS = ("print_area", "cylinder", "scale", "anchor", "offset", "rotation", "finish")
 # Formats a product photo may be in. Pillow can open more (EPS hands the file to Ghostscript,
 # PSD, ICO, ...): a catalog from many hands gets only these well-trodden decoders.
@@ -235,35 +234,26 @@ class FileChecker:
     def check(self) -> list[Problem]:
         for i, product in _items(self.doc, "products"):
             size = self.image(("products", i, "image"), product.get("image"))
-            named = product.get("old_print") if product.get("old_print") not in OLD_PRINT_WORDS else None
-            if isinstance(named, str) and named.strip().lower() in OLD_PRINT_WORDS:  # `Keep`, not a file
+            named = product.get("old_print") if product.get("old_print") not in (None, *OLD_PRINT_SETTINGS) \
+                else None
+            if isinstance(named, str) and named.strip().lower() in OLD_PRINT_SETTINGS:  # `Keep`, not a file
                 self.add(("products", i, "old_print"), f"expected auto, remove, keep or a mask file; got "
                          f"'{_short(named)}' (did you mean '{named.strip().lower()}'?)")
                 named = None
-            for key in ("mask", "recolour_mask", "old_print"):
-                if key == "old_print" and named is None:
-                    continue
-                mask_size = self.image(("products", i, key), product.get(key))
-                if size and mask_size and size != mask_size:
-                    self.add(("products", i, key), f"the mask is {mask_size[0]}x{mask_size[1]} but the image "
-                             f"{product.get('image')} is {size[0]}x{size[1]}; a mask must match its image")
+            self._masks(("products", i), product, ("mask", "recolour_mask") + (("old_print",) if named else ()),
+                        size)
             self._print_area(("products", i), product, size, product.get("image"))
             placements = product.get("placements")
             for name, placement in (placements.items() if isinstance(placements, dict) else ()):
                 if isinstance(placement, dict):
                     where = ("products", i, "placements", name)
                     own = self.image((*where, "image"), placement.get("image")) if "image" in placement else size
-                    for key in ("mask", "recolour_mask"):
-                        if key not in placement:
-                            continue
-                        if "image" not in placement:
-                            self.add((*where, key), f"a placement's {key} goes with its own image: without one, the "
-                                     f"product's {key} applies")
-                            continue
-                        mask_size = self.image((*where, key), placement.get(key))
-                        if own and mask_size and own != mask_size:
-                            self.add((*where, key), f"the mask is {mask_size[0]}x{mask_size[1]} but the image "
-                                     f"{placement.get('image')} is {own[0]}x{own[1]}; a mask must match its image")
+                    masks = tuple(k for k in ("mask", "recolour_mask") if k in placement)
+                    if "image" in placement:
+                        self._masks(where, placement, masks, own)
+                    for key in masks if "image" not in placement else ():
+                        self.add((*where, key), f"a placement's {key} goes with its own image: without one, the "
+                                 f"product's {key} applies")
                     self._print_area(where, placement, own, placement.get("image", product.get("image")))
         for section in ("backgrounds", "designs"):
             for i, item in _items(self.doc, section):
@@ -342,14 +332,21 @@ class FileChecker:
             return None
         return size
 
-    def _print_area(self, where: tuple, item: dict, size: tuple[int, int] | None, image) -> None:
-        from mockups.catalog.schema import _corners
+    def _masks(self, where: tuple, item: dict, keys: tuple[str, ...], size: tuple[int, int] | None) -> None:
+        """The mask files `keys` of a product (or placement) `item` exist, are images, and are the
+        size of its photo (`size`)."""
+        for key in keys:
+            mask_size = self.image((*where, key), item.get(key))
+            if size and mask_size and size != mask_size:
+                self.add((*where, key), f"the mask is {mask_size[0]}x{mask_size[1]} but the image "
+                         f"{item.get('image')} is {size[0]}x{size[1]}; a mask must match its image")
 
+    def _print_area(self, where: tuple, item: dict, size: tuple[int, int] | None, image) -> None:
         area, cylinder = item.get("print_area"), item.get("cylinder")
         if size is None:
             return
         w, h = size
-        if isinstance(cylinder, dict) and all(_finite(cylinder.get(k)) for k in ("x", "y", "width", "height")):
+        if isinstance(cylinder, dict) and all(_number(cylinder.get(k)) for k in ("x", "y", "width", "height")):
             x, y, cw, ch = (float(cylinder[k]) for k in ("x", "y", "width", "height"))
             if x < 0 or y < 0 or x + cw > w or y + ch > h:
                 self.add((*where, "cylinder"), f"the cylinder's band reaches outside the {w}x{h} image {image}")
@@ -364,12 +361,6 @@ class FileChecker:
         elif not convex(corners):
             self.add((*where, "print_area"), "the four corners do not make a convex shape; list them "
                      "clockwise from the top-left: top-left, top-right, bottom-right, bottom-left")
-
-
-def _finite(v: object) -> bool:
-    from mockups.catalog.schema import _number
-
-    return _number(v)
 
 
 def convex(corners) -> bool:

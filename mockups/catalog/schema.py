@@ -15,10 +15,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
 
+from mockups.imaging._placement import ANCHORS  # the compositor's words are the catalog's
+from mockups.imaging._warp import FINISHES
+
 HEX_RE = re.compile(r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 AS_SHOT = "as-shot"  # the background id of a scene product's variants: the photo's own setting
+OLD_PRINT_SETTINGS = ("auto", "remove", "keep")  # any other `old_print:` value names a mask file
 
 
 def _empty(expected: str) -> PydanticCustomError:
@@ -219,8 +223,6 @@ class Caption(Strict):
     badge: bool = Field(False, description="draw the text on a rounded badge")
 
 
-ANCHORS = ("center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right")
-FINISHES = ("print", "screen", "soft", "embroidery")
 
 
 class CylinderArea(Strict):

@@ -23,6 +23,7 @@ __all__ = [
     "erode",
     "smoothstep",
     "bleed_colour",
+    "border_mask",
 ]
 
 
@@ -214,3 +215,10 @@ def bleed_colour(rgb: np.ndarray, inside: np.ndarray, sigma: float,
     weight = blurred[..., 3] * np.float32(1.0 / 255.0)
     colour = blurred[..., :3] * (np.float32(255.0) / np.maximum(blurred[..., 3], 1.0))[..., None]
     return np.minimum(colour, 255.0), weight
+
+
+def border_mask(h: int, w: int, width: int) -> np.ndarray:
+    """True on a frame of ``width`` px along the four image sides."""
+    m = np.zeros((h, w), dtype=bool)
+    m[:width], m[-width:], m[:, :width], m[:, -width:] = True, True, True, True
+    return m

@@ -16,6 +16,7 @@ from mockups.imaging._colour import lab_to_srgb, srgb_to_lab
 from mockups.imaging._common import (
     ImagingError,
     bleed_colour,
+    border_mask,
     box_blur,
     dilate,
     erode,
@@ -97,12 +98,6 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
 # ---------------------------------------------------------------------------
 
 
-def _border_mask(h: int, w: int, width: int) -> np.ndarray:
-    border = np.zeros((h, w), dtype=bool)
-    border[:width], border[-width:], border[:, :width], border[:, -width:] = True, True, True, True
-    return border
-
-
 def _design(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> np.ndarray:
     """Quadratic surface basis in normalised coordinates."""
     y = ys.astype(np.float32) / max(h - 1, 1) - 0.5
@@ -144,7 +139,7 @@ def estimate_backdrop(rgba: Image.Image) -> tuple[int, int, int]:
     arr = rgba_array(rgba)[..., :3]
     h, w = arr.shape[:2]
     width = max(2, round(0.01 * min(h, w)))
-    pixels = arr[_border_mask(h, w, width)].astype(np.float32)
+    pixels = arr[border_mask(h, w, width)].astype(np.float32)
     centre = np.median(pixels, axis=0)
     dist = np.abs(pixels - centre).max(axis=1)
     inliers = pixels[dist <= max(12.0, np.percentile(dist, 60))]
@@ -404,7 +399,7 @@ def auto_cutout_details(rgba: Image.Image, *, feather: float = 1.5) -> CutoutDet
     if h < 8 or w < 8:
         raise ImagingError(f"image too small for an automatic cut-out ({w}x{h})")
     lab = srgb_to_lab(arr[..., :3])
-    border = _border_mask(h, w, max(2, round(0.01 * min(h, w))))
+    border = border_mask(h, w, max(2, round(0.01 * min(h, w))))
     model, inlier = _fit_backdrop(lab, border)
     dist = np.linalg.norm(lab - model, axis=-1)
     noise = 1.4826 * float(np.median(np.abs(inlier - np.median(inlier)))) + float(np.median(inlier))

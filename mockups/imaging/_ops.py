@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mockups.imaging._common import border_mask
+
 __all__ = [
     "as_rgb", "to_lab", "to_uint8", "scale_for", "resize", "box_mean", "guided_filter",
     "guided_upsample", "border_mask", "fit_backdrop", "disk", "smoothstep", "erode",
@@ -114,13 +116,6 @@ def guided_upsample(guide_full: np.ndarray, src_small: np.ndarray, r_small: int,
     coef = _guided_coeffs(guide_small, src_small.astype(np.float32), r_small, eps)
     coef = resize(coef, guide_full.shape[:2], area=False)
     return np.sum(coef[..., :3] * guide_full, axis=-1) + coef[..., 3]
-
-
-def border_mask(h: int, w: int, width: int) -> np.ndarray:
-    """True on a frame of ``width`` px along the four image sides."""
-    m = np.zeros((h, w), dtype=bool)
-    m[:width], m[-width:], m[:, :width], m[:, -width:] = True, True, True, True
-    return m
 
 
 def _basis(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> np.ndarray:

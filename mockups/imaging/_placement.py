@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mockups.imaging._common import ImagingError
-from mockups.imaging._warp import DesignLayer, _apply_h, _polygon_coverage, perspective_coeffs
+from mockups.imaging._warp import _apply_h, clip_layer, perspective_coeffs
 
 if TYPE_CHECKING:  # _cylinder imports OpenCV, which a flat print does not need
     from mockups.imaging._cylinder import Cylinder
@@ -104,10 +104,3 @@ def fit_cylinder(cyl: Cylinder, design_size: tuple[int, int], *, scale: float = 
                    radius=float(cyl.radius_at(np.asarray(v0))), bottom_radius=float(cyl.radius_at(np.asarray(v1))),
                    arc=float(cyl.arc * bw / around),
                    centre=float(cyl.centre + (cx / around - 0.5) * cyl.arc))
-
-
-def clip_layer(layer: DesignLayer, area: Sequence[Sequence[float]]) -> DesignLayer:
-    """`layer` with its coverage cut at the (convex) print area's edges: each pixel keeps the
-    fraction of it inside the area (4 x 4 samples a pixel; pixel i spans [i, i + 1))."""
-    cover = _polygon_coverage(np.asarray(area, dtype=np.float64), layer.box)
-    return replace(layer, alpha=(layer.alpha * cover[..., None]).astype(np.float32))

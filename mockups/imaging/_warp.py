@@ -462,9 +462,14 @@ def prepare_design(rgba: Image.Image, design_rgba: Image.Image, corners: Sequenc
     a = (a * (patch[..., 3].astype(np.float32) / 255.0))[..., None]
     layer = DesignLayer((x0, y0, x1, y1), a.astype(np.float32),
                         ink if blend == "multiply" else _encode_srgb(ink).astype(np.float32), blend)
-    if area is not None:
-        layer = replace(layer, alpha=(layer.alpha * _polygon_coverage(area, layer.box)[..., None]).astype(np.float32))
-    return layer
+    return layer if area is None else clip_layer(layer, area)
+
+
+def clip_layer(layer: DesignLayer, area: Sequence[Sequence[float]] | np.ndarray) -> DesignLayer:
+    """`layer` with its coverage cut at the (convex) print area's edges: each pixel keeps the
+    fraction of it inside the area (4 x 4 samples a pixel; pixel i spans [i, i + 1))."""
+    cover = _polygon_coverage(np.asarray(area, dtype=np.float64), layer.box)
+    return replace(layer, alpha=(layer.alpha * cover[..., None]).astype(np.float32))
 
 
 def _polygon_coverage(quad: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

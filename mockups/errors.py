@@ -84,3 +84,7 @@ class BudgetExceeded(BuildError):
 
 class BuildLocked(BuildError):
     """Another build of the same project is running."""
+
+
+class UnknownBackend(MockupsError):
+    """A backend name that is neither built in nor a plugin's, or one that cannot be loaded."""

@@ -319,8 +319,10 @@ def warned_site(tmp_path_factory) -> Path:
                       "assets/wood.png": Image.new("RGB", (160, 120), (150, 110, 70)), "assets/logo.png": tiny_logo(),
                       "catalog.yaml": MINIMAL.replace("image: assets/tee.png",
                                                       "image: assets/tee.jpg\n    photo: cutout")})
-    for _ in range(2):
-        build(root / "catalog.yaml", BuildOptions(jobs=2))
+    build(root / "catalog.yaml", BuildOptions(jobs=2))
+    # a page with no "new" marks: a build that changes nothing keeps the last changes' marks, so forget them
+    (root / "build" / "gallery" / "changes.json").unlink()
+    build(root / "catalog.yaml", BuildOptions(jobs=2))
     return root / "build"
 
 

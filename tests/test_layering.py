@@ -5,7 +5,8 @@ alike: a function-level import that closes a cycle is a cycle all the same. Laye
 a module may import its own layer and the ones below it, never one above:
 
 
-  foundation   errors, limits, plugins (backend names), _version, _resources, _lru, _ratelimit, _sandbox
+  foundation   errors, limits, plugins (backend names), selection (what --only and --shard say),
+               _version, _resources, _lru, _ratelimit, _sandbox
   imaging      pure image operations (numpy, Pillow): nothing of ours but the foundation
   catalog      YAML with positions, the schema, checks: knows nothing of backends or builds
   matrix, prompts, jobs
@@ -27,8 +28,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "mockups"
 
 LAYERS = [
-    ("foundation", ["mockups.errors", "mockups.limits", "mockups.plugins", "mockups._version", "mockups._resources",
-                    "mockups._lru", "mockups._ratelimit", "mockups._sandbox"]),
+    ("foundation", ["mockups.errors", "mockups.limits", "mockups.plugins", "mockups.selection", "mockups._version",
+                    "mockups._resources", "mockups._lru", "mockups._ratelimit", "mockups._sandbox"]),
     ("imaging", ["mockups.imaging"]),
     ("catalog", ["mockups.catalog"]),
     ("matrix", ["mockups.matrix"]),

@@ -13,7 +13,7 @@ from typing import ClassVar
 import pydantic
 from PIL import Image
 
-from mockups.errors import MockupsError
+from mockups.errors import UnknownBackend
 from mockups.plugins import BUILTIN_BACKENDS, backend_names, plugin_entry_points
 
 BUILTIN = BUILTIN_BACKENDS  # name -> "module:Class"
@@ -68,10 +68,6 @@ class Backend:
 
     def close(self) -> None:
         """Release clients and caches."""
-
-
-class UnknownBackend(MockupsError):
-    pass
 
 
 def backend_class(name: str) -> type[Backend]:

@@ -6,6 +6,7 @@ what they wrote, and a "did you mean" where a name is close to a known one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,16 @@ import pydantic
 
 from mockups.catalog import _yaml
 from mockups.catalog._checks import check_catalog
-from mockups.catalog.schema import Background, CatalogModel, Colour, Defaults, Design, Product, known_keys
+from mockups.catalog.schema import (
+    OLD_PRINT_SETTINGS,
+    Background,
+    CatalogModel,
+    Colour,
+    Defaults,
+    Design,
+    Product,
+    known_keys,
+)
 from mockups.errors import CatalogError, Problem, did_you_mean
 from mockups.plugins import plugin_entry_points
 
@@ -31,6 +41,7 @@ class Catalog:
     doc: _yaml.Document = field(repr=False, compare=False)
     warnings: tuple[Problem, ...] = ()
     plugin_options: dict[str, dict] = field(default_factory=dict, compare=False)  # defaults.<plugin>, unchecked
+    digest: str = field(default="", compare=False)  # sha256 of the bytes it was parsed from
 
     @property
     def root(self) -> Path:
@@ -45,6 +56,16 @@ class Catalog:
     @cached_property
     def _paths(self) -> dict[str, Path]:
         return {}
+
+    def referenced(self) -> list[Path]:
+        """Every file the catalog names (images, masks, designs, backgrounds), resolved."""
+        m = self.model
+        names = [x for p in m.products for x in (p.image, p.mask, p.recolour_mask,
+                                                 None if p.old_print in OLD_PRINT_SETTINGS else p.old_print)]
+        names += [x for p in m.products for pl in (p.placements or {}).values()
+                  for x in (pl.image, pl.mask, pl.recolour_mask)]
+        names += [d.image for d in m.designs] + [b.image for b in m.backgrounds]
+        return [self.path(n) for n in dict.fromkeys(n for n in names if n)]
 
     @cached_property
     def memo(self) -> dict[str, Any]:
@@ -127,7 +148,8 @@ def parse_catalog(text: str | bytes, file: Path, *, shown: str | None = None, ch
     errors = [p for p in problems if p.severity == "error"]
     if errors or model is None:
         raise CatalogError(_dedupe(problems))
-    return Catalog(model=model, file=file, doc=doc, warnings=tuple(sorted(problems)), plugin_options=plugin_options)
+    return Catalog(model=model, file=file, doc=doc, warnings=tuple(sorted(problems)), plugin_options=plugin_options,
+                   digest=hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest())
 
 
 def _plugin_sections(data: dict) -> tuple[dict, dict[str, dict]]:

@@ -13,12 +13,10 @@ import sys
 from pathlib import Path
 
 from mockups._version import __version__
-from mockups.backends.base import UnknownBackend
-from mockups.cli import commands
 from mockups.cli._logging import logging_to
 from mockups.cli._output import FAILED, INTERRUPTED, INVALID, OK
-from mockups.errors import BuildError, CatalogError, FatalBackendError, MockupsError, TemplateError
-from mockups.matrix import FilterError
+from mockups.errors import BuildError, CatalogError, FatalBackendError, MockupsError, TemplateError, UnknownBackend
+from mockups.selection import FilterError
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         with logging_to(getattr(args, "verbose", 0), getattr(args, "log_file", None)):
             logger.debug("mockups %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
             try:
-                code = getattr(commands, f"cmd_{args.command}")(args)
+                code = run(args)
                 sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's flush at exit
             except BaseException as e:  # the log keeps the traceback of what the console reports in a line
                 logger.debug("%s: %s", args.command, type(e).__name__, exc_info=not isinstance(e, BrokenPipeError))
@@ -139,6 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mockups: interrupted; finished variants are kept, run the build again to go on", file=sys.stderr)
         return INTERRUPTED
+
+
+def run(args) -> int:
+    """Carry out the parsed command. A build that the last build's record shows to be a no-op is
+    answered from it (`cli._quick`); every other command imports the library as it needs it."""
+    if args.command == "build":
+        from mockups.cli._quick import quick_build
+
+        code = quick_build(args)
+        if code is not None:
+            return code
+    from mockups.cli import commands
+
+    return getattr(commands, f"cmd_{args.command}")(args)
 
 
 def _drop_stdout() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 
 OK, FAILED, INVALID, INTERRUPTED = 0, 1, 2, 130
 
@@ -11,3 +12,40 @@ OK, FAILED, INVALID, INTERRUPTED = 0, 1, 2, 130
 def print_json(data) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
+
+
+def summary_line(*, variants: int, unchanged: int, placed: int, built: int, failed: int, skipped: int,
+                 removed: int, seconds: float, spent: float) -> str:
+    """The line a build ends with (the full path's and the no-op's)."""
+    not_started = f", {skipped} not started" if skipped else ""
+    return (f"Done: {variants} variants ({unchanged} unchanged, {placed} from cache, {built} made, {failed} failed"
+            f"{not_started}, {removed} removed) in {seconds:.2f} s; cost ${spent:.2f}")
+
+
+def markdown_summary(line: str, counts: dict[str, int], *, changed: Sequence[str] = (), failed: Sequence[str] = (),
+                     removed: Sequence[str] = (), output_warnings: Sequence[tuple[str, int]] = (),
+                     warnings: Sequence[str] = ()) -> str:
+    """The Markdown a build writes for `--summary`: its line, the counts, what changed, failed and
+    was removed (lines already formatted), and the warnings, those of outputs as (text, variants)."""
+    lines = ["## mockups build", "", line, "", "| status | variants |", "|---|---:|"]
+    lines += [f"| {k} | {n} |" for k, n in counts.items() if n]
+    for title, items in (("Changed", changed), ("Failed", failed), ("Removed", removed)):
+        if items:
+            lines += ["", f"### {title}", ""] + [f"- {text}" for text in items]
+    if output_warnings or warnings:
+        lines += ["", "### Warnings", "", "| warning | variants |", "|---|---:|"]
+        lines += [f"| {_cell(text)} | {n} |" for text, n in output_warnings]
+        lines += [f"| {_cell(text)} | — |" for text in warnings]  # the catalog's: not per variant
+    return "\n".join(lines) + "\n"
+
+
+def check_markdown(stale: list[str], total: int) -> str:
+    """The Markdown of `build --check`: how many outputs are out of date, and which (formatted)."""
+    lines = ["## mockups build --check", "", f"{len(stale)} of {total} outputs out of date", ""]
+    lines += [f"- {text}" for text in stale[:500]]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text for one cell of a Markdown table."""
+    return " ".join(text.split()).replace("|", "\\|")

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from mockups.cli import _output
 from mockups.cli._output import FAILED, OK, print_json
 from mockups.engine import manifest
 from mockups.engine.events import BuildEvent, JobEnded, JobFailed, JobFinished, JobRetrying
@@ -172,41 +173,26 @@ def _check(args, options: BuildOptions) -> int:
 
 def summary_line(report: BuildReport) -> str:
     counts = report.prepared.plan.counts()
-    skipped = f", {report.skipped} not started" if report.skipped else ""
-    return (f"Done: {len(report.prepared.plan.items)} variants ({counts['unchanged']} unchanged, "
-            f"{report.placed} from cache, {report.built} made, {len(report.failures)} failed{skipped}, "
-            f"{counts['removed']} removed) in {report.seconds:.2f} s; cost ${report.spent:.2f}")
+    return _output.summary_line(variants=len(report.prepared.plan.items), unchanged=counts["unchanged"],
+                                placed=report.placed, built=report.built, failed=len(report.failures),
+                                skipped=report.skipped, removed=counts["removed"], seconds=report.seconds,
+                                spent=report.spent)
 
 
 def markdown_summary(report: BuildReport) -> str:
     plan = report.prepared.plan
-    lines = ["## mockups build", "", summary_line(report), "", "| status | variants |", "|---|---:|"]
-    lines += [f"| {k} | {n} |" for k, n in plan.counts().items() if n]
-    changed = [i for i in plan.items if i.status in ("new", "changed", "cached")]
-    if changed:
-        lines += ["", "### Changed", ""] + [f"- `{i.job.id}` ({i.status}{': ' + ', '.join(i.reasons) if i.reasons else ''})"  # noqa: E501
-                                            for i in changed[:200]]
-    if report.failures:
-        lines += ["", "### Failed", ""] + [f"- `{o.job.id}`: {o.error}" for o in report.failures]
-    if plan.removed:
-        lines += ["", "### Removed", ""] + [f"- `{vid}`" for vid in plan.removed]
-    if report.warnings or report.prepared.warnings:
-        lines += ["", "### Warnings", "", "| warning | variants |", "|---|---:|"]
-        lines += [f"| {_cell((f'`{w.file}`: ' if w.file else '') + w.message)} | {w.count} |" for w in report.warnings]
-        lines += [f"| {_cell(str(p))} | — |" for p in report.prepared.warnings]  # the catalog's: not per variant
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    """Text for one cell of a Markdown table."""
-    return " ".join(text.split()).replace("|", "\\|")
+    changed = [f"`{i.job.id}` ({i.status}{': ' + ', '.join(i.reasons) if i.reasons else ''})"
+               for i in plan.items if i.status in ("new", "changed", "cached")]
+    return _output.markdown_summary(
+        summary_line(report), plan.counts(), changed=changed[:200],
+        failed=[f"`{o.job.id}`: {o.error}" for o in report.failures], removed=[f"`{vid}`" for vid in plan.removed],
+        output_warnings=[((f"`{w.file}`: " if w.file else "") + w.message, w.count) for w in report.warnings],
+        warnings=[str(p) for p in report.prepared.warnings])
 
 
 def _check_markdown(plan) -> str:
     stale = [i for i in plan.items if i.status != "unchanged"]
-    lines = ["## mockups build --check", "", f"{len(stale)} of {len(plan.items)} outputs out of date", ""]
-    lines += [f"- `{i.job.variant.output}` ({i.status})" for i in stale[:500]]
-    return "\n".join(lines) + "\n"
+    return _output.check_markdown([f"`{i.job.variant.output}` ({i.status})" for i in stale], len(plan.items))
 
 
 def cmd_gallery(args) -> int:

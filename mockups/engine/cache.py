@@ -5,7 +5,8 @@ Layout of the cache folder (default `.mockups-cache/` beside the catalog):
     objects/ab/<key>.<ext>         an output, named by Job.key
     objects/ab/<key>.json          what made it: model, usage, cost, size, sha256 (written first)
     objects/ab/<key>.thumb.webp    its gallery thumbnail
-    stat.json                      path -> [size, mtime_ns, sha256] of files already hashed
+    stat.json                      path -> [size, mtime_ns, ctime_ns, inode, sha256] of files already hashed
+    last-build.json                what the last complete build was made from (engine.record: the no-op path)
     photo-kinds.json               photo sha256:kind given:version -> [kind, confidence, reason] (matrix.photo_kinds)
 
 Every write is atomic (a temporary file in the same folder, then rename), so a killed build leaves
@@ -165,38 +166,46 @@ class ObjectStore:
 
 
 class StatCache:
-    """Maps (path, size, mtime_ns) to a sha256, so unchanged files are not read again."""
+    """Maps a file's path and signature to its sha256, so unchanged files are not read again.
+
+    The signature is what git's index keeps: size, mtime, ctime and inode. A file rewritten with its
+    old size and mtime put back (`touch -r`, a restore from an archive) still has a new ctime, which
+    no program can set, so it is hashed again."""
 
     def __init__(self, file: Path | None):
         self.file = file
         self.entries: dict[str, list] = {}
         self.dirty = False
-        if file and file.exists():  # a damaged stat cache only costs a re-hash
+        if file and file.exists():  # a damaged stat cache (or one of an older layout) only costs a re-hash
             entries = _read_json(file, "every input is hashed again")
             self.entries = {k: v for k, v in entries.items() if _stat_entry(v)}
 
     def hash(self, path: Path | str) -> str:
         key = os.fspath(path)
-        st = os.stat(key)
+        sig = signature(os.stat(key))
         found = self.entries.get(key)
-        if found and found[0] == st.st_size and found[1] == st.st_mtime_ns:
-            return found[2]
+        if found and found[:4] == sig:
+            return found[4]
         digest = sha256_file(Path(key))
-        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self.entries[key] = [*sig, digest]
         self.dirty = True
         return digest
 
     def record(self, path: Path | str, digest: str) -> None:
         """Remember the hash of a file this process just wrote, so it is not read back."""
         key = os.fspath(path)
-        st = os.stat(key)
-        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self.entries[key] = [*signature(os.stat(key)), digest]
         self.dirty = True
 
     def save(self) -> None:
         if self.file and self.dirty:
             atomic_write(self.file, json.dumps(self.entries, sort_keys=True).encode())
             self.dirty = False
+
+
+def signature(st: os.stat_result) -> list[int]:
+    """[size, mtime_ns, ctime_ns, inode]: what tells that a file may have changed without reading it."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def _read_json(file: Path, consequence: str) -> dict:
@@ -210,8 +219,8 @@ def _read_json(file: Path, consequence: str) -> dict:
 
 
 def _stat_entry(value) -> bool:
-    return (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) for v in value[:2])
-            and isinstance(value[2], str))
+    return (isinstance(value, list) and len(value) == 5 and all(isinstance(v, int) for v in value[:4])
+            and isinstance(value[4], str))
 
 
 class JsonMemo(dict):

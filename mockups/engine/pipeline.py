@@ -31,7 +31,7 @@ import pydantic
 
 from mockups.backends.base import Backend, backend_class, get_backend
 from mockups.catalog import Catalog, load_catalog, problems_from
-from mockups.engine import manifest
+from mockups.engine import manifest, record
 from mockups.engine.cache import JsonMemo, ObjectStore, StatCache, place, remove_temporaries
 from mockups.engine.events import BuildEvent, JobFailed, JobFinished, Outcome
 from mockups.engine.plan import ItemStatus, Plan, make_plan
@@ -291,6 +291,7 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         running = prepared.store.root / "build.running"  # left by a build that was killed
         if running.exists():
             remove_temporaries(prepared.build_dir, prepared.store.root)
+        record.forget(prepared.store.root)  # until this build ends cleanly, nothing is known to be up to date
         running.touch()
         writer = ManifestWriter(prepared)
         report.placed = writer.place_cached()
@@ -314,6 +315,8 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         if not report.interrupted:
             report.warnings = output_warnings(prepared, writer.entries)
             finish_outputs(prepared, options, writer.entries)
+            if not (report.failures or report.skipped or report.stop_reason or options.force):
+                save_record(report, options)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     if report.interrupted:
@@ -375,6 +378,37 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
         from mockups.review.gallery import record_changes
 
         record_changes(prepared.build_dir, prepared.plan, store=prepared.store, entries=entries)
+
+
+def save_record(report: BuildReport, options: BuildOptions) -> None:
+    """Record what a build that left everything made was made from (`engine.record`), so that the
+    next build, if nothing changed, is a no-op that plans nothing. A file that changed while the
+    build read it makes no record."""
+    p = report.prepared
+    used = {str(p.catalog.file): p.catalog.digest}
+    for job in p.jobs:
+        used.update(job.inputs.values())
+    for path in p.catalog.referenced():  # also those of products a selection left out: their checks warn
+        used.setdefault(str(path), "")
+    templates = p.catalog.root / "templates"
+    files: dict[str, list] = {}
+    for name in [*used, *record.watched_files(templates, type(p.backend))]:
+        try:
+            now = p.stat.hash(name)
+        except OSError:
+            continue  # a referenced file that is gone: the catalog's checks said so
+        if used.get(name) not in (None, "", now):
+            logger.info("no build record: %s changed during the build", name)
+            return
+        files[name] = p.stat.entries[name]
+    key = record.options_key(p.catalog.file, backend=options.backend, only=options.only, shard=options.shard,
+                             build_dir=options.build_dir, cache_dir=options.cache_dir, gallery=options.gallery,
+                             inspect=options.inspect)
+    found = [{"file": w.file, "message": w.message, "count": w.count, "text": str(w)} for w in report.warnings]
+    record.save(p.store.root, key, build_dir=p.build_dir, files=files, templates=templates,
+                recorded=record.Recorded(len(p.plan.items), p.backend.name, tuple(str(w) for w in p.warnings),
+                                         tuple(found)))
+    p.stat.save()
 
 
 def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:

@@ -11,10 +11,11 @@ built-in theme second (the prompt templates' order), so a project overrides one 
 the rest. The files are `gallery.html.j2` (the page; extend `gallery-base.html.j2` to change one
 block), `gallery.css`, `gallery-custom.css` (empty: for a few overrides) and `gallery.js`.
 
-`write_gallery(..., plan=...)` (after a build) records what changed in `gallery/changes.json`;
-without a plan (`mockups gallery`) the marks are read back from that file. A product whose
-overlay is in `build/inspect/` (`mockups inspect`, or a build) gets an "inspect" link to it in
-the lightbox and the matrix view.
+`write_gallery(..., plan=...)` (after a build) records what changed in `gallery/changes.json`
+(a build that changed nothing keeps the marks of the last one that did); without a plan
+(`mockups gallery`) the marks are read back from that file. A product whose overlay is in
+`build/inspect/` (`mockups inspect`, or a build) gets an "inspect" link to it in the lightbox and
+the matrix view.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ def record_changes(build_dir: Path, plan, *, store: ObjectStore | None = None,
 
 def _record(folder: Path, plan, entries: dict[str, dict], store: ObjectStore | None) -> dict:
     doc = changes_from_plan(plan, entries, store, folder)
+    if not (doc["variants"] or doc["removed"]) and (folder / CHANGES).exists():
+        return load_changes(folder)  # a build that changed nothing leaves the marks of the last one that did
     save_changes(folder, doc)
     prune(folder / "previous", _referenced(doc))
     return doc

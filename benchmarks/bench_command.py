@@ -1,0 +1,226 @@
+"""The whole `mockups build` command, timed as a user times it, each figure against a baseline
+measured in the same run (medians of several runs; every run is a fresh process):
+
+- whole: 5 products x 8 colours x 6 backgrounds at 1024x1024 JPEG (240 variants), a fresh build
+  (empty cache and build folder) against a plain per-variant Pillow pipeline in two processes:
+  decode, multiply recolour, perspective-placed logo, blurred shadow, composite, JPEG q90 and a
+  WebP thumbnail. Prints each one's variants/s and the ratio (target: 2.5x).
+- noop: a no-op rebuild of 10,000 variants (50 products x 20 colours x 10 backgrounds at 128 px):
+  time and peak RSS of the whole command, against the same no-op planned in full (no build record)
+  and against `python -c pass` (target: under 1 s and 150 MB).
+- edit: one colour's hex edited in that catalog (500 variants to remake), against editing two
+  colours (1,000): the time should grow with the variants remade, not with the catalog.
+
+    python benchmarks/bench_command.py                 # all three (about 5 minutes on 2 cores)
+    python benchmarks/bench_command.py whole --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from PIL import Image, ImageChops, ImageFilter  # noqa: E402
+
+from _catalogs import write_catalog  # noqa: E402
+
+PRODUCTS = {  # the bundled photos, their dyeable areas and print areas (corners)
+    "TEE": ("tee.png", "tee-dye.png", [[392, 330], [632, 330], [632, 630], [392, 630]]),
+    "TEE-BACK": ("tee-back.png", "tee-back-dye.png", [[402, 290], [622, 290], [622, 560], [402, 560]]),
+    "HOODIE": ("hoodie.png", "hoodie-dye.png", [[396, 500], [628, 500], [628, 656], [396, 656]]),
+    "MUG": ("mug.png", "mug-dye.png", [[262, 380], [642, 380], [642, 670], [262, 670]]),
+    "TOTE": ("tote.png", "tote-dye.png", [[332, 520], [692, 520], [692, 880], [332, 880]]),
+}
+COLOURS = ["#F4F4F2", "#1B1B1D", "#1F2A44", "#B22234", "#9A9A9A", "#2E5E3A", "#E1AD21", "#E9E1CF"]
+BACKGROUNDS = [("studio", "image: assets/studio.jpg"), ("oak", "image: assets/oak-table.jpg"),
+               ("sweep", 'sweep: "#EFE9E1"'), ("white", 'colour: "#FFFFFF"'), ("grey", 'colour: "#D9D9D9"'),
+               ("sunset", 'gradient: {type: linear, colours: ["#FCE3C4", "#F3A6A0"]}')]
+
+
+def write_whole(root: Path) -> Path:
+    """The 240-variant project, from the bundled assets."""
+    shutil.copytree(REPO / "assets", root / "assets")
+    lines = ["version: 1", "channels:", "  - {id: web, size: 1024x1024, format: jpeg, quality: 90}", "products:"]
+    for sku, (image, dye, corners) in PRODUCTS.items():
+        lines += [f"  - sku: {sku}", f"    name: {sku.title()}", f"    image: assets/{image}",
+                  f"    recolour_mask: assets/{dye}", f"    print_area: {corners}", "    designs: [fox]"]
+    lines.append("colours:")
+    lines += [f'  - {{id: c{i}, name: Colour {i}, hex: "{hex_}"}}' for i, hex_ in enumerate(COLOURS)]
+    lines.append("backgrounds:")
+    lines += [f"  - {{id: {bid}, name: {bid.title()}, {spec}}}" for bid, spec in BACKGROUNDS]
+    lines += ["designs:", "  - {id: fox, name: Fox, image: assets/fox.png}"]
+    path = root / "catalog.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --- the plain Pillow pipeline -----------------------------------------------------------------------
+
+def _background(root: Path, spec: str, size: tuple[int, int]) -> Image.Image:
+    if spec.startswith("image: "):
+        return Image.open(root / spec.split(": ", 1)[1]).convert("RGB").resize(size)
+    if spec.startswith("gradient"):
+        top, bottom = (252, 227, 196), (243, 166, 160)
+        column = Image.linear_gradient("L").resize(size)
+        return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), column)
+    hex_ = spec.split('"')[1]
+    return Image.new("RGB", size, hex_)
+
+
+def _perspective(corners) -> list[float]:
+    """Coefficients mapping the output's corners back to a 512x512 logo (Pillow's PERSPECTIVE)."""
+    import numpy as np
+
+    src = [(0, 0), (512, 0), (512, 512), (0, 512)]
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(corners, src, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    return list(np.linalg.solve(np.array(rows, float), np.array(rhs, float)))
+
+
+def plain_variant(task) -> None:
+    root, out, sku, hex_, (bid, spec) = task
+    image, dye, corners = PRODUCTS[sku]
+    product = Image.open(root / "assets" / image).convert("RGBA")
+    size = product.size
+    mask = Image.open(root / "assets" / dye).convert("L").resize(size)
+    rgb = product.convert("RGB")
+    dyed = ImageChops.multiply(rgb, Image.new("RGB", size, hex_))
+    rgb = Image.composite(dyed, rgb, mask)
+    logo = Image.open(root / "assets" / "fox.png").convert("RGBA").resize((512, 512))
+    placed = logo.transform(size, Image.Transform.PERSPECTIVE, _perspective(corners), Image.Resampling.BICUBIC)
+    rgb.paste(placed, (0, 0), placed)
+    alpha = product.getchannel("A")
+    shadow = alpha.filter(ImageFilter.GaussianBlur(24)).point(lambda v: v * 0.35)
+    canvas = _background(root, spec, size)
+    canvas.paste(Image.new("RGB", size, (0, 0, 0)), (0, 24), shadow)
+    canvas.paste(rgb, (0, 0), alpha)
+    canvas = canvas.resize((1024, 1024), Image.Resampling.LANCZOS)
+    name = f"{sku}-{hex_[1:]}-{bid}"
+    canvas.save(out / f"{name}.jpg", quality=90)
+    thumb = canvas.copy()
+    thumb.thumbnail((320, 320))
+    thumb.save(out / f"{name}.thumb.webp", quality=80)
+
+
+def plain_pipeline(root: Path, out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = [(root, out, sku, hex_, bg) for sku in PRODUCTS for hex_ in COLOURS for bg in BACKGROUNDS]
+    with multiprocessing.Pool(2) as pool:
+        pool.map(plain_variant, tasks, chunksize=4)
+    return len(tasks)
+
+
+# --- measuring ---------------------------------------------------------------------------------------
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Seconds and peak RSS (MB) of a fresh process, and its stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{err}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def mockups(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mockups", *args]
+
+
+def bench_whole(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        catalog = write_whole(root)
+        ours, plain = [], []
+        for _ in range(runs):
+            for folder in ("build", ".mockups-cache", "plain"):
+                shutil.rmtree(root / folder, ignore_errors=True)
+            seconds, _, _ = timed(mockups("build", str(catalog)), root)
+            ours.append(seconds)
+            start = time.perf_counter()
+            n = plain_pipeline(root, root / "plain")
+            plain.append(time.perf_counter() - start)
+        a, b = statistics.median(ours), statistics.median(plain)
+        print(f"whole command, {n} variants at 1024x1024 JPEG (median of {runs}):")
+        print(f"  mockups build (fresh)   {a:6.2f} s  {n / a:6.1f} variants/s")
+        print(f"  plain Pillow pipeline   {b:6.2f} s  {n / b:6.1f} variants/s")
+        print(f"  ratio                   {b / a:6.2f}x   (target 2.5x)")
+
+
+def bench_noop(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        catalog = write_catalog(root, size="128x128")
+        timed(mockups("build", str(catalog), "--no-gallery"), root)
+        record = root / ".mockups-cache" / "last-build.json"
+        quick = [timed(mockups("build", str(catalog), "--no-gallery"), root) for _ in range(runs)]
+        full = []
+        for _ in range(runs):
+            record.unlink()  # the same no-op, planned in full (it writes the record again)
+            full.append(timed(mockups("build", str(catalog), "--no-gallery"), root))
+        python = [timed([sys.executable, "-c", "pass"], root) for _ in range(runs)]
+        t = [statistics.median(x[0] for x in found) for found in (quick, full, python)]
+        m = [statistics.median(x[1] for x in found) for found in (quick, full, python)]
+        print(f"no-op rebuild, 10,000 variants (median of {runs}):")
+        print(f"  mockups build (no-op)       {t[0]:5.2f} s  {m[0]:6.0f} MB   (target: under 1 s, 150 MB)")
+        print(f"  the same, planned in full   {t[1]:5.2f} s  {m[1]:6.0f} MB   ratio {t[1] / t[0]:5.1f}x")
+        print(f"  python -c pass              {t[2]:5.2f} s  {m[2]:6.0f} MB")
+
+
+def bench_edit(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        catalog = write_catalog(root, size="128x128")
+        timed(mockups("build", str(catalog), "--no-gallery"), root)
+        original = catalog.read_text()
+        found: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+        for i in range(runs):
+            for edited in (1, 2):
+                text = original
+                for c in range(edited):  # a new hex for colour c (20 x 50 x ... = 500 variants per colour)
+                    old = f'{{id: c{c}, name: Colour {c}, hex: "#'
+                    start = text.index(old) + len(old)
+                    text = text[:start] + f"{(i * 7 + c * 13 + 1) * 0x010101 % 0xFFFFFF:06X}" + text[start + 6:]
+                catalog.write_text(text)
+                seconds, rss, out = timed(mockups("build", str(catalog), "--no-gallery"), root)
+                made = int(out.split(" made")[0].rsplit(" ", 1)[1])
+                assert made == 500 * edited, out
+                found[edited].append((seconds, rss))
+                catalog.write_text(original)
+                timed(mockups("build", str(catalog), "--no-gallery"), root)  # back (from the cache)
+        one, two = (statistics.median(s for s, _ in found[k]) for k in (1, 2))
+        rss = (statistics.median(r for _, r in found[k]) for k in (1, 2))
+        print(f"edit one colour in 10,000 variants (median of {runs}):")
+        print(f"  one colour  (500 made)   {one:5.2f} s  {next(rss):5.0f} MB")
+        print(f"  two colours (1000 made)  {two:5.2f} s  {next(rss):5.0f} MB")
+        print(f"  ratio two / one          {two / one:5.2f}   (2.0 = proportional to the variants made; the "
+              f"catalog's fixed cost {max(0.0, 2 * one - two):.2f} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("which", nargs="*", choices=["whole", "noop", "edit"], default=None)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    for name in args.which or ["whole", "noop", "edit"]:
+        {"whole": bench_whole, "noop": bench_noop, "edit": bench_edit}[name](args.runs)
+
+
+if __name__ == "__main__":
+    main()

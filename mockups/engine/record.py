@@ -1,0 +1,211 @@
+"""The build record: what the last complete build was made from, so that a no-op does no work.
+
+After a build that left every selected variant made (no failure, nothing left unstarted, not
+interrupted), `save` writes `<cache>/last-build.json`: the options it ran with, the signature
+(size, mtime, ctime, inode, as git's index keeps them) and SHA-256 of every file it read (the
+catalog, each file of the project's `templates/` folder and that folder's listing, every input
+image, the installed code of mockups and of the backend), the signature of every file in the build
+folder, and what it reported (counts and warnings).
+
+`up_to_date` reads it back and returns that report when everything is as it was: a file whose
+signature changed is hashed again (a `touch` or a checkout of the same bytes is no change), and
+anything else (a changed byte, a new template, a touched or missing output, another version of the
+code, other options, another value of a MOCKUPS_ or OPENAI_ variable) returns None, and the caller
+takes the full path, which is always correct. A build deletes the record before it starts, so a
+build that is killed or fails leaves none. This module imports nothing heavy: the no-op of a
+10,000-variant catalog reads one JSON file and stats the files it names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mockups._version import __version__
+from mockups.selection import Selection, Shard
+
+logger = logging.getLogger(__name__)
+
+NAME = "last-build.json"
+VERSION = 1
+ENV_PREFIXES = ("MOCKUPS_", "OPENAI_")  # these variables are part of the record (`_env`)
+_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+_CODE = Path(__file__).resolve().parents[1]  # the installed mockups package
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the last build reported: enough to print a no-op's summary without planning it."""
+
+    variants: int  # of the selected variants, all unchanged
+    backend: str
+    warnings: tuple[str, ...] = ()  # the catalog's and the backend's checks' (Problems, as text)
+    output_warnings: tuple[dict, ...] = field(default=())  # {"file", "message", "count"}, as BuildWarning
+
+
+def options_key(catalog_file: str | os.PathLike, *, backend: str | None, only, shard, build_dir, cache_dir,
+                gallery: bool, inspect: bool) -> dict:
+    """The options a build ran with that shape its result, as plain data (`only` and `shard` as
+    BuildOptions takes them). Folders are resolved as `pipeline.folders` resolves them."""
+    file = catalog_path(catalog_file)
+    selection, part = Selection.of(only), Shard.of(shard)
+    return {"catalog": str(file), "backend": backend,
+            "only": [{k: list(v) for k, v in sorted(f.items())} for f in selection.filters],
+            "shard": str(part) if part else None,
+            "build_dir": str(Path(build_dir or file.parent / "build").resolve()),
+            "cache_dir": str(Path(cache_dir or file.parent / ".mockups-cache").resolve()),
+            "gallery": bool(gallery), "inspect": bool(inspect)}
+
+
+def catalog_path(path: str | os.PathLike) -> Path:
+    """The catalog file as `load_catalog` resolves it."""
+    return Path(path).absolute().resolve()
+
+
+def _sig(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _sha256(path: str) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _env() -> list[list[str]]:
+    """The MOCKUPS_ and OPENAI_ variables (a backend's parameters may come from them), each as its
+    name and a digest of its value; of a credential (..._KEY, _TOKEN, _SECRET, _PASSWORD), only
+    that it is set: nothing derived from a secret is written."""
+    return [[k, "set" if _SECRET.search(k) else hashlib.sha256(v.encode()).hexdigest()[:16]]
+            for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)]
+
+
+def _listing(folder: Path) -> dict[str, list[str] | None]:
+    """Every folder under `folder` (itself included) -> its sorted entries; {folder: None} if absent."""
+    if not folder.is_dir():
+        return {str(folder): None}
+    found: dict[str, list[str] | None] = {}
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        found[here] = sorted(dirs + files)
+    return found
+
+
+def _files_under(folder: Path) -> list[str]:
+    return [os.path.join(here, name) for here, names in _listing(folder).items() if names is not None
+            for name in names if os.path.isfile(os.path.join(here, name))]
+
+
+def watched_files(templates: Path, backend_class: type | None) -> list[str]:
+    """Besides the catalog and its images, the files a build's result depends on: the project's
+    templates, and the installed code of mockups and of a backend that comes from elsewhere."""
+    roots = [_CODE]
+    name = backend_class.__module__ if backend_class is not None else ""
+    origin = getattr(sys.modules.get(name), "__file__", None)
+    if origin and not Path(origin).resolve().is_relative_to(_CODE):
+        top_file = getattr(sys.modules.get(name.partition(".")[0]), "__file__", None) or origin
+        roots.append(Path(top_file).resolve().parent if Path(top_file).name == "__init__.py"
+                     else Path(origin).resolve())
+    out = _files_under(templates)
+    for root in roots:
+        out += [f for f in _files_under(root) if not f.endswith((".pyc", ".pyo"))] if root.is_dir() else [str(root)]
+    return out
+
+
+def save(cache_dir: Path, options: dict, *, build_dir: Path, files: dict[str, list], templates: Path,
+         recorded: Recorded) -> None:
+    """Write the record of a build that left everything made: `files` maps each file it read
+    (the catalog, its images, `watched_files`) to [size, mtime_ns, ctime_ns, inode, sha256]."""
+    from mockups.engine.cache import atomic_write  # not on the no-op's path
+
+    outputs = {}
+    for here, _, names in os.walk(build_dir):
+        for name in names:
+            path = os.path.join(here, name)
+            sig = _sig(path)
+            if sig is not None:
+                outputs[os.path.relpath(path, build_dir)] = sig
+    doc = {"version": VERSION, "mockups": __version__, "python": sys.version.split()[0], "options": options,
+           "env": _env(), "files": files, "folders": _listing(templates), "outputs": outputs,
+           "report": {"variants": recorded.variants, "backend": recorded.backend,
+                      "warnings": list(recorded.warnings), "output_warnings": list(recorded.output_warnings)}}
+    atomic_write(cache_dir / NAME, json.dumps(doc, separators=(",", ":")).encode(), durable=False)
+
+
+def forget(cache_dir: Path) -> None:
+    """Delete the record: a build is starting, and until it ends cleanly nothing is known to be up to date."""
+    try:
+        (cache_dir / NAME).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def up_to_date(options: dict) -> Recorded | None:
+    """The last build's report if nothing it was made from has changed since, else None (logged)."""
+    cache_dir = Path(options["cache_dir"])
+    try:
+        doc = json.loads((cache_dir / NAME).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        logger.info("the build record is unreadable (%s): planning in full", e)
+        return None
+    touched: dict[str, list[int]] = {}  # files whose bytes are the same under a new signature
+    why = _stale(doc, options, touched)
+    if why:
+        logger.info("planning in full: %s", why)
+        return None
+    if touched:  # so that the next no-op does not read them again
+        from mockups.engine.cache import atomic_write
+
+        for path, sig in touched.items():
+            doc["files"][path][:4] = sig
+        atomic_write(cache_dir / NAME, json.dumps(doc, separators=(",", ":")).encode(), durable=False)
+    report = doc["report"]
+    return Recorded(variants=report["variants"], backend=report["backend"], warnings=tuple(report["warnings"]),
+                    output_warnings=tuple(report["output_warnings"]))
+
+
+def _stale(doc, options: dict, touched: dict[str, list[int]]) -> str | None:
+    """Why the record does not vouch for a no-op, or None; files whose signature changed but not
+    their bytes go into `touched`."""
+    if not isinstance(doc, dict) or doc.get("version") != VERSION:
+        return "the build record is of another version"
+    if doc.get("mockups") != __version__ or doc.get("python") != sys.version.split()[0]:
+        return "another version of mockups or Python made the last build"
+    if doc.get("options") != options:
+        return "the options differ from the last build's"
+    if doc.get("env") != _env():
+        return "the environment's MOCKUPS_ or OPENAI_ variables differ from the last build's"
+    for path, entry in doc.get("files", {}).items():
+        sig = _sig(path)
+        if sig != entry[:4]:
+            if sig is None or _sha256(path) != entry[4]:
+                return f"{path} changed"
+            touched[path] = sig
+    for folder, names in doc.get("folders", {}).items():
+        now = sorted(os.listdir(folder)) if os.path.isdir(folder) else None
+        if names is not None and now is not None:
+            now = sorted(n for n in now if n != "__pycache__")
+        if now != names:
+            return f"{folder}: files were added or removed"
+    build_dir = options["build_dir"]
+    for rel, sig in doc.get("outputs", {}).items():
+        if _sig(os.path.join(build_dir, rel)) != sig:
+            return f"{rel} in the build folder was changed or removed"
+    return None

@@ -196,7 +196,8 @@ def bench_edit(runs: int) -> None:
                 for c in range(edited):  # a new hex for colour c (20 x 50 x ... = 500 variants per colour)
                     old = f'{{id: c{c}, name: Colour {c}, hex: "#'
                     start = text.index(old) + len(old)
-                    text = text[:start] + f"{(i * 7 + c * 13 + 1) * 0x010101 % 0xFFFFFF:06X}" + text[start + 6:]
+                    fresh = (0x123457 + 104729 * (i * 10 + edited * 3 + c)) % 0xFFFFFF  # never used before
+                    text = text[:start] + f"{fresh:06X}" + text[start + 6:]
                 catalog.write_text(text)
                 seconds, rss, out = timed(mockups("build", str(catalog), "--no-gallery"), root)
                 made = int(out.split(" made")[0].rsplit(" ", 1)[1])

@@ -47,7 +47,7 @@ def test_bundled_catalog_builds(bundled):
             assert im.format.lower() == {"jpeg": "jpeg"}.get(entry["format"], entry["format"])
     assert (root / "build/gallery/index.html").exists() and (root / "build/index.html").exists()
     assert sorted(p.name for p in (root / "build/grids/shop").iterdir()) == [
-        "HOODIE-PULLOVER.png", "MUG-11OZ.png", "TEE-CLASSIC--back.png", "TEE-CLASSIC--front.png", "TOTE-CANVAS.png"]
+        "HOODIE-PULLOVER.jpg", "MUG-11OZ.jpg", "TEE-CLASSIC--back.jpg", "TEE-CLASSIC--front.jpg", "TOTE-CANVAS.jpg"]
 
 
 def test_bundled_catalog_rebuild_is_a_no_op(bundled):

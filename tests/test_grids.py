@@ -5,27 +5,46 @@ from __future__ import annotations
 from PIL import Image
 
 from mockups import BuildOptions, build
+from mockups.review.grid import CELL, HEAD_H, LABEL_W, MIN_CELL, PAD
 from tests.conftest import MINIMAL
 
 
 def _sheets(root) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((root / "build" / "grids" / "web").glob("*.png"))}
+    return {p.name: p.read_bytes() for p in sorted((root / "build" / "grids" / "web").glob("*.jpg"))}
 
 
 def test_only_the_sheets_whose_cells_or_labels_changed_are_redrawn(project):
     path = project()
     build(path, BuildOptions(gallery=False, inspect=False))
     first = _sheets(path.parent)
-    assert set(first) == {"TEE.png", "MUG.png"}
+    assert set(first) == {"TEE.jpg", "MUG.jpg"}
     # another product's name: the tee's sheet is not redrawn (before, any catalog edit redrew every sheet)
     path.write_text(MINIMAL.replace("name: Mug\n", "name: Ceramic mug\n"))
     build(path, BuildOptions(gallery=False, inspect=False))
     second = _sheets(path.parent)
-    assert second["TEE.png"] == first["TEE.png"] and second["MUG.png"] != first["MUG.png"]
+    assert second["TEE.jpg"] == first["TEE.jpg"] and second["MUG.jpg"] != first["MUG.jpg"]
     # a colour both show: both redrawn (its swatch and its cells changed)
     path.write_text(MINIMAL.replace("name: Mug\n", "name: Ceramic mug\n").replace("#1F2A44", "#22304F"))
     build(path, BuildOptions(gallery=False, inspect=False))
     third = _sheets(path.parent)
-    assert third["TEE.png"] != second["TEE.png"] and third["MUG.png"] != second["MUG.png"]
-    with Image.open(path.parent / "build" / "grids" / "web" / "TEE.png") as sheet:
-        assert sheet.info.get("mockups-grid")  # the stamp it is compared by
+    assert third["TEE.jpg"] != second["TEE.jpg"] and third["MUG.jpg"] != second["MUG.jpg"]
+    with Image.open(path.parent / "build" / "grids" / "web" / "TEE.jpg") as sheet:
+        assert sheet.format == "JPEG" and sheet.info["comment"].startswith(b"mockups-grid:")  # what it is compared by
+
+
+def test_a_sheet_shows_its_cells_thumbnails_and_old_sheets_are_deleted(project):
+    """The cells are the workers' thumbnails (each cell matches its variant's colour within a few
+    levels), a product dropped from the catalog loses its sheet, and PNG sheets of before go."""
+    path = project()
+    build(path, BuildOptions(gallery=False, inspect=False, backend="tests.backends_for_tests:Recording"))
+    grids = path.parent / "build" / "grids" / "web"
+    (grids / "OLD.png").write_bytes(b"a sheet of an older version")
+    with Image.open(grids / "MUG.jpg") as sheet:
+        im = sheet.convert("RGB")
+    cell = MIN_CELL  # the channel's images are 96 px: cells of their size, but no smaller than the labels need
+    assert im.size == (LABEL_W + 2 * (cell + PAD) + PAD, HEAD_H + 2 * (cell + PAD) + PAD) and cell < CELL
+    centre = (LABEL_W + cell // 2, HEAD_H + (cell + PAD) + cell // 2)  # row 2 (navy), column 1 (studio)
+    assert max(abs(a - b) for a, b in zip(im.getpixel(centre), (0x1F, 0x2A, 0x44), strict=True)) <= 4
+    path.write_text(MINIMAL.replace("  - sku: MUG\n    name: Mug\n    image: assets/mug.png\n", ""))
+    build(path, BuildOptions(gallery=False, inspect=False, backend="tests.backends_for_tests:Recording"))
+    assert sorted(p.name for p in grids.iterdir()) == ["TEE.jpg"]

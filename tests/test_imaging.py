@@ -635,7 +635,10 @@ def test_encode_settings():
 def test_thumbnail():
     image = Image.new("RGB", (1000, 500), (10, 200, 30))
     thumb = Image.open(io.BytesIO(im.thumbnail(image)))
-    assert thumb.format == "WEBP" and thumb.size == (360, 180)
+    assert thumb.format == "WEBP" and thumb.size == (334, 167)  # an exact 3x box reduction (within 80 % of 360)
+    assert max(abs(a - b) for a, b in zip(thumb.convert("RGB").getpixel((160, 80)), (10, 200, 30), strict=True)) <= 6
+    odd = Image.open(io.BytesIO(im.thumbnail(Image.new("RGB", (800, 400)))))
+    assert odd.size == (360, 180)  # 3x would give 267: reduced 2x, then resampled to fit
     small = Image.open(io.BytesIO(im.thumbnail(Image.new("RGB", (100, 50)), max_side=360)))
     assert small.size == (100, 50)  # never upscaled
 

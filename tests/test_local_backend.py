@@ -132,7 +132,7 @@ def test_same_job_same_bytes(sample, tmp_path):
         build(root / "catalog.yaml", BuildOptions(only=["sku=MUG-11OZ"], gallery=False, jobs=1))
         digests.append({p.relative_to(root / "build").as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                         for p in sorted((root / "build").rglob("*")) if p.suffix in (".webp", ".jpg")})
-    assert digests[0] == digests[1] and len(digests[0]) == 9
+    assert digests[0] == digests[1] and len(digests[0]) == 11  # 9 outputs and the 2 channels' contact sheets
 
 
 def test_bad_images_fail_their_variants_only(sample, tmp_path):

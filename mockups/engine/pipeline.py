@@ -362,7 +362,9 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
     """Contact sheets, the products' overlays and the gallery, from the manifest's entries."""
     from mockups.review.grid import write_grids
 
-    write_grids(prepared.build_dir, prepared.catalog, prepared.store, entries)
+    started = time.monotonic()
+    sheets = write_grids(prepared.build_dir, prepared.catalog, prepared.store, entries)
+    logger.info("contact sheets: %d redrawn in %.2f s", len(sheets), time.monotonic() - started)
     if options.inspect:  # before the gallery, which links them
         from mockups.review.inspect import write_overlays
 
@@ -452,6 +454,7 @@ class ManifestWriter:
         self.p = prepared
         self.entries = dict(prepared.plan.previous)
         self.last_save = time.monotonic()
+        self.every = max(MANIFEST_EVERY, len(self.entries) / 2000)  # the next saves: see _save
         self.dirty = False
         self.lock = threading.RLock()  # workers record while an interrupted build saves
 
@@ -490,7 +493,7 @@ class ManifestWriter:
             self.dirty = True
         else:
             return
-        if time.monotonic() - self.last_save > MANIFEST_EVERY:
+        if time.monotonic() - self.last_save > self.every:
             self._save()
 
     def remove(self, ids: list[str]) -> None:
@@ -506,7 +509,11 @@ class ManifestWriter:
             self._save()
 
     def _save(self) -> None:
+        started = time.monotonic()
         if self.dirty or not (self.p.build_dir / manifest.NAME).exists():
             manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
             self.dirty = False
         self.last_save = time.monotonic()
+        # a manifest of 10,000 entries takes a while to write: saving it every 2 s would take the
+        # workers' CPU; the cache holds every finished output anyway (a lost manifest is rebuilt)
+        self.every = max(MANIFEST_EVERY, 20 * (self.last_save - started))

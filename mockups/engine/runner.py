@@ -113,15 +113,17 @@ def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
     """Consecutive jobs that share work, at most `limit` each: whole products when there are at
     least as many as workers (each product prepared by one worker only: a photo's cut-out or scene
     segmentation takes seconds), else looks (a product in one colour: its recolour and design done
-    once), so that every worker has work."""
-    products = {job.inputs.get("product") for job in jobs}
+    once), so that every worker has work. The products left over when the others divide evenly
+    among the workers (the last of 5 on 2 workers) go in looks too: otherwise one worker makes a
+    whole product while the others wait, where sharing it costs each of them one preparation."""
+    products = list(dict.fromkeys(job.inputs.get("product") for job in jobs))
     by_product = len(products) >= workers
+    tail = set(products[len(products) - len(products) % workers:]) if by_product and workers > 1 else set()
     out: list[list[Job]] = []
     last = None
     for job in jobs:
-        v = job.variant
-        look = (job.inputs.get("product"),) if by_product else (job.inputs.get("product"), v.colour.hex,
-                                                                 job.inputs.get("design"))
+        v, product = job.variant, job.inputs.get("product")
+        look = (product,) if by_product and product not in tail else (product, v.colour.hex, job.inputs.get("design"))
         if out and look == last and len(out[-1]) < limit:
             out[-1].append(job)
         else:

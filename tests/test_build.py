@@ -308,3 +308,28 @@ def test_kill_mid_build_then_resume(project, tmp_path):
         with Image.open(path.parent / "build" / entry["output"]) as im:
             im.load()  # every output decodes whole
     assert not list((path.parent / "build").rglob("*.tmp"))
+
+
+def test_the_product_left_over_is_shared_by_the_workers(project):
+    """3 products on 2 workers: two go whole (each prepared by one worker), the third in looks."""
+    from mockups.engine.runner import chunks
+
+    path = project(MINIMAL.replace("  - sku: MUG\n", "  - sku: CUP\n    name: Cup\n    image: assets/cup.png\n"
+                                   "  - sku: MUG\n"), files={"assets/cup.png": Image.new("RGBA", (64, 64), "white")})
+    jobs = prepare(path, BuildOptions(backend=RECORDING)).jobs
+    groups = [(sorted({j.variant.product.sku for j in g}), len(g)) for g in chunks(jobs, 2)]
+    assert groups[:2] == [(["TEE"], 4), (["CUP"], 4)]
+    assert groups[2:] == [(["MUG"], 2), (["MUG"], 2)]  # one look per colour (white, navy), 2 backgrounds each
+    assert [len(g) for g in chunks(jobs, 3)] == [4, 4, 4]  # they divide evenly: whole products
+
+
+def test_the_manifest_text_is_exactly_what_json_writes():
+    from mockups.engine import manifest
+
+    entries = {"b/x": {"size": [96, 96], "cost": 0.0125, "usage": None, "ok": True, "warnings": [],
+                       "parts": {"é \"q\"\n": "1"}, "inputs": {}, "big": 10 ** 30, "neg": -0.0, "nan": float("nan"),
+                       "nested": [[1, {"z": 2, "a": [None, False]}], []], "text": "tab\tand \u2028 and \x01"},
+               "a/y": {"id": "a/y"}}
+    doc = {"version": manifest.VERSION, "catalog": "catalog.yaml", "variants": dict(sorted(entries.items()))}
+    assert manifest.dumps(entries, "catalog.yaml") == \
+        (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()

@@ -216,11 +216,15 @@ def bench_edit(runs: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("which", nargs="*", choices=["whole", "noop", "edit"], default=None)
+    ap.add_argument("which", nargs="*", help="whole, noop, edit (default: all three)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    for name in args.which or ["whole", "noop", "edit"]:
-        {"whole": bench_whole, "noop": bench_noop, "edit": bench_edit}[name](args.runs)
+    benches = {"whole": bench_whole, "noop": bench_noop, "edit": bench_edit}
+    unknown = set(args.which) - set(benches)
+    if unknown:
+        ap.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(benches)}")
+    for name in args.which or list(benches):
+        benches[name](args.runs)
 
 
 if __name__ == "__main__":

@@ -131,8 +131,9 @@ def test_plan_table_says_what_changed(project, capsys):
     capsys.readouterr()
     assert main(["plan", str(path), "--backend", "tests.backends_for_tests:Recording"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^changed +web/TEE/navy--wood +\(colour, prompt\)$", out, re.M)
+    assert re.search(r"^changed +web/TEE/navy--wood +pending \(new\) +\(colour, prompt\)$", out, re.M)
     assert "8 variants: 4 unchanged, 4 changed" in out
+    assert "review: 8 pending (new)" in out  # nothing is in approvals.yaml yet
 
 
 def test_usage_errors_exit_2(project, capsys):

@@ -217,7 +217,8 @@ def test_a_rebuild_marks_changed_new_and_removed_variants(built):
     assert marks == {"shop/TEE/navy--studio": "changed", "shop/TEE/navy--sand": "changed",
                      "shop/TEE/navy--wood": "changed", "shop/MUG/navy--studio": "changed",
                      "shop/MUG/navy--sand": "changed", "shop/MUG/sage--studio": "new", "shop/MUG/sage--sand": "new"}
-    assert data["summary"] == {"total": 17, "new": 2, "changed": 5, "failed": 2, "removed": 1, "warnings": 0}
+    assert data["summary"] == {"total": 17, "new": 2, "changed": 5, "failed": 2, "removed": 1, "warnings": 0,
+                               "pending": 15}  # every output made is pending review: there is no approvals.yaml
     assert [r["id"] for r in data["removed"]] == ["shop/TEE/cherry--wood"]
     assert (folder / data["removed"][0]["thumb"]).is_file()
     changed = by_id(data)["shop/TEE/navy--sand"]
@@ -250,7 +251,7 @@ def test_a_build_without_the_gallery_can_still_record_its_changes(tmp_path, flat
     assert len(json.loads(path.read_text())["variants"]) == 7
     index = write_gallery(tmp_path / "build", load_catalog(catalog))
     assert page_data(index)["summary"] == {"total": 17, "new": 2, "changed": 5, "failed": 2, "removed": 1,
-                                          "warnings": 0}
+                                          "warnings": 0, "pending": 15}
 
 
 def test_marks_of_variants_rebuilt_since_are_dropped(built):
@@ -445,6 +446,7 @@ def test_warnings_reach_the_page_data_the_summary_and_the_status_filter(tmp_path
         "tee.png: the automatic cut-out has low confidence (0.12); give the product a `mask:` file (white = product)"]
     assert data["summary"]["warnings"] == 9
     status = next(f for f in data["facets"] if f["key"] == "status")
-    assert [v["id"] for v in status["values"]] == ["new", "changed", "failed", "unchanged", "warnings"]
+    assert [v["id"] for v in status["values"]] == ["new", "changed", "failed", "unchanged", "warnings", "pending",
+                                                   "approved", "rejected"]
     html = (tmp_path / "build" / "gallery" / "index.html").read_text()
     assert re.search(r'data-status="warnings"[^>]*><b>9</b> with warnings</button>', html)

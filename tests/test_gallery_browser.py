@@ -445,3 +445,76 @@ def test_a_large_gallery_keeps_the_dom_small(open_gallery, tmp_path):
     assert page.locator(".card").count() < 200
     page.check('input[data-facet="product"][value="SKU-007"]')
     assert count(page) == "100 of 3,000 variants"
+
+
+# --- review: approve and reject in the static gallery, export, merge ---------------------------------
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory) -> Path:
+    """A project built, every output approved, then built again with navy changed and sage added:
+    navy's variants are pending (changed, one group), sage's pending (new). Returns the catalog."""
+    from mockups import BuildOptions, build
+    from mockups.cli import main
+    from tests.test_gallery import CATALOG_V2, make_project
+
+    root = tmp_path_factory.mktemp("review")
+    with pytest.MonkeyPatch.context() as mp:
+        register_flat(mp)
+        catalog = make_project(root)
+        build(catalog, BuildOptions(backend="flat"))
+        assert main(["approve", str(catalog), "--backend", "flat", "--by", "Ana"]) == 0
+        catalog.write_text(CATALOG_V2)
+        build(catalog, BuildOptions(backend="flat"))
+    return catalog
+
+
+def test_review_with_the_keyboard_and_export_the_decisions(open_gallery, reviewed, tmp_path):
+    from mockups.cli import main
+    from mockups.review import approvals
+
+    build_dir = reviewed.parent / "build"
+    data = page_data(build_dir / "gallery" / "index.html")
+    pending = [v for v in data["variants"] if v.get("review", {}).get("state") == "pending"]
+    changed = [v["id"] for v in pending if v["review"]["change"] == "changed"]
+    assert pending and changed and data["summary"]["pending"] == len(pending)
+    page = open_gallery(build=build_dir)
+    assert page.text_content("#review-pending") == str(len(pending))
+    page.click('.chip[data-status="pending"]')
+    assert count(page) == f"{len(pending)} of {len(data['variants'])} variants"
+    first = page.eval_on_selector_all(".card", "cs => cs.map(c => c.dataset.i)")[0]
+    page.click(f'.card[data-i="{first}"]')
+    page.wait_for_selector("#lightbox[open]")
+    shot(page, "review-lightbox.png")
+    page.keyboard.press("a")  # approve, and on to the next
+    page.fill("#lb-note", "logo too low")
+    page.press("#lb-note", "Enter")  # reject with the note
+    page.keyboard.press("Escape")
+    wait_until(page, "document.getElementById('review-here').textContent === '2'")
+    assert page.text_content("#review-pending") == str(len(pending) - 2)
+    ids = [v["id"] for v in data["variants"]]
+    shown = [ids[int(i)] for i in page.eval_on_selector_all(".card", "cs => cs.map(c => c.dataset.i)")]
+    assert shown == [v["id"] for v in pending][2:]  # decided ones leave the pending filter
+    # approve the rest of navy's change at once
+    target = next(vid for vid in changed if vid in shown)
+    page.click(f'.card[data-i="{ids.index(target)}"]')
+    page.wait_for_selector("#lightbox[open]")
+    group = [vid for vid in changed if vid in shown]
+    page.click(f"text=Approve all {len(group)} in this group")
+    page.keyboard.press("Escape")
+    with page.expect_download() as found:
+        page.click("#review-export")
+    exported = tmp_path / "decisions.json"
+    found.value.save_as(exported)
+    decisions = {d["variant"]: d for d in json.loads(exported.read_text())["decisions"]}
+    by = by_id(data)
+    assert decisions[shown_first := [v["id"] for v in pending][0]]["state"] == "approved"
+    assert decisions[[v["id"] for v in pending][1]] | {"sha256": None} == {
+        "variant": [v["id"] for v in pending][1], "sha256": None, "state": "rejected", "note": "logo too low"}
+    assert all(decisions[vid]["state"] == "approved" for vid in group)
+    assert all(d["sha256"] == by[vid]["sha256"] for vid, d in decisions.items())
+    with pytest.MonkeyPatch.context() as mp:
+        register_flat(mp)
+        assert main(["approve", str(reviewed), "--backend", "flat", "--from", str(exported), "--by", "Bo"]) == 0
+    merged = approvals.load(reviewed.parent / "approvals.yaml")
+    assert merged[shown_first].state == "approved" and merged[shown_first].by == "Bo"
+    assert merged[[v["id"] for v in pending][1]].note == "logo too low"

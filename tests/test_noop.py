@@ -148,7 +148,8 @@ def test_a_touched_catalog_with_the_same_bytes_is_still_a_no_op(project, log, fu
     assert cli(path) == 0 and len(full) == 1  # the new signature was recorded: not hashed again
 
 
-@pytest.mark.parametrize("change", ["delete output", "edit output", "other options", "environment", "manifest"])
+@pytest.mark.parametrize("change", ["delete output", "edit output", "other options", "environment", "manifest",
+                                    "approvals"])
 def test_anything_else_that_changed_goes_the_full_way(project, log, full, monkeypatch, change):
     path = project()
     assert cli(path) == 0 and len(log()) == 8
@@ -164,13 +165,15 @@ def test_anything_else_that_changed_goes_the_full_way(project, log, full, monkey
         monkeypatch.setenv("MOCKUPS_TEST_GAIN", "2")  # a parameter of the test backend: every key changes
     elif change == "manifest":
         (path.parent / "build" / "manifest.json").write_text("{}")
+    elif change == "approvals":  # the gallery shows review states: a new approvals.yaml is a change
+        (path.parent / "approvals.yaml").write_text("version: 1\ndecisions: {}\n")
     assert cli(path, *extra) == 0 and len(full) == 2
     made = log()
     # a deleted output comes back from the cache; one edited in place (a hard link to its cache object)
     # is remade, as the cache's copy no longer matches its digest
     assert output.exists()
     expected = {"delete output": [], "edit output": ["web/TEE/navy--wood"],
-                "other options": [], "environment": None, "manifest": []}[change]
+                "other options": [], "environment": None, "manifest": [], "approvals": []}[change]
     assert made == expected if expected is not None else len(made) == 8
     if change != "other options":
         assert cli(path, *extra) == 0 and len(full) == 2  # and the build after it is a no-op again

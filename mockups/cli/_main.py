@@ -65,6 +65,8 @@ def parser() -> argparse.ArgumentParser:
                        parents=[catalog, selection, folders, logs])
     p.add_argument("--check", action="store_true",
                    help="make nothing: exit 1 if any output is missing or out of date (for CI)")
+    p.add_argument("--approvals", action="store_true",
+                   help="with --check: also exit 1 when an output is not approved in approvals.yaml")
     p.add_argument("--force", action="store_true", help="rebuild every selected variant regardless of the cache")
     p.add_argument("-j", "--jobs", type=int, metavar="N", help="workers (default: one per core for local)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed variant")
@@ -78,6 +80,21 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("gallery", help="rebuild the HTML gallery from the last build's manifest",
                    parents=[catalog, folders, logs])
+
+    review = argparse.ArgumentParser(add_help=False)
+    review.add_argument("--by", metavar="WHO", help="who decides (default: git's user.name <user.email>)")
+    p = sub.add_parser("approve", help="approve the current outputs of the selected variants (default: every "
+                                       "pending one) in approvals.yaml",
+                       parents=[catalog, selection, folders, review, logs])
+    p.add_argument("--note", help="a note kept with each decision")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="merge the decisions a gallery exported (approve and reject) instead")
+    p = sub.add_parser("reject", help="reject the current outputs of the selected variants, with a note",
+                       parents=[catalog, selection, folders, review, logs])
+    p.add_argument("--note", help="why (required)")
+    p = sub.add_parser("publish", help="copy the approved outputs (and a manifest of them) into a folder",
+                       parents=[catalog, selection, folders, logs])
+    p.add_argument("--to", required=True, metavar="DIR", help="the folder to publish into")
 
     p = sub.add_parser("inspect", help="draw what the tool sees in each product photo: silhouette, dyeable area, "
                                        "print area, and how sure it is", parents=[catalog, selection, folders, logs])

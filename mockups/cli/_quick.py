@@ -17,7 +17,7 @@ from mockups.engine import record
 
 def quick_build(args) -> int | None:
     started = time.monotonic()
-    if args.force:
+    if args.force or (args.check and args.approvals):  # the record knows nothing of reviews
         return None
     key = record.options_key(args.catalog, backend=args.backend, only=args.only, shard=args.shard,
                              build_dir=args.build_dir, cache_dir=args.cache_dir, gallery=not args.no_gallery,

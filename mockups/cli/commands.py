@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from mockups.cli import _output
+from mockups.cli._args import build_options
 from mockups.cli._output import FAILED, OK, print_json
+from mockups.cli._review import check_approvals, cmd_approve, cmd_publish, cmd_reject, reviews  # noqa: F401
 from mockups.engine import manifest
 from mockups.engine.events import BuildEvent, JobEnded, JobFailed, JobFinished, JobRetrying
 from mockups.engine.pipeline import BuildOptions, BuildReport, build, output_warnings, prepare
@@ -38,19 +40,18 @@ def cmd_validate(args) -> int:
     return OK
 
 
-def _options(args, **extra) -> BuildOptions:
-    """The build options the arguments give; a malformed --only or --shard is a FilterError here."""
-    return BuildOptions(backend=args.backend, only=Selection.parse(args.only), shard=Shard.parse(args.shard),
-                        build_dir=args.build_dir, cache_dir=args.cache_dir, **extra)
-
-
 def cmd_plan(args) -> int:
-    prepared = prepare(args.catalog, _options(args, force=args.force))
+    prepared = prepare(args.catalog, build_options(args, force=args.force))
     plan = prepared.plan
     warnings = output_warnings(prepared)  # of the outputs already made: new ones are known once built
+    states, _ = reviews(prepared)
     if args.json:
         found = [{"file": w.file, "message": w.message, "variants": list(w.variants)} for w in warnings]
-        print_json({**plan.to_json(), "warnings": found})
+        data = plan.to_json()
+        for v in data["variants"]:
+            r = states[v["id"]]
+            v["review"] = {"state": r.state, "change": r.change, "reasons": list(r.reasons)}
+        print_json({**data, "warnings": found})
         return OK
     _warn(prepared.warnings)
     _warn_outputs(warnings)
@@ -58,10 +59,14 @@ def cmd_plan(args) -> int:
     for item in plan.items:
         why = f"  ({', '.join(item.reasons)})" if item.reasons else ""
         cost = f"  ${item.estimate:.3f}" if item.estimate else ""
-        print(f"{item.status:<9} {item.job.id:<{width}}{cost}{why}")
+        print(f"{item.status:<9} {item.job.id:<{width}}  {states[item.job.id].label:<17}{cost}{why}")
     for vid in plan.removed:
         print(f"{'removed':<9} {vid}")
     print(_counts_line(plan.counts(), len(plan.items)))
+    review: dict[str, int] = {}
+    for r in states.values():
+        review[r.label] = review.get(r.label, 0) + 1
+    print("review: " + ", ".join(f"{n} {label}" for label, n in sorted(review.items())))
     print(f"backend {prepared.backend.name}: {len(plan.stale)} to make, estimated cost ${plan.estimated_cost:.2f}")
     for note in prepared.backend.plan_notes([i.job for i in plan.stale]):
         print(note)
@@ -132,7 +137,7 @@ class Progress:
 
 
 def cmd_build(args) -> int:
-    options = _options(args, force=args.force, jobs=args.jobs, fail_fast=args.fail_fast,
+    options = build_options(args, force=args.force, jobs=args.jobs, fail_fast=args.fail_fast,
                        max_cost=args.max_cost, retries=args.retries, requests_per_minute=args.rpm,
                        gallery=not args.no_gallery, inspect=not args.no_inspect)
     if args.check:
@@ -168,6 +173,21 @@ def _check(args, options: BuildOptions) -> int:
         print(f"{len(stale) + len(plan.removed)} of {len(plan.items)} outputs are out of date; run `mockups build`")
         return FAILED
     print(f"all {len(plan.items)} outputs are up to date")
+    if args.approvals:
+        lines = check_approvals(prepared)
+        if lines:
+            for line in lines:
+                print(line)
+            pending = sum(1 for line in lines if line.startswith("  "))
+            print(f"{pending} of {len(plan.items)} outputs are not approved; review them in the gallery, then "
+                  f"`mockups approve` (or `mockups approve --from FILE` with the gallery's export)")
+            if args.summary:  # the pending list, for the job summary
+                with open(args.summary, "a") as f:
+                    f.write(f"\n### Review: {pending} of {len(plan.items)} not approved\n\n")
+                    f.writelines(f"- `{line.strip()}`\n" if line.startswith("  ") else f"\n{line}\n\n"
+                                 for line in lines[:1000])
+            return FAILED
+        print(f"all {len(plan.items)} outputs are approved")
     return OK
 
 

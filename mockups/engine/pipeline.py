@@ -394,7 +394,8 @@ def save_record(report: BuildReport, options: BuildOptions) -> None:
         used.setdefault(str(path), "")
     templates = p.catalog.root / "templates"
     files: dict[str, list] = {}
-    for name in [*used, *record.watched_files(templates, type(p.backend))]:
+    approvals = str(p.catalog.root / "approvals.yaml")  # the gallery shows its review states
+    for name in [*used, approvals, *record.watched_files(templates, type(p.backend))]:
         try:
             now = p.stat.hash(name)
         except OSError:
@@ -408,6 +409,7 @@ def save_record(report: BuildReport, options: BuildOptions) -> None:
                              inspect=options.inspect)
     found = [{"file": w.file, "message": w.message, "count": w.count, "text": str(w)} for w in report.warnings]
     record.save(p.store.root, key, build_dir=p.build_dir, files=files, templates=templates,
+                absent=() if approvals in files else (approvals,),
                 recorded=record.Recorded(len(p.plan.items), p.backend.name, tuple(str(w) for w in p.warnings),
                                          tuple(found)))
     p.stat.save()

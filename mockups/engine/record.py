@@ -3,9 +3,9 @@
 After a build that left every selected variant made (no failure, nothing left unstarted, not
 interrupted), `save` writes `<cache>/last-build.json`: the options it ran with, the signature
 (size, mtime, ctime, inode, as git's index keeps them) and SHA-256 of every file it read (the
-catalog, each file of the project's `templates/` folder and that folder's listing, every input
-image, the installed code of mockups and of the backend), the signature of every file in the build
-folder, and what it reported (counts and warnings).
+catalog, `approvals.yaml` (or that there is none), each file of the project's `templates/` folder
+and that folder's listing, every input image, the installed code of mockups and of the backend),
+the signature of every file in the build folder, and what it reported.
 
 `up_to_date` reads it back and returns that report when everything is as it was: a file whose
 signature changed is hashed again (a `touch` or a checkout of the same bytes is no change), and
@@ -106,6 +106,11 @@ def _listing(folder: Path) -> dict[str, list[str] | None]:
     return found
 
 
+def _names(folder: Path) -> list[str] | None:
+    """A folder's entries (not those of its subfolders), sorted; None if it is not there."""
+    return sorted(n for n in os.listdir(folder) if n != "__pycache__") if folder.is_dir() else None
+
+
 def _files_under(folder: Path) -> list[str]:
     return [os.path.join(here, name) for here, names in _listing(folder).items() if names is not None
             for name in names if os.path.isfile(os.path.join(here, name))]
@@ -128,7 +133,7 @@ def watched_files(templates: Path, backend_class: type | None) -> list[str]:
 
 
 def save(cache_dir: Path, options: dict, *, build_dir: Path, files: dict[str, list], templates: Path,
-         recorded: Recorded) -> None:
+         recorded: Recorded, absent: tuple[str, ...] = ()) -> None:
     """Write the record of a build that left everything made: `files` maps each file it read
     (the catalog, its images, `watched_files`) to [size, mtime_ns, ctime_ns, inode, sha256]."""
     from mockups.engine.cache import atomic_write  # not on the no-op's path
@@ -141,7 +146,7 @@ def save(cache_dir: Path, options: dict, *, build_dir: Path, files: dict[str, li
             if sig is not None:
                 outputs[os.path.relpath(path, build_dir)] = sig
     doc = {"version": VERSION, "mockups": __version__, "python": sys.version.split()[0], "options": options,
-           "env": _env(), "files": files, "folders": _listing(templates), "outputs": outputs,
+           "env": _env(), "files": files, "absent": list(absent), "folders": _listing(templates), "outputs": outputs,
            "report": {"variants": recorded.variants, "backend": recorded.backend,
                       "warnings": list(recorded.warnings), "output_warnings": list(recorded.output_warnings)}}
     atomic_write(cache_dir / NAME, json.dumps(doc, separators=(",", ":")).encode(), durable=False)
@@ -198,11 +203,11 @@ def _stale(doc, options: dict, touched: dict[str, list[int]]) -> str | None:
             if sig is None or _sha256(path) != entry[4]:
                 return f"{path} changed"
             touched[path] = sig
+    for path in doc.get("absent", []):
+        if os.path.exists(path):
+            return f"{path} was added"
     for folder, names in doc.get("folders", {}).items():
-        now = sorted(os.listdir(folder)) if os.path.isdir(folder) else None
-        if names is not None and now is not None:
-            now = sorted(n for n in now if n != "__pycache__")
-        if now != names:
+        if _names(Path(folder)) != names:
             return f"{folder}: files were added or removed"
     build_dir = options["build_dir"]
     for rel, sig in doc.get("outputs", {}).items():

@@ -34,7 +34,8 @@ THUMB_SIDE = 360
 _KEY = re.compile(r"^[0-9A-Za-z_-]{8,128}$")
 _EXT = re.compile(r"^[a-z0-9]{2,5}$")
 STATUS_LABELS = {"new": "New", "changed": "Changed", "failed": "Failed", "unchanged": "Unchanged",
-                 "warnings": "Warnings"}  # a variant with a warning is also new, changed, failed or unchanged
+                 "warnings": "Warnings",  # a variant with a warning is also new, changed, failed or unchanged
+                 "pending": "Pending review", "approved": "Approved", "rejected": "Rejected"}  # approvals.yaml
 
 
 # --- change marks ----------------------------------------------------------------------------------
@@ -249,8 +250,10 @@ def url(path: str) -> str:
     return quote(path, safe="/")
 
 
-def record(e: dict, thumb: str | None, mark: dict | None) -> dict:
-    """One variant as the page's script reads it (empty fields left out: 10,000 of them add up)."""
+def record(e: dict, thumb: str | None, mark: dict | None, review: dict | None = None) -> dict:
+    """One variant as the page's script reads it (empty fields left out: 10,000 of them add up);
+    `review`: its state in approvals.yaml ({"state", "change", "group"}), with `sha256`, the
+    output a decision made in the page is of."""
     mark = mark or {}
     tw, th = thumb_size(e.get("size"))
     status = "failed" if e.get("status") != "ok" else "ok"
@@ -268,6 +271,7 @@ def record(e: dict, thumb: str | None, mark: dict | None) -> dict:
         "warnings": _texts(e.get("warnings")), "change": mark.get("change"), "reasons": mark.get("reasons") or [],
         "previous": mark.get("previous"), "previous_thumb": mark.get("previous_thumb"),
         "previous_built_at": mark.get("previous_built_at"),
+        "sha256": e.get("sha256") if status == "ok" else None, "review": review,
     }
     return {k: v for k, v in full.items() if v is not None and v != [] and v != ""}
 

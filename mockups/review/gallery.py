@@ -36,6 +36,7 @@ from mockups._sandbox import SecurityError, sandbox
 from mockups.engine import manifest
 from mockups.engine.cache import ObjectStore
 from mockups.errors import TemplateError
+from mockups.review import approvals
 from mockups.review._gallery_data import (
     CHANGES,
     catalog_order,
@@ -56,7 +57,8 @@ from mockups.review.inspect import overlay_links
 THEME = RESOURCES / "gallery"
 PAGE = "gallery.html.j2"
 STYLESHEETS = ("gallery.css", "gallery-custom.css")
-SCRIPTS = ("gallery-core.js", "gallery-grid.js", "gallery-matrix.js", "gallery-lightbox.js", "gallery.js")
+SCRIPTS = ("gallery-core.js", "gallery-grid.js", "gallery-matrix.js", "gallery-lightbox.js", "gallery-review.js",
+           "gallery.js")
 STATIC = STYLESHEETS + SCRIPTS
 REDIRECT = (b'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=gallery/index.html">'
             b'<title>mockups gallery</title><a href="gallery/index.html">Open the gallery</a>\n')
@@ -118,7 +120,7 @@ def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None,
         return folder / "index.html"
     marks, removed = current_marks(doc, entries)
     thumbs = place_thumbs(entries, build_dir, folder, store)
-    data = page_data(entries, catalog, thumbs, marks, removed, overlays)
+    data = page_data(entries, catalog, thumbs, marks, removed, overlays, reviews=review_states(catalog, entries))
     html = render_page(env, page_context(data, catalog, versions), catalog)
     write_if_changed(folder / "index.html", html.encode())
     prune(folder / "thumbs", {t.rsplit("/", 1)[-1] for t in thumbs.values()})
@@ -142,6 +144,7 @@ def _stamp(build_dir: Path, catalog, doc: dict, env: jinja2.Environment, version
     h.update(json.dumps(doc, sort_keys=True, default=str).encode())
     h.update(json.dumps(versions, sort_keys=True).encode())
     h.update(_read_bytes(catalog.file) if getattr(catalog, "file", None) else b"")
+    h.update(_read_bytes(approvals.path_for(catalog.file)) if getattr(catalog, "file", None) else b"")
     thumbs = build_dir / "gallery" / "thumbs"
     h.update("\n".join(sorted(os.listdir(thumbs)) if thumbs.is_dir() else []).encode())  # none deleted
     for name in (PAGE, "gallery-base.html.j2"):
@@ -234,21 +237,45 @@ def _referenced(doc: dict) -> set[str]:
     return names
 
 
+def review_states(catalog, entries: dict[str, dict]) -> dict[str, dict]:
+    """Each built variant's review state in approvals.yaml, and the group of those one edit changed."""
+    file = getattr(catalog, "file", None)
+    if file is None:
+        return {}
+    decisions = approvals.load(approvals.path_for(file))
+    out = {}
+    for vid, e in entries.items():
+        if e.get("status") != "ok":
+            continue
+        r = approvals.review(vid, e, decisions.get(vid))
+        group = approvals.group_of(r, e) if r.change == "changed" else None  # one catalog edit's variants
+        out[vid] = {"state": r.state, "change": r.change, "reasons": list(r.reasons),
+                    "group": json.dumps(group) if group else None}
+    return out
+
+
 def page_data(entries: dict[str, dict], catalog, thumbs: dict[str, str], marks: dict[str, dict],
-              removed: list[dict], overlays: dict[str, str] | None = None) -> dict:
+              removed: list[dict], overlays: dict[str, str] | None = None,
+              reviews: dict[str, dict] | None = None) -> dict:
     """Everything the page's script reads: variants in catalog order, filter groups, removed ones,
-    and the URL of each product's overlay (`mockups inspect`) by SKU, where there is one."""
+    the URL of each product's overlay (`mockups inspect`) by SKU, where there is one, and each
+    variant's review state (`reviews`, from approvals.yaml)."""
     order = catalog_order(catalog)
     ordered = sorted(entries.values(), key=partial(sort_key, order))
-    records = [record(e, thumbs.get(e.get("id", "")), marks.get(e.get("id", ""))) for e in ordered]
+    reviews = reviews or {}
+    records = [record(e, thumbs.get(e.get("id", "")), marks.get(e.get("id", "")), reviews.get(e.get("id", "")))
+               for e in ordered]
     return {"variants": records, "facets": facets(records, order),
             "removed": sorted(removed, key=lambda r: str(r.get("id"))), "summary": summary(records, removed),
             "inspect": dict(sorted((overlays or {}).items()))}
 
 
 def summary(records: list[dict], removed: list[dict]) -> dict[str, int]:
-    out = {"total": len(records), "new": 0, "changed": 0, "failed": 0, "removed": len(removed), "warnings": 0}
+    out = {"total": len(records), "new": 0, "changed": 0, "failed": 0, "removed": len(removed), "warnings": 0,
+           "pending": 0}
     for r in records:
+        if (r.get("review") or {}).get("state") == "pending":
+            out["pending"] += 1
         if r.get("change"):
             out[r["change"]] += 1
         if r["status"] == "failed":

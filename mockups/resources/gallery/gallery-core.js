@@ -106,6 +106,8 @@
     if (v.status === 'failed') s.push('failed');
     if (!s.length) s.push('unchanged');
     if (G.warnings(v).length) s.push('warnings'); // besides the others: an unchanged variant can have one
+    const review = G.reviewOf ? G.reviewOf(v) : (v.review && v.review.state); // approvals.yaml, or a decision here
+    if (review) s.push(review);
     return s;
   }
 
@@ -123,6 +125,15 @@
     });
     return codes;
   });
+
+  // A variant's statuses again, after a review decision made in the page.
+  G.recode = function (i) {
+    FACETS.forEach((f, k) => {
+      if (!MULTI[k]) return;
+      const index = new Map(f.values.map((x, n) => [x.id, n]));
+      CODE[k][i] = statusesOf(V[i]).reduce((bits, s) => (index.has(s) ? bits | (1 << index.get(s)) : bits), 0);
+    });
+  };
 
   let TEXT = null; // lower-case search text per variant, built on the first search
   function searchText() {

@@ -31,10 +31,14 @@
     body.append(sub, el('span', 'card-meta', [v.sku, v.channel, v.placement, v.design].filter(Boolean).join(' · ')));
     b.append(G.media(v, 'card-media'), body);
     li.append(b);
+    const review = G.reviewButtons && G.reviewButtons(v, 'review-buttons card-review');
+    if (review) li.append(review); // beside the card's button, not in it
     if (cache.size > 4000) cache.clear();
     cache.set(i, li);
     return li;
   }
+
+  G.forgetCards = (list) => list.forEach((i) => cache.delete(i)); // drawn again (a review decision)
 
   // Columns from the width and the theme's --card-min; the row height is measured on a real card.
   G.layoutGrid = function () {

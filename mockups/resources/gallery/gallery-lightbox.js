@@ -120,6 +120,7 @@
     $('lb-next').disabled = lb.pos === lb.list.length - 1;
     showImage(v);
     showMeta(v);
+    showReview(v);
     for (const d of [-1, 1]) {
       const n = G.V[lb.list[lb.pos + d]];
       if (n && n.src) new Image().src = n.src; // warm the neighbours
@@ -127,6 +128,36 @@
     G.state.open = v.id;
     G.writeHash();
   }
+
+  // Approve / reject, and approve every pending variant of the same change (see gallery-review.js).
+  function showReview(v) {
+    const box = $('lb-review');
+    if (!box || !G.reviewButtons) return;
+    box.replaceChildren();
+    const buttons = G.reviewButtons(v, 'review-buttons lb-review-buttons');
+    if (!buttons) return;
+    box.append(buttons);
+    const group = G.groupOf(v);
+    if (group.length > 1) {
+      const all = G.el('button', 'review-group', 'Approve all ' + G.num(group.length) + ' in this group');
+      all.type = 'button';
+      all.title = 'Every pending variant changed by the same catalog edit: ' + (v.review.reasons || []).join(', ');
+      all.addEventListener('click', () => G.decide(group, 'approved'));
+      box.append(all);
+    }
+  }
+
+  function decideHere(state) {
+    const i = lb.list[lb.pos];
+    const v = G.V[i];
+    if (!v || !v.sha256) return;
+    const note = state === 'rejected' ? G.askNote(v) : null;
+    if (state === 'rejected' && note === null) return;
+    G.decide([i], state, note);
+    if (lb.pos < lb.list.length - 1) step(1); else show(); // on to the next, as review tools do
+  }
+
+  G.refreshLightbox = function () { if (lb.dialog.open) show(); };
 
   function setMode(mode) {
     $('lb-frame').dataset.mode = mode;
@@ -179,8 +210,14 @@
     lb.dialog.addEventListener('click', (e) => { if (e.target === lb.dialog) lb.dialog.close(); });
     lb.dialog.addEventListener('keydown', (e) => {
       if (e.target.type === 'range' || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.target.id === 'lb-note') { // typing a note: Enter rejects with it, other keys are text
+        if (e.key === 'Enter') { e.preventDefault(); decideHere('rejected'); }
+        return;
+      }
       if (e.key === 'ArrowLeft') { e.preventDefault(); step(-1); }
       if (e.key === 'ArrowRight') { e.preventDefault(); step(1); }
+      if (e.key === 'a' || e.key === 'A') { e.preventDefault(); decideHere('approved'); }
+      if (e.key === 'x' || e.key === 'X') { e.preventDefault(); decideHere('rejected'); }
     });
     initCompare();
   };

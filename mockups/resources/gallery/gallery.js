@@ -166,6 +166,12 @@
     G.initGrid();
     G.initMatrix();
     G.initLightbox();
+    G.initReview();
+    G.onReview((changed) => { // a decision: its cards and the counts again, the view kept
+      G.forgetCards(changed);
+      G.refreshLightbox();
+      schedule();
+    });
     initToolbar();
     G.readHash();
     G.filter();

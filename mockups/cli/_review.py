@@ -1,0 +1,189 @@
+"""The review commands: `approve`, `reject`, `publish`, and the review states that `plan` and
+`build --check --approvals` show (part of the command-line layer: it prints)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mockups.cli._args import build_options
+from mockups.cli._output import FAILED, INVALID, OK
+from mockups.engine import manifest
+from mockups.engine.cache import atomic_write, place
+from mockups.engine.pipeline import Prepared, prepare
+from mockups.engine.plan import ItemStatus
+from mockups.review import approvals
+from mockups.review.approvals import Review
+
+CLOCK = {"now": lambda: datetime.now(timezone.utc)}  # tests set the clock here
+
+
+def current(prepared: Prepared) -> dict[str, dict | None]:
+    """Each selected variant's current output (its manifest entry), or None when it is not built
+    as the catalog now stands; an unbuilt one carries its current `parts` (to say what changed)."""
+    out: dict[str, dict | None] = {}
+    for item in prepared.plan.items:
+        if item.status == ItemStatus.UNCHANGED:
+            out[item.job.id] = prepared.plan.previous[item.job.id]
+        else:
+            out[item.job.id] = {"id": item.job.id, "status": "not built", "parts": manifest.parts(item.job)}
+    return out
+
+
+def reviews(prepared: Prepared) -> tuple[dict[str, Review], dict[str, dict | None]]:
+    decisions = approvals.load(approvals.path_for(prepared.catalog.file))
+    entries = current(prepared)
+    return {vid: approvals.review(vid, e, decisions.get(vid)) for vid, e in entries.items()}, entries
+
+
+def _built(entry: dict | None) -> bool:
+    return bool(entry) and entry.get("status") == "ok"  # type: ignore[union-attr]
+
+
+def cmd_approve(args) -> int:
+    prepared = prepare(args.catalog, build_options(args))
+    path = approvals.path_for(prepared.catalog.file)
+    decisions = approvals.load(path)
+    states, entries = reviews(prepared)
+    if args.from_file:
+        return _merge(args, prepared, path, decisions, entries)
+    if args.only:  # what was selected, whatever its state
+        chosen = list(states)
+    else:  # every pending one
+        chosen = [vid for vid, r in states.items() if r.state == "pending"]
+    built = [entries[vid] for vid in chosen if _built(entries[vid])]
+    unbuilt = [vid for vid in chosen if not _built(entries[vid])]
+    who = approvals.reviewer(prepared.catalog.root, args.by)
+    decisions, changed = approvals.decide(decisions, built, "approved", by=who, note=args.note,  # type: ignore[arg-type]
+                                          now=CLOCK["now"])
+    if changed:
+        approvals.save(path, decisions)
+    already = len(built) - len(changed)
+    print(f"approved {len(changed)} variant{'s' if len(changed) != 1 else ''}"
+          + (f" ({already} already approved)" if already else "") + f" as {who} in {_shown(path)}")
+    _not_built(unbuilt)
+    if not chosen:
+        print("nothing is pending review")
+    return OK
+
+
+def _merge(args, prepared: Prepared, path: Path, decisions: dict, entries: dict[str, dict | None]) -> int:
+    """`approve --from FILE`: the decisions a gallery exported, for the outputs still current."""
+    who = approvals.reviewer(prepared.catalog.root, args.by)
+    applied, stale, unknown = 0, [], []
+    for d in approvals.exported(Path(args.from_file)):
+        entry = entries.get(d["variant"])
+        if d["variant"] not in entries:
+            unknown.append(d["variant"])
+            continue
+        if not _built(entry) or entry["sha256"] != d["sha256"]:  # type: ignore[index]
+            stale.append(d["variant"])
+            continue
+        decisions, changed = approvals.decide(decisions, [entry], d["state"], by=d.get("by") or who,  # type: ignore[list-item]
+                                              note=d.get("note") or args.note, now=CLOCK["now"])
+        applied += len(changed)
+    if applied:
+        approvals.save(path, decisions)
+    print(f"merged {applied} decision{'s' if applied != 1 else ''} from {args.from_file} into {_shown(path)}")
+    for vid in stale:
+        print(f"not merged: {vid}: its output changed since it was reviewed; review it again", file=sys.stderr)
+    for vid in unknown:
+        print(f"not merged: {vid}: no such variant is selected in the catalog", file=sys.stderr)
+    return FAILED if stale or unknown else OK
+
+
+def cmd_reject(args) -> int:
+    if not args.only or not args.note:
+        print("mockups: error: reject needs --only (which variants) and --note (why)", file=sys.stderr)
+        return INVALID
+    prepared = prepare(args.catalog, build_options(args))
+    path = approvals.path_for(prepared.catalog.file)
+    _, entries = reviews(prepared)
+    built = [e for e in entries.values() if _built(e)]
+    who = approvals.reviewer(prepared.catalog.root, args.by)
+    decisions, changed = approvals.decide(approvals.load(path), built, "rejected", by=who,  # type: ignore[arg-type]
+                                          note=args.note, now=CLOCK["now"])
+    if changed:
+        approvals.save(path, decisions)
+    print(f"rejected {len(changed)} variant{'s' if len(changed) != 1 else ''} as {who} in {_shown(path)}")
+    _not_built([vid for vid, e in entries.items() if not _built(e)])
+    return OK
+
+
+def _not_built(ids: list[str]) -> None:
+    if ids:
+        print(f"{len(ids)} selected variant{'s are' if len(ids) != 1 else ' is'} not built as the catalog now "
+              f"stands, so there is nothing to decide: run `mockups build` first ({_listed(ids)})", file=sys.stderr)
+
+
+def check_approvals(prepared: Prepared) -> list[str]:
+    """Lines for `build --check --approvals`: the variants whose current output is not approved,
+    grouped by what changed since their decision; [] when every one is approved."""
+    states, entries = reviews(prepared)
+    groups: dict[tuple, list[Review]] = {}
+    for vid, r in states.items():
+        if r.state == "approved":
+            continue
+        key = ("rejected",) if r.state == "rejected" else approvals.group_of(r, entries[vid])
+        groups.setdefault(key, []).append(r)
+    lines = []
+    for key, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
+        if key[0] == "rejected":
+            head = "rejected"
+        elif key[0] == "new":
+            head = "new, never reviewed"
+        else:
+            head = "changed since approved: " + ", ".join(name for name, _ in key[1:])
+        lines.append(f"{len(items)} {head}:")
+        lines += [f"  {r.variant}" + (f"  ({r.decision.note})" if r.state == "rejected" and r.decision
+                                      and r.decision.note else "") for r in items]
+    return lines
+
+
+def cmd_publish(args) -> int:
+    prepared = prepare(args.catalog, build_options(args))
+    states, entries = reviews(prepared)
+    target = Path(args.to).resolve()
+    if target == prepared.build_dir or target.is_relative_to(prepared.build_dir):
+        print(f"mockups: error: --to {args.to} is inside the build folder; publish somewhere else", file=sys.stderr)
+        return INVALID
+    record = target / "published.json"
+    try:
+        before = json.loads(record.read_text()).get("variants", {})
+    except (OSError, ValueError, AttributeError):
+        before = {}
+    published: dict[str, dict] = {}
+    left: dict[str, list[str]] = {"pending": [], "rejected": []}
+    for vid, r in states.items():
+        entry = entries[vid]
+        if r.state != "approved" or not _built(entry):
+            left["rejected" if r.state == "rejected" else "pending"].append(vid)
+            continue
+        place(prepared.build_dir / entry["output"], target / entry["output"])  # type: ignore[index]
+        d = r.decision
+        published[vid] = {"output": entry["output"], "sha256": entry["sha256"],  # type: ignore[index]
+                          "approved_by": d.by if d else None, "approved_at": d.at if d else None}
+    for vid, old in before.items():  # what was published before and is not now: gone from the folder
+        if vid not in published and isinstance(old, dict) and old.get("output"):
+            (target / old["output"]).unlink(missing_ok=True)
+    at = CLOCK["now"]().astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    atomic_write(record, (json.dumps({"version": 1, "catalog": prepared.catalog.file.name, "published_at": at,
+                                      "variants": published}, indent=2, sort_keys=True) + "\n").encode())
+    print(f"published {len(published)} approved variant{'s' if len(published) != 1 else ''} to {_shown(target)}")
+    for state, ids in left.items():
+        if ids:
+            print(f"left out {len(ids)} {state}: {_listed(ids)}")
+    return OK
+
+
+def _listed(ids: list[str], most: int = 10) -> str:
+    return ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return Path(path).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)

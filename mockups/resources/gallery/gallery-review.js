@@ -1,0 +1,129 @@
+/* mockups review gallery: review decisions. Approve or reject a variant's output from its card or the
+ * lightbox (keyboard there: A approve, X reject, arrows to move), or every pending variant that one
+ * catalog edit changed at once ("approve all in this group").
+ *
+ * Opened from disk, a page cannot write files: decisions are kept in this browser (localStorage) and
+ * exported as decisions.json, which `mockups approve --from decisions.json` merges into approvals.yaml.
+ * A decision is of one output (its sha256): one made for an output that has since changed is dropped.
+ * Load order: after gallery-lightbox.js, before gallery.js.
+ */
+(function (G) {
+  'use strict';
+
+  const el = G.el;
+  const KEY = 'mockups-review:' + location.pathname;
+  const byId = new Map(G.V.map((v, i) => [v.id, i]));
+  const local = new Map(); // variant id -> {variant, sha256, state, note}
+  let listeners = [];
+
+  function load() {
+    let saved = {};
+    try { saved = JSON.parse(localStorage.getItem(KEY) || '{}'); } catch (e) { saved = {}; }
+    Object.values(saved).forEach((d) => {
+      const i = byId.get(d.variant);
+      if (i !== undefined && G.V[i].sha256 === d.sha256) local.set(d.variant, d); // still the current output
+    });
+  }
+
+  function store() {
+    try { localStorage.setItem(KEY, JSON.stringify(Object.fromEntries(local))); } catch (e) { /* kept in memory */ }
+  }
+
+  // The variant's review state: a decision made here, else approvals.yaml's; null when it has no output.
+  G.reviewOf = function (v) {
+    const d = local.get(v.id);
+    if (d) return d.state;
+    return v.review ? v.review.state : null;
+  };
+  G.decidedHere = () => local.size;
+  G.onReview = (fn) => listeners.push(fn);
+
+  G.decide = function (list, state, note) {
+    const changed = [];
+    list.forEach((i) => {
+      const v = G.V[i];
+      if (!v.sha256) return; // failed: nothing to decide
+      if (v.review && v.review.state === state && !note) local.delete(v.id); // as approvals.yaml says already
+      else local.set(v.id, { variant: v.id, sha256: v.sha256, state: state, note: note || null });
+      G.recode(i);
+      changed.push(i);
+    });
+    store();
+    listeners.forEach((fn) => fn(changed));
+  };
+
+  // The pending variants of the same change as v (one colour's new hex, one template): its group.
+  G.groupOf = function (v) {
+    const group = v.review && v.review.group;
+    if (!group) return [];
+    const out = [];
+    G.V.forEach((w, i) => { if (w.review && w.review.group === group && G.reviewOf(w) === 'pending') out.push(i); });
+    return out;
+  };
+
+  // Why a variant is rejected: the lightbox's note field, or (from a card) a prompt; null = cancelled.
+  G.askNote = function (v) {
+    const field = G.$('lb-note');
+    if (field && G.$('lightbox').open) {
+      const note = field.value.trim();
+      field.value = '';
+      return note || 'rejected in the gallery';
+    }
+    const note = window.prompt('Why is ' + v.product + ' (' + v.colour_name + ', ' + v.background_name + ') rejected?', '');
+    return note === null ? null : (note.trim() || 'rejected in the gallery');
+  };
+
+  G.reviewButtons = function (v, className) {
+    if (!v.sha256) return null;
+    const box = el('span', className || 'review-buttons');
+    const state = G.reviewOf(v);
+    const yes = el('button', 'review-approve' + (state === 'approved' ? ' is-on' : ''), state === 'approved' ? 'Approved' : 'Approve');
+    yes.type = 'button';
+    yes.title = 'Approve this output (A in the lightbox)';
+    yes.setAttribute('aria-pressed', String(state === 'approved'));
+    const no = el('button', 'review-reject' + (state === 'rejected' ? ' is-on' : ''), state === 'rejected' ? 'Rejected' : 'Reject');
+    no.type = 'button';
+    no.title = 'Reject this output, saying why (X in the lightbox)';
+    no.setAttribute('aria-pressed', String(state === 'rejected'));
+    const i = byId.get(v.id);
+    yes.addEventListener('click', (e) => { e.stopPropagation(); G.decide([i], 'approved'); });
+    no.addEventListener('click', (e) => {
+      e.stopPropagation();
+      const note = G.askNote(v);
+      if (note !== null) G.decide([i], 'rejected', note);
+    });
+    box.append(yes, no);
+    return box;
+  };
+
+  function download() {
+    const decisions = Array.from(local.values());
+    const blob = new Blob([JSON.stringify({ decisions: decisions }, null, 2) + '\n'], { type: 'application/json' });
+    const a = el('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'decisions.json';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  function updateBar() {
+    const bar = G.$('review-bar');
+    if (!bar) return;
+    let pending = 0;
+    G.V.forEach((v) => { if (G.reviewOf(v) === 'pending') pending++; });
+    G.$('review-pending').textContent = G.num(pending);
+    G.$('review-here').textContent = G.num(local.size);
+    G.$('review-export').disabled = local.size === 0;
+  }
+
+  G.initReview = function () {
+    load();
+    G.V.forEach((v, i) => { if (local.has(v.id)) G.recode(i); });
+    const exportButton = G.$('review-export');
+    if (exportButton) exportButton.addEventListener('click', download);
+    G.onReview(updateBar);
+    updateBar();
+  };
+})(window.MockupsGallery);

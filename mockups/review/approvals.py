@@ -1,0 +1,222 @@
+"""Review decisions: `approvals.yaml` beside the catalog, one line per reviewed variant.
+
+Each decision approves or rejects one variant's output as it was when reviewed: it is keyed by the
+variant id and the SHA-256 of that output's bytes, so an unchanged rebuild keeps it, any change to
+the image reopens review, and changing it back restores the decision. It also keeps the short
+hashes of what shaped that output (the manifest's `parts`), so a change since can be said in a
+word ("colour", "prompt") and the variants changed by the same catalog edit grouped.
+
+The file is YAML that diffs and merges well: a comment, `version`, and `decisions`, one flow
+mapping per line, sorted by variant id (two reviewers' merges conflict only on a variant both
+decided). It is written atomically. Review states of a variant's current output:
+
+- `approved`, `rejected`: a decision of this very output;
+- `pending`, with `change` "new" (never decided, or not built yet) or "changed" (decided for an
+  earlier output; `reasons` says what changed since).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from mockups.engine.cache import atomic_write
+from mockups.errors import MockupsError
+
+logger = logging.getLogger(__name__)
+
+NAME = "approvals.yaml"
+VERSION = 1
+STATES = ("approved", "rejected")
+_HEADER = ("# Review decisions for the outputs in build/: `mockups approve` and `mockups reject` write it.\n"
+           "# One line per variant, sorted by id; each decides one output, by its SHA-256 (a changed\n"
+           "# image is pending again). Merge it as any file: conflicts are lines two reviewers both decided.\n")
+
+
+class ApprovalsError(MockupsError):
+    """approvals.yaml (or a file of decisions exported by the gallery) is malformed."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One variant's output approved or rejected, by whom and when, with an optional note."""
+
+    variant: str
+    sha256: str
+    state: str  # "approved" | "rejected"
+    by: str
+    at: str  # ISO 8601, UTC
+    note: str | None = None
+    parts: dict[str, str] = field(default_factory=dict, compare=False)  # the manifest's, of that output
+
+    def line(self) -> str:
+        fields = {"state": self.state, "sha256": self.sha256, "by": self.by, "at": self.at}
+        if self.note:
+            fields["note"] = self.note
+        text = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+        if self.parts:
+            text += ", parts: {" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in
+                                             sorted(self.parts.items())) + "}"
+        return f"  {json.dumps(self.variant, ensure_ascii=False)}: {{{text}}}\n"
+
+
+@dataclass(frozen=True)
+class Review:
+    """A variant's review state: `state` approved, rejected or pending; for pending, `change` is
+    "new" or "changed" and `reasons` what changed since the decision; `decision` the one on file."""
+
+    variant: str
+    state: str
+    change: str | None = None
+    reasons: tuple[str, ...] = ()
+    decision: Decision | None = None
+
+    @property
+    def label(self) -> str:
+        return f"pending ({self.change})" if self.state == "pending" else self.state
+
+
+def path_for(catalog_file: Path) -> Path:
+    return Path(catalog_file).parent / NAME
+
+
+def load(path: Path) -> dict[str, Decision]:
+    """The decisions in `path` by variant id ({} when there is no file). ApprovalsError if malformed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ApprovalsError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("decisions", {}), dict):
+        raise ApprovalsError(f"{path}: expected `version: 1` and `decisions:`, a mapping of variant id -> decision")
+    if data.get("version", VERSION) != VERSION:
+        raise ApprovalsError(f"{path}: version {data.get('version')!r} is not one this mockups reads (expected 1)")
+    return {vid: _decision(path, vid, raw) for vid, raw in (data.get("decisions") or {}).items()}
+
+
+def _decision(path: Path, vid, raw) -> Decision:
+    if not isinstance(raw, dict):
+        raise ApprovalsError(f"{path}: decision of {vid!r}: expected a mapping with state, sha256, by, at")
+    state, sha = raw.get("state"), raw.get("sha256")
+    if state not in STATES:
+        raise ApprovalsError(f"{path}: decision of {vid!r}: state must be approved or rejected, not {state!r}")
+    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        raise ApprovalsError(f"{path}: decision of {vid!r}: sha256 must be 64 hex digits, not {sha!r}")
+    parts = raw.get("parts") or {}
+    return Decision(str(vid), sha, state, str(raw.get("by") or "unknown"), str(raw.get("at") or ""),
+                    str(raw["note"]) if raw.get("note") else None,
+                    {str(k): str(v) for k, v in parts.items()} if isinstance(parts, dict) else {})
+
+
+def save(path: Path, decisions: dict[str, Decision]) -> None:
+    """Write every decision, sorted by variant id, atomically."""
+    body = "".join(d.line() for _, d in sorted(decisions.items()))
+    atomic_write(Path(path), (_HEADER + f"version: {VERSION}\ndecisions:" + ("\n" + body if body else " {}\n"))
+                 .encode())
+
+
+def reviewer(folder: Path, given: str | None = None) -> str:
+    """Who decides: `given`, else git's user.name <user.email> in the project, else the login name."""
+    if given:
+        return given
+    found = []
+    for key in ("user.name", "user.email"):
+        try:
+            out = subprocess.run(["git", "config", key], cwd=folder, capture_output=True, text=True, timeout=5)
+            found.append(out.stdout.strip() if out.returncode == 0 else "")
+        except (OSError, subprocess.SubprocessError):
+            found.append("")
+    name, email = found
+    if name or email:
+        return f"{name} <{email}>".strip() if email else name
+    try:
+        return os.getlogin()
+    except OSError:
+        return os.environ.get("USER") or "unknown"
+
+
+def review(variant: str, entry: dict | None, decision: Decision | None) -> Review:
+    """The review state of a variant whose current output is `entry` (a manifest entry; None when
+    it is not built)."""
+    sha = (entry or {}).get("sha256") if (entry or {}).get("status") == "ok" else None
+    if decision is None:
+        return Review(variant, "pending", "new")
+    if sha is not None and decision.sha256 == sha:
+        return Review(variant, decision.state, decision=decision)
+    now = (entry or {}).get("parts") or {}
+    reasons = tuple(sorted(k for k in set(now) | set(decision.parts) if now.get(k) != decision.parts.get(k)))
+    return Review(variant, "pending", "changed", reasons or ("image",), decision)
+
+
+DERIVED = ("prompt", "params", "backend")  # parts that follow from others (a hex in the prompt)
+
+
+def group_of(item: Review, entry: dict | None) -> tuple:
+    """What a pending variant's change has in common with the others one catalog edit changed:
+    the catalog's things that changed (colour, background, an input image...) with their new values,
+    so one colour's new hex groups its variants; or, when only derived parts changed (a template,
+    the backend's version), their names."""
+    if item.change != "changed":
+        return ("new",)
+    now = (entry or {}).get("parts") or {}
+    things = tuple((k, now.get(k)) for k in item.reasons if k not in DERIVED)
+    return ("changed",) + (things or tuple((k, None) for k in item.reasons))
+
+
+def decide(decisions: dict[str, Decision], entries: Iterable[dict], state: str, *, by: str,
+           note: str | None = None, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+           ) -> tuple[dict[str, Decision], list[str]]:
+    """Decisions with each of `entries` (manifest entries of built outputs) approved or rejected;
+    returns them and the ids whose decision changed (one already decided the same way is kept)."""
+    if state not in STATES:
+        raise ValueError(f"state must be one of {STATES}")
+    at = now().astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    out, changed = dict(decisions), []
+    for e in entries:
+        vid, sha = e["id"], e["sha256"]
+        old = out.get(vid)
+        if old is not None and old.sha256 == sha and old.state == state and (note is None or old.note == note):
+            continue
+        out[vid] = Decision(vid, sha, state, by, at, note, dict(e.get("parts") or {}))
+        changed.append(vid)
+    return out, changed
+
+
+def exported(path: Path) -> list[dict]:
+    """The decisions a gallery exported (JSON: {"decisions": [{variant, sha256, state, note?}]})."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ApprovalsError(f"{path}: no such file") from None
+    except ValueError as e:
+        raise ApprovalsError(f"{path}: not a decisions file exported by the gallery ({e})") from None
+    found = data.get("decisions") if isinstance(data, dict) else None
+    if not isinstance(found, list):
+        raise ApprovalsError(f"{path}: expected {{\"decisions\": [...]}} as the gallery exports it")
+    out = []
+    for i, d in enumerate(found):
+        if not (isinstance(d, dict) and isinstance(d.get("variant"), str) and d.get("state") in STATES
+                and isinstance(d.get("sha256"), str)):
+            raise ApprovalsError(f"{path}: decision {i + 1}: expected variant, sha256 and state (approved or "
+                                 f"rejected), got {json.dumps(d)[:120]}")
+        out.append(d)
+    return out
+
+
+__all__ = ["ApprovalsError", "Decision", "Review", "decide", "exported", "group_of", "load", "path_for", "review",
+           "reviewer", "save"]

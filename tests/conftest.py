@@ -114,3 +114,23 @@ def project(tmp_path: Path):
         return tmp_path / "catalog.yaml"
 
     return make
+
+
+@pytest.fixture
+def log(tmp_path, monkeypatch):
+    """log() -> the sorted ids of the variants the test backends made since the last call (reset=False
+    keeps them); none of the backends' other switches (MOCKUPS_TEST_FAIL...) is set."""
+    path = tmp_path.parent / f"{tmp_path.name}-calls.log"
+    monkeypatch.setenv("MOCKUPS_TEST_LOG", str(path))
+    for var in ("MOCKUPS_TEST_FAIL", "MOCKUPS_TEST_PRICE", "MOCKUPS_TEST_GAIN", "MOCKUPS_TEST_DELAY"):
+        monkeypatch.delenv(var, raising=False)
+
+    def made(reset: bool = True) -> list[str]:
+        from tests.backends_for_tests import calls
+
+        found = calls(path)
+        if reset:
+            path.unlink(missing_ok=True)
+        return sorted(found)
+
+    return made

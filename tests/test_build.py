@@ -22,22 +22,6 @@ from tests.conftest import MINIMAL, REPO
 RECORDING = "tests.backends_for_tests:Recording"
 
 
-@pytest.fixture
-def log(tmp_path, monkeypatch):
-    path = tmp_path.parent / f"{tmp_path.name}-calls.log"
-    monkeypatch.setenv("MOCKUPS_TEST_LOG", str(path))
-    for var in ("MOCKUPS_TEST_FAIL", "MOCKUPS_TEST_PRICE", "MOCKUPS_TEST_GAIN", "MOCKUPS_TEST_DELAY"):
-        monkeypatch.delenv(var, raising=False)
-
-    def made(reset: bool = True) -> list[str]:
-        found = calls(path)
-        if reset:
-            path.unlink(missing_ok=True)
-        return sorted(found)
-
-    return made
-
-
 def run(path, **options):
     return build(path, BuildOptions(backend=options.pop("backend", RECORDING), gallery=False, **options))
 

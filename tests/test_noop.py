@@ -23,21 +23,6 @@ RECORDING = "tests.backends_for_tests:Recording"
 
 
 @pytest.fixture
-def log(tmp_path, monkeypatch):
-    path = tmp_path.parent / f"{tmp_path.name}-calls.log"
-    monkeypatch.setenv("MOCKUPS_TEST_LOG", str(path))
-    for var in ("MOCKUPS_TEST_FAIL", "MOCKUPS_TEST_PRICE", "MOCKUPS_TEST_GAIN", "MOCKUPS_TEST_DELAY"):
-        monkeypatch.delenv(var, raising=False)
-
-    def made() -> list[str]:
-        found = calls(path)
-        path.unlink(missing_ok=True)
-        return sorted(found)
-
-    return made
-
-
-@pytest.fixture
 def full(monkeypatch):
     """Counts the builds that took the full path (the command that plans)."""
     taken = []

@@ -156,3 +156,14 @@ def test_the_file_round_trips_and_is_written_atomically(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "approvals.yaml"]  # no temporary left
     approvals.save(path, {})
     assert approvals.load(path) == {}
+
+
+def test_the_gallery_shows_the_decisions_as_soon_as_they_are_made(site, capsys):
+    from tests.test_gallery import page_data
+
+    assert main(["build", str(site), "--backend", RECORDING]) == 0  # with the gallery
+    index = site.parent / "build" / "gallery" / "index.html"
+    assert {v["review"]["state"] for v in page_data(index)["variants"]} == {"pending"}
+    assert cli("approve", site, "--only", "sku=TEE", "--by", "Ana") == 0
+    states = {v["id"]: v["review"]["state"] for v in page_data(index)["variants"]}
+    assert {vid for vid, s in states.items() if s == "approved"} == {vid for vid in ALL if "/TEE/" in vid}

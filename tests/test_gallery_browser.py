@@ -449,15 +449,15 @@ def test_a_large_gallery_keeps_the_dom_small(open_gallery, tmp_path):
 
 # --- review: approve and reject in the static gallery, export, merge ---------------------------------
 
-@pytest.fixture(scope="module")
-def reviewed(tmp_path_factory) -> Path:
+@pytest.fixture
+def reviewed(tmp_path) -> Path:
     """A project built, every output approved, then built again with navy changed and sage added:
     navy's variants are pending (changed, one group), sage's pending (new). Returns the catalog."""
     from mockups import BuildOptions, build
     from mockups.cli import main
     from tests.test_gallery import CATALOG_V2, make_project
 
-    root = tmp_path_factory.mktemp("review")
+    root = tmp_path / "review"
     with pytest.MonkeyPatch.context() as mp:
         register_flat(mp)
         catalog = make_project(root)
@@ -518,3 +518,47 @@ def test_review_with_the_keyboard_and_export_the_decisions(open_gallery, reviewe
     merged = approvals.load(reviewed.parent / "approvals.yaml")
     assert merged[shown_first].state == "approved" and merged[shown_first].by == "Bo"
     assert merged[[v["id"] for v in pending][1]].note == "logo too low"
+
+
+def test_in_mockups_serve_a_card_approved_is_written_to_approvals_yaml(browser, reviewed):
+    """Served, the page writes decisions straight to approvals.yaml (no export), and a page of
+    another origin cannot (its fetch is refused)."""
+    from mockups import load_catalog
+    from mockups.engine.cache import ObjectStore
+    from mockups.review import approvals
+    from mockups.review.gallery import write_gallery
+    from mockups.review.serve import Server, wait_for
+
+    build_dir = reviewed.parent / "build"
+    server = Server(reviewed, build_dir, rebuild=lambda: "", port=0, reviewer="Served <s@example.com>", watch=False,
+                    write_gallery=lambda: write_gallery(build_dir, load_catalog(reviewed),
+                                                        store=ObjectStore(reviewed.parent / ".mockups-cache")))
+    server.start()
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(server.url)
+        page.wait_for_selector("html[data-ready]")
+        assert "Served by mockups serve" in page.text_content(".review-note")
+        page.click('.chip[data-status="pending"]')
+        vid = page.eval_on_selector(".card", "c => c.closest('.cell') && c.dataset.i")
+        target = page_data(build_dir / "gallery" / "index.html")["variants"][int(vid)]["id"]
+        page.click(".cell >> nth=0 >> .review-approve")
+        file = reviewed.parent / approvals.NAME
+        ok = wait_for(lambda: approvals.load(file).get(target) is not None
+                      and approvals.load(file)[target].by == "Served <s@example.com>", timeout=10)
+        assert ok, (errors, page.text_content(".review-note"), target, approvals.load(file).get(target))
+        assert errors == []
+        # a page elsewhere (another origin) posting to the server is refused
+        other = context.new_page()
+        other.goto("about:blank")
+        status = other.evaluate("""url => fetch(url, {method: 'POST', body: '{"decisions": []}',
+                                    headers: {'Content-Type': 'text/plain'}}).then(r => r.status, e => 'blocked')""",
+                                server.origin + "/api/decisions")
+        assert status in (403, "blocked")
+    finally:
+        context.close()
+        server.stop()

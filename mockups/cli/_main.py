@@ -92,6 +92,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reject", help="reject the current outputs of the selected variants, with a note",
                        parents=[catalog, selection, folders, review, logs])
     p.add_argument("--note", help="why (required)")
+    p = sub.add_parser("serve", help="show the gallery on this machine, rebuilt as the project changes, and write "
+                                     "review decisions to approvals.yaml",
+                       parents=[catalog, selection, folders, review, logs])
+    p.add_argument("--port", type=int, default=8000, help="the port (default 8000; 0: any free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1, this machine only)")
     p = sub.add_parser("publish", help="copy the approved outputs (and a manifest of them) into a folder",
                        parents=[catalog, selection, folders, logs])
     p.add_argument("--to", required=True, metavar="DIR", help="the folder to publish into")

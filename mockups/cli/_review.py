@@ -60,6 +60,7 @@ def cmd_approve(args) -> int:
                                           now=CLOCK["now"])
     if changed:
         approvals.save(path, decisions)
+        _redraw_gallery(prepared)
     already = len(built) - len(changed)
     print(f"approved {len(changed)} variant{'s' if len(changed) != 1 else ''}"
           + (f" ({already} already approved)" if already else "") + f" as {who} in {_shown(path)}")
@@ -72,26 +73,18 @@ def cmd_approve(args) -> int:
 def _merge(args, prepared: Prepared, path: Path, decisions: dict, entries: dict[str, dict | None]) -> int:
     """`approve --from FILE`: the decisions a gallery exported, for the outputs still current."""
     who = approvals.reviewer(prepared.catalog.root, args.by)
-    applied, stale, unknown = 0, [], []
-    for d in approvals.exported(Path(args.from_file)):
-        entry = entries.get(d["variant"])
-        if d["variant"] not in entries:
-            unknown.append(d["variant"])
-            continue
-        if not _built(entry) or entry["sha256"] != d["sha256"]:  # type: ignore[index]
-            stale.append(d["variant"])
-            continue
-        decisions, changed = approvals.decide(decisions, [entry], d["state"], by=d.get("by") or who,  # type: ignore[list-item]
-                                              note=d.get("note") or args.note, now=CLOCK["now"])
-        applied += len(changed)
-    if applied:
-        approvals.save(path, decisions)
-    print(f"merged {applied} decision{'s' if applied != 1 else ''} from {args.from_file} into {_shown(path)}")
-    for vid in stale:
+    done = approvals.merge(decisions, entries, approvals.exported(Path(args.from_file)), by=who, note=args.note,
+                           now=CLOCK["now"])
+    if done.applied:
+        approvals.save(path, done.decisions)
+        _redraw_gallery(prepared)
+    print(f"merged {done.applied} decision{'s' if done.applied != 1 else ''} from {args.from_file} into "
+          f"{_shown(path)}")
+    for vid in done.stale:
         print(f"not merged: {vid}: its output changed since it was reviewed; review it again", file=sys.stderr)
-    for vid in unknown:
+    for vid in done.unknown:
         print(f"not merged: {vid}: no such variant is selected in the catalog", file=sys.stderr)
-    return FAILED if stale or unknown else OK
+    return FAILED if done.stale or done.unknown else OK
 
 
 def cmd_reject(args) -> int:
@@ -107,9 +100,18 @@ def cmd_reject(args) -> int:
                                           note=args.note, now=CLOCK["now"])
     if changed:
         approvals.save(path, decisions)
+        _redraw_gallery(prepared)
     print(f"rejected {len(changed)} variant{'s' if len(changed) != 1 else ''} as {who} in {_shown(path)}")
     _not_built([vid for vid, e in entries.items() if not _built(e)])
     return OK
+
+
+def _redraw_gallery(prepared: Prepared) -> None:
+    """The gallery shows review states: drawn again after a decision, when there is one."""
+    if (prepared.build_dir / "gallery" / "index.html").exists():
+        from mockups.review.gallery import write_gallery
+
+        write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store)
 
 
 def _not_built(ids: list[str]) -> None:
@@ -187,3 +189,42 @@ def _shown(path: Path) -> str:
         return Path(path).relative_to(Path.cwd()).as_posix()
     except ValueError:
         return str(path)
+
+
+def cmd_serve(args) -> int:
+    """The gallery on http://127.0.0.1:PORT, rebuilt as the project changes; decisions written to approvals.yaml."""
+    import time as _time
+
+    from mockups.catalog import load_catalog
+    from mockups.cli.commands import summary_line
+    from mockups.engine.cache import ObjectStore
+    from mockups.engine.pipeline import build, folders
+    from mockups.review.gallery import write_gallery
+    from mockups.review.serve import Server
+
+    options = build_options(args, gallery=True)
+
+    def rebuild() -> str:
+        return summary_line(build(args.catalog, options))
+
+    first = rebuild()  # the page shows the project as it is now
+    catalog = load_catalog(args.catalog)
+    build_dir, cache_dir = folders(catalog, options)
+
+    def regallery() -> None:
+        write_gallery(build_dir, load_catalog(args.catalog), store=ObjectStore(cache_dir))
+
+    server = Server(catalog.file, build_dir, rebuild=rebuild, write_gallery=regallery, host=args.host,
+                    port=args.port, reviewer=args.by)
+    server.start()
+    print(first)
+    print(f"serving {server.url} (Ctrl-C to stop): rebuilds when the catalog, a template or an asset changes; "
+          f"decisions are written to {_shown(approvals.path_for(catalog.file))}", flush=True)
+    try:
+        while True:
+            _time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        server.stop()
+    return OK

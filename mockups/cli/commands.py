@@ -11,7 +11,7 @@ from pathlib import Path
 from mockups.cli import _output
 from mockups.cli._args import build_options
 from mockups.cli._output import FAILED, OK, print_json
-from mockups.cli._review import check_approvals, cmd_approve, cmd_publish, cmd_reject, reviews  # noqa: F401
+from mockups.cli._review import check_approvals, cmd_approve, cmd_publish, cmd_reject, cmd_serve, reviews  # noqa: F401
 from mockups.engine import manifest
 from mockups.engine.events import BuildEvent, JobEnded, JobFailed, JobFinished, JobRetrying
 from mockups.engine.pipeline import BuildOptions, BuildReport, build, output_warnings, prepare

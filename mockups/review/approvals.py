@@ -205,18 +205,52 @@ def exported(path: Path) -> list[dict]:
         raise ApprovalsError(f"{path}: no such file") from None
     except ValueError as e:
         raise ApprovalsError(f"{path}: not a decisions file exported by the gallery ({e})") from None
+    return parse_exported(data, str(path))
+
+
+def parse_exported(data, source: str) -> list[dict]:
+    """The decisions in `data` as a gallery sends or exports them; ApprovalsError naming `source`."""
     found = data.get("decisions") if isinstance(data, dict) else None
     if not isinstance(found, list):
-        raise ApprovalsError(f"{path}: expected {{\"decisions\": [...]}} as the gallery exports it")
+        raise ApprovalsError(f"{source}: expected {{\"decisions\": [...]}} as the gallery exports it")
     out = []
     for i, d in enumerate(found):
         if not (isinstance(d, dict) and isinstance(d.get("variant"), str) and d.get("state") in STATES
-                and isinstance(d.get("sha256"), str)):
-            raise ApprovalsError(f"{path}: decision {i + 1}: expected variant, sha256 and state (approved or "
+                and isinstance(d.get("sha256"), str) and (d.get("note") is None or isinstance(d.get("note"), str))):
+            raise ApprovalsError(f"{source}: decision {i + 1}: expected variant, sha256 and state (approved or "
                                  f"rejected), got {json.dumps(d)[:120]}")
         out.append(d)
     return out
 
 
-__all__ = ["ApprovalsError", "Decision", "Review", "decide", "exported", "group_of", "load", "path_for", "review",
-           "reviewer", "save"]
+@dataclass
+class Merged:
+    """What `merge` did: the decisions now, how many changed, and the ids it left out."""
+
+    decisions: dict[str, Decision]
+    applied: int = 0
+    stale: list[str] = field(default_factory=list)  # the output changed since it was reviewed
+    unknown: list[str] = field(default_factory=list)  # no such variant (selected)
+
+
+def merge(decisions: dict[str, Decision], current: dict[str, dict | None], items: list[dict], *, by: str,
+          note: str | None = None, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Merged:
+    """Decisions made elsewhere (a gallery) applied where their output is still the current one
+    (`current`: manifest entries by variant id, None or not "ok" when not built)."""
+    out = Merged(dict(decisions))
+    for d in items:
+        vid = d["variant"]
+        entry = current.get(vid)
+        if vid not in current:
+            out.unknown.append(vid)
+        elif not entry or entry.get("status") != "ok" or entry.get("sha256") != d["sha256"]:
+            out.stale.append(vid)
+        else:
+            out.decisions, changed = decide(out.decisions, [entry], d["state"], by=d.get("by") or by,
+                                            note=d.get("note") or note, now=now)
+            out.applied += len(changed)
+    return out
+
+
+__all__ = ["ApprovalsError", "Decision", "Merged", "Review", "decide", "exported", "group_of", "load", "merge",
+           "parse_exported", "path_for", "review", "reviewer", "save"]

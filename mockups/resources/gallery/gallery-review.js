@@ -38,16 +38,53 @@
   G.decidedHere = () => local.size;
   G.onReview = (fn) => listeners.push(fn);
 
+  // Served by `mockups serve`: decisions go straight to approvals.yaml, and the page reloads when the
+  // project is rebuilt. From disk: kept here until exported.
+  const served = document.querySelector('meta[name="mockups-serve"]');
+  const TOKEN = served ? served.content : null;
+  let known = null; // the server's version this page shows (or has written itself)
+
+  function send(decisions) {
+    return fetch('/api/decisions', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Mockups-Token': TOKEN },
+      body: JSON.stringify({ decisions: decisions }),
+    }).then((r) => r.json().then((body) => {
+      if (!r.ok) throw new Error(body.error || r.statusText);
+      known = body.version;
+      return body;
+    }));
+  }
+
+  function poll() {
+    fetch('/api/state', { cache: 'no-store' }).then((r) => r.json()).then((s) => {
+      if (known === null) known = s.version;
+      else if (s.version > known && !s.building) location.reload(); // a new build: what changed is marked
+      const status = G.$('review-server');
+      if (status) status.textContent = s.building ? 'rebuilding…' : (s.error ? 'the last rebuild failed: ' + s.error : '');
+    }).catch(() => {}).finally(() => setTimeout(poll, 1000));
+  }
+
   G.decide = function (list, state, note) {
     const changed = [];
+    const sent = [];
     list.forEach((i) => {
       const v = G.V[i];
       if (!v.sha256) return; // failed: nothing to decide
-      if (v.review && v.review.state === state && !note) local.delete(v.id); // as approvals.yaml says already
-      else local.set(v.id, { variant: v.id, sha256: v.sha256, state: state, note: note || null });
+      const d = { variant: v.id, sha256: v.sha256, state: state, note: note || null };
+      if (TOKEN) {
+        v.review = Object.assign({}, v.review, { state: state, change: null, group: null }); // as the file will say
+        sent.push(d);
+      } else if (v.review && v.review.state === state && !note) {
+        local.delete(v.id); // as approvals.yaml says already
+      } else {
+        local.set(v.id, d);
+      }
       G.recode(i);
       changed.push(i);
     });
+    if (TOKEN && sent.length) {
+      send(sent).catch((e) => { const s = G.$('review-server'); if (s) s.textContent = 'not saved: ' + e.message; });
+    }
     store();
     listeners.forEach((fn) => fn(changed));
   };
@@ -114,11 +151,21 @@
     let pending = 0;
     G.V.forEach((v) => { if (G.reviewOf(v) === 'pending') pending++; });
     G.$('review-pending').textContent = G.num(pending);
-    G.$('review-here').textContent = G.num(local.size);
+    const here = G.$('review-here');
+    if (here) here.textContent = G.num(local.size);
     G.$('review-export').disabled = local.size === 0;
   }
 
   G.initReview = function () {
+    if (TOKEN) {
+      const note = document.querySelector('.review-note');
+      if (note) {
+        note.replaceChildren('Served by mockups serve: decisions are written to approvals.yaml as you make them, and the '
+          + 'page reloads when the project is rebuilt. ', el('span', null, ''));
+        note.lastChild.id = 'review-server';
+      }
+      poll();
+    }
     load();
     G.V.forEach((v, i) => { if (local.has(v.id)) G.recode(i); });
     const exportButton = G.$('review-export');

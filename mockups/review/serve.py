@@ -1,0 +1,240 @@
+"""`mockups serve`: the gallery over HTTP on this machine, rebuilt when the project changes, and
+review decisions written straight to approvals.yaml.
+
+- Files are served from the build folder only (a path that leads out of it is a 404). The
+  gallery's page is served with a per-session token in a <meta> element and a policy that lets it
+  talk to this server (`connect-src 'self'`); from disk it still cannot.
+- `POST /api/decisions` ({"decisions": [{variant, sha256, state, note}]}) merges decisions into
+  approvals.yaml (only those whose output is still the current one) and rewrites the gallery. A
+  write needs the session's token in `X-Mockups-Token`, and a request from another origin (its
+  `Origin` header) is refused: a web page elsewhere cannot approve on the reviewer's behalf.
+- `GET /api/state` says which build the page shows (`version`), whether one is running, and the
+  last build's line or error; the page polls it and reloads when a new build is done.
+- A watcher (watchfiles) rebuilds when the catalog, a template or an asset changes; writes of the
+  build itself, the cache and approvals.yaml are not changes.
+
+Every error is a JSON {"error": "..."} with its status, never a traceback. Bound to 127.0.0.1 by
+default. The library logs; `mockups serve` prints the address and runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import unquote, urlsplit
+
+from mockups.engine import manifest
+from mockups.errors import MockupsError
+from mockups.review import approvals
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20  # a request body larger than 1 MB is refused
+_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".js": "text/javascript; charset=utf-8", ".json": "application/json", ".png": "image/png",
+          ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
+_POLICY_FROM_DISK = "img-src 'self' data:;"
+
+
+@dataclass
+class State:
+    version: int = 0  # bumped after every build and every write of decisions
+    building: bool = False
+    last: str = ""  # the last build's summary or its error
+    error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Server:
+    """Serve `build_dir`; `rebuild()` rebuilds (the CLI's full build) and returns its summary line.
+    `catalog_file`: whose approvals.yaml is written; `write_gallery()` redraws the page from the
+    manifest and approvals. `start()` serves in a thread; `url`; `stop()`."""
+
+    def __init__(self, catalog_file: Path, build_dir: Path, *, rebuild: Callable[[], str],
+                 write_gallery: Callable[[], None], host: str = "127.0.0.1", port: int = 8000,
+                 reviewer: str | None = None, watch: bool = True):
+        self.catalog_file, self.build_dir = Path(catalog_file).resolve(), Path(build_dir).resolve()
+        self.rebuild_fn, self.write_gallery = rebuild, write_gallery
+        self.token = secrets.token_urlsafe(24)
+        self.state = State()
+        self.reviewer = reviewer or approvals.reviewer(self.catalog_file.parent)
+        self.httpd = http.server.ThreadingHTTPServer((host, port), _handler(self))
+        self.httpd.daemon_threads = True
+        self.watch = watch
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def origin(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host if isinstance(host, str) else host.decode()}:{port}"
+
+    @property
+    def url(self) -> str:
+        return self.origin + "/gallery/index.html"
+
+    def start(self) -> None:
+        self._threads.append(threading.Thread(target=self.httpd.serve_forever, name="mockups-serve", daemon=True))
+        if self.watch:
+            self._threads.append(threading.Thread(target=self._watch, name="mockups-watch", daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    # --- rebuilding ------------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        with self.state.lock:
+            self.state.building = True
+        try:
+            line, error = self.rebuild_fn(), None
+        except MockupsError as e:  # a catalog being edited is often invalid for a moment: say so, go on
+            line, error = "", str(e)
+        except Exception as e:  # noqa: BLE001 - the server outlives one bad build
+            logger.exception("the rebuild failed")
+            line, error = "", f"{type(e).__name__}: {e}"
+        with self.state.lock:
+            self.state.building, self.state.last, self.state.error = False, line, error
+            self.state.version += 1
+        logger.info("rebuilt: %s", error or line)
+
+    def _ignored(self, path: str) -> bool:
+        p = Path(path).resolve()
+        root = self.catalog_file.parent
+        return (p.is_relative_to(self.build_dir) or p.is_relative_to(root / ".mockups-cache")
+                or p.name == approvals.NAME or p.name.startswith(".") or p.name.endswith("~"))
+
+    def _watch(self) -> None:
+        import watchfiles  # the `serve` extra: a well-kept, native file watcher
+
+        root = self.catalog_file.parent
+        for changes in watchfiles.watch(root, stop_event=self._stop, debounce=300, raise_interrupt=False,
+                                        watch_filter=lambda _change, path: not self._ignored(path)):
+            logger.info("changed: %s", ", ".join(sorted({Path(p).name for _, p in changes})))
+            self.rebuild()
+
+    # --- decisions -------------------------------------------------------------------------------
+
+    def decide(self, body: dict) -> dict:
+        items = approvals.parse_exported(body, "the request")
+        path = approvals.path_for(self.catalog_file)
+        with self.state.lock:
+            current: dict[str, dict | None] = dict(manifest.load(self.build_dir))
+            done = approvals.merge(approvals.load(path), current, items, by=self.reviewer)
+            if done.applied:
+                approvals.save(path, done.decisions)
+        if done.applied:
+            self.write_gallery()
+            with self.state.lock:
+                self.state.version += 1
+        return {"applied": done.applied, "stale": done.stale, "unknown": done.unknown,
+                "version": self.state.version}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # noqa: A002 - the base class's name
+            logger.debug("%s - %s", self.address_string(), format % args)
+
+        def do_GET(self):  # noqa: N802 - the base class's name
+            self._answer(self._get)
+
+        def do_HEAD(self):  # noqa: N802
+            self._answer(self._get)
+
+        def do_POST(self):  # noqa: N802
+            self._answer(self._post)
+
+        def _answer(self, work) -> None:
+            try:
+                status, ctype, body = work()
+            except _Refused as e:
+                status, ctype, body = e.status, "application/json", json.dumps({"error": str(e)}).encode()
+            except approvals.ApprovalsError as e:
+                status, ctype, body = 400, "application/json", json.dumps({"error": str(e)}).encode()
+            except Exception as e:  # noqa: BLE001 - a bad request gets a message, never a traceback page
+                logger.exception("serving %s", self.path)
+                status, ctype, body = 500, "application/json", json.dumps(
+                    {"error": f"{type(e).__name__}: {e}"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _get(self) -> tuple[int, str, bytes]:
+            path = unquote(urlsplit(self.path).path)
+            if path == "/":
+                return 200, "text/html; charset=utf-8", b'<meta http-equiv="refresh" content="0; url=gallery/">'
+            if path == "/api/state":
+                s = server.state
+                with s.lock:
+                    data = {"version": s.version, "building": s.building, "last": s.last, "error": s.error}
+                return 200, "application/json", json.dumps(data).encode()
+            if path.endswith("/"):
+                path += "index.html"
+            target = (server.build_dir / path.lstrip("/")).resolve()
+            if not target.is_relative_to(server.build_dir) or not target.is_file():
+                raise _Refused(404, f"not found: {path}")
+            content = target.read_bytes()
+            if target == server.build_dir / "gallery" / "index.html":
+                content = self._served_page(content)
+            return 200, _TYPES.get(target.suffix.lower(), "application/octet-stream"), content
+
+        def _served_page(self, html: bytes) -> bytes:
+            meta = f'<meta name="mockups-serve" content="{server.token}">'.encode()
+            html = html.replace(_POLICY_FROM_DISK.encode(), (_POLICY_FROM_DISK + " connect-src 'self';").encode(), 1)
+            return html.replace(b"<head>", b"<head>" + meta, 1)
+
+        def _post(self) -> tuple[int, str, bytes]:
+            origin = self.headers.get("Origin")
+            if origin is not None and origin != server.origin:
+                raise _Refused(403, f"refused: a request from {origin}; only the gallery this server shows may write")
+            if not secrets.compare_digest(self.headers.get("X-Mockups-Token", ""), server.token):
+                raise _Refused(403, "refused: the request does not carry this session's token")
+            if urlsplit(self.path).path != "/api/decisions":
+                raise _Refused(404, f"not found: {self.path}")
+            size = int(self.headers.get("Content-Length") or 0)
+            if size > MAX_BODY:
+                raise _Refused(413, f"a body of {size} bytes is over the limit of {MAX_BODY}")
+            try:
+                body = json.loads(self.rfile.read(size) or b"null")
+            except ValueError as e:
+                raise _Refused(400, f"the body is not JSON: {e}") from None
+            return 200, "application/json", json.dumps(server.decide(body)).encode()
+
+    return Handler
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll until `predicate()` (for callers and tests that wait on a rebuild)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

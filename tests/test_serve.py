@@ -1,0 +1,103 @@
+"""`mockups serve`: the gallery over HTTP on 127.0.0.1, decisions written to approvals.yaml only with
+the session's token and from its own origin, a rebuild when the catalog changes, clear errors."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from mockups import BuildOptions, build, load_catalog
+from mockups.cli.commands import summary_line
+from mockups.engine.cache import ObjectStore
+from mockups.review import approvals
+from mockups.review.gallery import write_gallery
+from mockups.review.serve import Server, wait_for
+from tests.conftest import MINIMAL
+
+RECORDING = "tests.backends_for_tests:Recording"
+
+
+@pytest.fixture
+def served(project, log):
+    path = project()
+    options = BuildOptions(backend=RECORDING)
+    build(path, options)
+    build_dir = path.parent / "build"
+    server = Server(path, build_dir, rebuild=lambda: summary_line(build(path, options)),
+                    write_gallery=lambda: write_gallery(build_dir, load_catalog(path),
+                                                        store=ObjectStore(path.parent / ".mockups-cache")),
+                    port=0, reviewer="Ana")
+    server.start()
+    yield server
+    server.stop()
+
+
+def request(server, path, *, body=None, token=True, origin=None, method=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["X-Mockups-Token"] = server.token if token is True else token
+    if origin:
+        headers["Origin"] = origin
+    data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+    req = urllib.request.Request(server.origin + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def current(server) -> dict:
+    return json.loads((server.build_dir / "manifest.json").read_text())["variants"]
+
+
+def test_the_page_is_served_with_the_token_and_files_only_from_the_build_folder(served):
+    status, html = request(served, "/gallery/index.html", token=False)
+    assert status == 200 and f'<meta name="mockups-serve" content="{served.token}">'.encode() in html
+    assert b"connect-src 'self'" in html
+    assert b"connect-src" not in (served.build_dir / "gallery" / "index.html").read_bytes()  # from disk: no
+    for bad in ("/../catalog.yaml", "/%2e%2e/catalog.yaml", "/nope.png"):
+        status, body = request(served, bad, token=False)
+        assert status == 404 and json.loads(body)["error"].startswith("not found")
+
+
+def test_a_decision_is_written_with_the_token_from_the_same_origin_only(served):
+    entry = current(served)["web/TEE/navy--wood"]
+    body = {"decisions": [{"variant": entry["id"], "sha256": entry["sha256"], "state": "approved"}]}
+    file = served.catalog_file.parent / "approvals.yaml"
+    status, text = request(served, "/api/decisions", body=body, token=False)
+    assert status == 403 and "token" in json.loads(text)["error"] and not file.exists()
+    status, text = request(served, "/api/decisions", body=body, token="guess")
+    assert status == 403 and not file.exists()
+    status, text = request(served, "/api/decisions", body=body, origin="http://evil.example")
+    assert status == 403 and "http://evil.example" in json.loads(text)["error"] and not file.exists()
+    status, text = request(served, "/api/decisions", body=body, origin=served.origin)
+    assert status == 200 and json.loads(text)["applied"] == 1
+    assert approvals.load(file)["web/TEE/navy--wood"].by == "Ana"
+    page = json.loads(request(served, "/gallery/index.html")[1].split(b'id="gallery-data">')[1].split(b"</script>")[0])
+    assert {v["id"]: v["review"]["state"] for v in page["variants"]}["web/TEE/navy--wood"] == "approved"
+
+
+@pytest.mark.parametrize("body, status, message", [
+    (b"{not json", 400, "the body is not JSON"),
+    ({"decisions": "all"}, 400, "expected {\"decisions\": [...]}"),
+    ({"decisions": [{"variant": "x", "state": "maybe", "sha256": "0"}]}, 400, "decision 1: expected variant"),
+])
+def test_a_bad_request_gets_a_clear_error(served, body, status, message):
+    code, text = request(served, "/api/decisions", body=body)
+    assert code == status and message in json.loads(text)["error"]
+
+
+def test_a_change_to_the_catalog_is_rebuilt(served, log):
+    log()
+    version = json.loads(request(served, "/api/state")[1])["version"]
+    served.catalog_file.write_text(MINIMAL.replace("#1F2A44", "#22304F"))
+    assert wait_for(lambda: json.loads(request(served, "/api/state")[1])["version"] > version, timeout=20)
+    state = json.loads(request(served, "/api/state")[1])
+    assert state["error"] is None and "4 made" in state["last"] and len(log()) == 4
+    served.catalog_file.write_text("version: 1\nproducts: [}\n")  # mid-edit: an error, and the server goes on
+    assert wait_for(lambda: json.loads(request(served, "/api/state")[1])["version"] > state["version"], timeout=20)
+    assert "catalog.yaml" in json.loads(request(served, "/api/state")[1])["error"]

@@ -562,3 +562,57 @@ def test_in_mockups_serve_a_card_approved_is_written_to_approvals_yaml(browser, 
     finally:
         context.close()
         server.stop()
+
+
+def test_the_print_area_editor_drags_a_corner_saves_and_the_preview_follows(browser, project, log):
+    """In mockups serve: drag the top-left corner, Save; catalog.yaml changes on that line only, the
+    project is rebuilt (the watcher) and the preview shows the new build."""
+    import difflib
+
+    from mockups import BuildOptions, build, load_catalog
+    from mockups.cli.commands import summary_line
+    from mockups.engine.cache import ObjectStore
+    from mockups.review.gallery import write_gallery
+    from mockups.review.serve import Server, wait_for
+
+    path = project()
+    options = BuildOptions(backend="tests.backends_for_tests:Recording")
+    build(path, options)
+    before = path.read_text()
+    build_dir = path.parent / "build"
+    server = Server(path, build_dir, rebuild=lambda: summary_line(build(path, options)), port=0, reviewer="Ana",
+                    write_gallery=lambda: write_gallery(build_dir, load_catalog(path),
+                                                        store=ObjectStore(path.parent / ".mockups-cache")))
+    server.start()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(server.origin + "/edit/TEE")
+        page.wait_for_selector("html[data-ready]")
+        assert page.text_content("#corners") == "[[40,30],[88,30],[88,78],[40,78]]"
+        box = page.locator("#overlay").bounding_box()
+        scale = box["width"] / 128  # the photo is 128 px wide
+        handle = page.locator('circle[data-corner="0"]').bounding_box()
+        page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 30 * scale, box["y"] + 24 * scale, steps=5)
+        page.mouse.up()
+        assert page.text_content("#corners") == "[[30,24],[88,30],[88,78],[40,78]]"
+        version = server.state.version
+        page.click("#save")
+        assert wait_for(lambda: path.read_text() != before, timeout=10), page.text_content("#status")
+        lines = difflib.unified_diff(before.splitlines(), path.read_text().splitlines(), lineterm="", n=0)
+        diff = [line for line in lines if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+        assert diff == ["-    print_area: {x: 40, y: 30, width: 48, height: 48}",
+                        "+    print_area: [[30, 24], [88, 30], [88, 78], [40, 78]]"]
+        assert wait_for(lambda: server.state.version > version and not server.state.building, timeout=30)
+        assert wait_for(lambda: "?v=" in (page.get_attribute("#preview", "src") or ""), timeout=10)
+        assert "rebuilt: Done:" in page.text_content("#status")
+        shot(page, "print-area-editor.png")
+        assert errors == []
+    finally:
+        context.close()
+        server.stop()

@@ -5,7 +5,7 @@ Owns `catalog.yaml`: what keys exist (`schema`), how a file is read with line an
 May import: `mockups.errors` only. Knows nothing of matrices, backends or builds.
 """
 
-from mockups.catalog._load import Catalog, load_catalog, problems_from
+from mockups.catalog._load import Catalog, load_catalog, parse_catalog, problems_from
 from mockups.catalog.schema import json_schema
 
-__all__ = ["Catalog", "json_schema", "load_catalog", "problems_from"]
+__all__ = ["Catalog", "json_schema", "load_catalog", "parse_catalog", "problems_from"]

@@ -27,9 +27,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-from urllib.parse import unquote, urlsplit
+from string import Template
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from mockups._resources import RESOURCES
 from mockups.engine import manifest
 from mockups.errors import MockupsError
 from mockups.review import approvals
@@ -126,6 +128,71 @@ class Server:
             logger.info("changed: %s", ", ".join(sorted({Path(p).name for _, p in changes})))
             self.rebuild()
 
+    # --- the print-area editor ---------------------------------------------------------------------
+
+    def _position(self, sku: str, placement: str | None):
+        """(catalog, product, the print position: the product or its placement, the photo's path)."""
+        from mockups.catalog import load_catalog
+
+        catalog = load_catalog(self.catalog_file)
+        product = next((p for p in catalog.model.products if p.sku == sku), None)
+        if product is None:
+            raise _Refused(404, f"no product with sku {sku!r}")
+        at: Any = product
+        if placement:
+            at = (product.placements or {}).get(placement)
+            if at is None:
+                raise _Refused(404, f"{sku} has no placement {placement!r}")
+        image = getattr(at, "image", None) or product.image
+        return catalog, product, at, catalog.path(image)
+
+    def editor_page(self, sku: str, placement: str | None) -> bytes:
+        from html import escape
+
+        from PIL import Image
+
+        from mockups.review._gallery_data import safe_json
+
+        catalog, product, at, photo = self._position(sku, placement)
+        with Image.open(photo) as im:
+            width, height = im.size
+        area = getattr(at, "print_area", None)
+        corners = [[float(x), float(y)] for x, y in area] if area is not None else \
+            [[width * 0.35, height * 0.3], [width * 0.65, height * 0.3], [width * 0.65, height * 0.6],
+             [width * 0.35, height * 0.6]]
+        entries = manifest.load(self.build_dir)
+        shown = next((e["output"] for e in entries.values() if e.get("sku") == sku and e.get("status") == "ok"
+                      and e.get("placement") == placement), None)
+        data = {"sku": sku, "placement": placement, "width": width, "height": height, "corners": corners,
+                "preview": shown, "cylinder": getattr(at, "cylinder", None) is not None}
+        title = f"{product.name} ({sku}{', ' + placement if placement else ''})"
+        query = f"sku={sku}" + (f"&placement={placement}" if placement else "")
+        note = ("<p><b>This print position is a cylinder</b>: the editor moves print areas; edit its "
+                "<code>cylinder:</code> in catalog.yaml.</p>" if data["cylinder"] else "")
+        page = Template((RESOURCES / "editor" / "editor.html").read_text()).substitute(
+            token=self.token, title=escape(title), note=note, query=escape(query),
+            preview=escape("/" + shown) if shown else "", data=safe_json(data))
+        return page.encode()
+
+    def photo(self, sku: str, placement: str | None) -> tuple[str, bytes]:
+        _, _, _, photo = self._position(sku, placement)
+        return _TYPES.get(photo.suffix.lower(), "application/octet-stream"), photo.read_bytes()
+
+    def save_print_area(self, body) -> dict:
+        from mockups.review.catalog_edit import set_print_area
+
+        if not isinstance(body, dict) or not isinstance(body.get("sku"), str):
+            raise _Refused(400, "expected {\"sku\": ..., \"placement\": ... or null, \"corners\": [[x, y] x 4]}")
+        corners = body.get("corners")
+        if not (isinstance(corners, list) and len(corners) == 4 and all(
+                isinstance(c, list) and len(c) == 2 and all(isinstance(v, (int, float)) for v in c) for c in corners)):
+            raise _Refused(400, f"corners: expected four [x, y] pairs of numbers, got {json.dumps(corners)[:100]}")
+        placement = body.get("placement")
+        self._position(body["sku"], placement)  # 404 for what does not exist
+        with self.state.lock:
+            set_print_area(self.catalog_file, body["sku"], corners, placement=placement)
+        return {"ok": True, "corners": corners}
+
     # --- decisions -------------------------------------------------------------------------------
 
     def decide(self, body: dict) -> dict:
@@ -171,7 +238,7 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
                 status, ctype, body = work()
             except _Refused as e:
                 status, ctype, body = e.status, "application/json", json.dumps({"error": str(e)}).encode()
-            except approvals.ApprovalsError as e:
+            except (approvals.ApprovalsError, MockupsError) as e:  # a decision or an edit that cannot be made
                 status, ctype, body = 400, "application/json", json.dumps({"error": str(e)}).encode()
             except Exception as e:  # noqa: BLE001 - a bad request gets a message, never a traceback page
                 logger.exception("serving %s", self.path)
@@ -190,11 +257,21 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
             path = unquote(urlsplit(self.path).path)
             if path == "/":
                 return 200, "text/html; charset=utf-8", b'<meta http-equiv="refresh" content="0; url=gallery/">'
+            if path == "/favicon.ico":  # asked for by every browser: none
+                return 200, "image/x-icon", b""
             if path == "/api/state":
                 s = server.state
                 with s.lock:
                     data = {"version": s.version, "building": s.building, "last": s.last, "error": s.error}
                 return 200, "application/json", json.dumps(data).encode()
+            query = dict(parse_qsl(urlsplit(self.path).query))
+            if path.startswith("/edit/"):
+                return 200, "text/html; charset=utf-8", server.editor_page(path[len("/edit/"):], query.get("placement"))
+            if path == "/api/photo":
+                ctype, content = server.photo(query.get("sku", ""), query.get("placement"))
+                return 200, ctype, content
+            if path in ("/_editor/editor.js", "/_editor/editor.css"):
+                return 200, _TYPES[Path(path).suffix], (RESOURCES / "editor" / Path(path).name).read_bytes()
             if path.endswith("/"):
                 path += "index.html"
             target = (server.build_dir / path.lstrip("/")).resolve()
@@ -216,7 +293,8 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
                 raise _Refused(403, f"refused: a request from {origin}; only the gallery this server shows may write")
             if not secrets.compare_digest(self.headers.get("X-Mockups-Token", ""), server.token):
                 raise _Refused(403, "refused: the request does not carry this session's token")
-            if urlsplit(self.path).path != "/api/decisions":
+            route = urlsplit(self.path).path
+            if route not in ("/api/decisions", "/api/print-area"):
                 raise _Refused(404, f"not found: {self.path}")
             size = int(self.headers.get("Content-Length") or 0)
             if size > MAX_BODY:
@@ -225,7 +303,8 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
                 body = json.loads(self.rfile.read(size) or b"null")
             except ValueError as e:
                 raise _Refused(400, f"the body is not JSON: {e}") from None
-            return 200, "application/json", json.dumps(server.decide(body)).encode()
+            answer = server.decide(body) if route == "/api/decisions" else server.save_print_area(body)
+            return 200, "application/json", json.dumps(answer).encode()
 
     return Handler
 

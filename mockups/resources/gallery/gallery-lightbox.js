@@ -137,6 +137,11 @@
     const buttons = G.reviewButtons(v, 'review-buttons lb-review-buttons');
     if (!buttons) return;
     box.append(buttons);
+    if (document.querySelector('meta[name="mockups-serve"]')) { // served: the print-area editor is there
+      const edit = G.el('a', 'review-edit', 'Edit the print area');
+      edit.href = '/edit/' + encodeURIComponent(v.sku) + (v.placement ? '?placement=' + encodeURIComponent(v.placement) : '');
+      box.append(edit);
+    }
     const group = G.groupOf(v);
     if (group.length > 1) {
       const all = G.el('button', 'review-group', 'Approve all ' + G.num(group.length) + ' in this group');

@@ -1,0 +1,71 @@
+/* mockups serve: the print-area editor. Drag the four corners over the product photo, Save: the
+ * server writes them into catalog.yaml (every other byte kept), rebuilds, and the preview follows.
+ * Plain JavaScript; the page's data is in <script id="editor-data" type="application/json">. */
+(function () {
+  'use strict';
+  const DATA = JSON.parse(document.getElementById('editor-data').textContent);
+  const TOKEN = document.querySelector('meta[name="mockups-serve"]').content;
+  const svg = document.getElementById('overlay');
+  const poly = document.getElementById('area');
+  const status = document.getElementById('status');
+  const preview = document.getElementById('preview');
+  const NS = 'http://www.w3.org/2000/svg';
+  const corners = DATA.corners.map((c) => c.slice());
+  const handles = [];
+  let dragging = -1;
+  let version = null;
+
+  svg.setAttribute('viewBox', '0 0 ' + DATA.width + ' ' + DATA.height);
+
+  function draw() {
+    poly.setAttribute('points', corners.map((c) => c.join(',')).join(' '));
+    handles.forEach((h, i) => { h.setAttribute('cx', corners[i][0]); h.setAttribute('cy', corners[i][1]); });
+    document.getElementById('corners').textContent = JSON.stringify(corners.map((c) => c.map(Math.round)));
+  }
+
+  function point(e) {
+    const box = svg.getBoundingClientRect();
+    const x = (e.clientX - box.left) / box.width * DATA.width;
+    const y = (e.clientY - box.top) / box.height * DATA.height;
+    return [Math.max(0, Math.min(DATA.width, Math.round(x))), Math.max(0, Math.min(DATA.height, Math.round(y)))];
+  }
+
+  corners.forEach((c, i) => {
+    const h = document.createElementNS(NS, 'circle');
+    h.setAttribute('r', String(Math.max(6, DATA.width / 80)));
+    h.setAttribute('class', 'handle');
+    h.dataset.corner = String(i);
+    h.addEventListener('pointerdown', (e) => { dragging = i; h.setPointerCapture(e.pointerId); e.preventDefault(); });
+    h.addEventListener('pointermove', (e) => { if (dragging === i) { corners[i] = point(e); draw(); } });
+    h.addEventListener('pointerup', () => { dragging = -1; });
+    svg.append(h);
+    handles.push(h);
+  });
+
+  function say(text) { status.textContent = text; }
+
+  document.getElementById('save').addEventListener('click', () => {
+    say('saving…');
+    fetch('/api/print-area', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Mockups-Token': TOKEN },
+      body: JSON.stringify({ sku: DATA.sku, placement: DATA.placement, corners: corners }),
+    }).then((r) => r.json().then((body) => {
+      if (!r.ok) throw new Error(body.error || r.statusText);
+      say('saved to catalog.yaml; rebuilding…');
+    })).catch((e) => say('not saved: ' + e.message));
+  });
+
+  function poll() {
+    fetch('/api/state', { cache: 'no-store' }).then((r) => r.json()).then((s) => {
+      if (version !== null && s.version > version && !s.building) {
+        if (s.error) say('the rebuild failed: ' + s.error);
+        else { say('rebuilt: ' + s.last); if (DATA.preview) preview.src = '/' + DATA.preview + '?v=' + s.version; }
+      }
+      version = s.version;
+    }).catch(() => {}).finally(() => setTimeout(poll, 700));
+  }
+
+  draw();
+  poll();
+  document.documentElement.dataset.ready = 'true';
+})();

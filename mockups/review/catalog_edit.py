@@ -1,0 +1,80 @@
+"""Edits of catalog.yaml that keep every byte the edit does not touch: comments, order, alignment.
+
+A re-dump, even a round-trip library's (ruamel.yaml was tried), rewrites what it did not change:
+it re-spaces the aligned flow mappings of a colour table. So the edited value's span is found with
+the YAML parser's own node positions (PyYAML's composer, which the catalog loader is built on) and
+replaced in the text; a key that is not there is added as one line under its mapping. The result
+is checked as a whole catalog before it is written (atomically): an edit never leaves an invalid
+catalog behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from mockups.catalog import parse_catalog
+from mockups.errors import MockupsError
+
+
+class EditError(MockupsError):
+    """The edit cannot be made: no such product or placement, or it is not a print area."""
+
+
+def _value(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    if not isinstance(mapping, yaml.MappingNode):
+        return None
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def _number(x: float) -> str:
+    return str(int(round(x))) if abs(x - round(x)) < 1e-6 else f"{x:.1f}"
+
+
+def print_area_text(corners) -> str:
+    """[[x, y], ...] as the catalog writes a print area's four corners (top-left first, clockwise)."""
+    if len(corners) != 4 or not all(len(c) == 2 for c in corners):
+        raise EditError(f"a print area is four corners [x, y], got {corners!r}")
+    return "[" + ", ".join(f"[{_number(float(x))}, {_number(float(y))}]" for x, y in corners) + "]"
+
+
+def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: str | None = None) -> str:
+    """Write `corners` as the print area of product `sku` (or of its `placement`) into the catalog
+    file; return the new text. CatalogError if the result is not a valid catalog (nothing written)."""
+    from mockups.engine.cache import atomic_write
+
+    file = Path(catalog_file)
+    text = file.read_text(encoding="utf-8")
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    products = _value(root, "products")
+    target = next((p for p in (products.value if isinstance(products, yaml.SequenceNode) else [])
+                   if isinstance(_value(p, "sku"), yaml.ScalarNode) and _value(p, "sku").value == sku), None)  # type: ignore[union-attr]
+    if target is None:
+        raise EditError(f"{file.name}: no product with sku {sku!r}")
+    where = sku
+    if placement is not None:
+        target = _value(_value(target, "placements"), placement)
+        where = f"{sku}, placement {placement!r}"
+        if target is None:
+            raise EditError(f"{file.name}: {sku} has no placement {placement!r}")
+    if not isinstance(target, yaml.MappingNode) or target.flow_style:
+        raise EditError(f"{file.name}: {where} is written on one line; give it a block of its own to edit it here")
+    if _value(target, "cylinder") is not None:
+        raise EditError(f"{file.name}: {where} prints on a cylinder, not a print area; edit its cylinder: by hand")
+    new = print_area_text(corners)
+    node = _value(target, "print_area")
+    if node is not None:
+        edited = text[:node.start_mark.index] + new + text[node.end_mark.index:]
+    else:  # a line of its own under the mapping's first key
+        first_key, first_value = target.value[0]
+        indent = " " * first_key.start_mark.column
+        end = text.find("\n", first_value.end_mark.index)
+        end = len(text) if end < 0 else end + 1
+        edited = text[:end] + f"{indent}print_area: {new}\n" + text[end:]
+    parse_catalog(edited, file.resolve())  # CatalogError: the edit would not be a valid catalog
+    atomic_write(file, edited.encode("utf-8"))
+    return edited

@@ -1,0 +1,58 @@
+"""Editing catalog.yaml in place: the print area's value changes and every other byte stays."""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+
+from mockups import CatalogError, load_catalog
+from mockups.review.catalog_edit import EditError, set_print_area
+from tests.conftest import MINIMAL, copy_bundled
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def test_a_placement_s_print_area_changes_and_nothing_else(tmp_path):
+    root = copy_bundled(tmp_path)
+    path = root / "catalog.yaml"
+    before = path.read_text()
+    after = set_print_area(path, "TEE-CLASSIC", [[400, 330], [640, 330.0], [640, 640], [400, 640.5]],
+                           placement="front")
+    assert path.read_text() == after
+    assert changed_lines(before, after) == [
+        "-        print_area: [[392, 330], [632, 330], [632, 630], [392, 630]]",
+        "+        print_area: [[400, 330], [640, 330], [640, 640], [400, 640.5]]"]
+    at = load_catalog(path).model.products[0].placements["front"]
+    assert [list(c) for c in at.print_area] == [[400, 330], [640, 330], [640, 640], [400, 640.5]]
+
+
+def test_a_print_area_not_written_yet_is_added_under_the_product(project):
+    path = project()
+    before = path.read_text()
+    after = set_print_area(path, "MUG", [[10, 10], [50, 10], [50, 40], [10, 40]])
+    assert changed_lines(before, after) == ["+    print_area: [[10, 10], [50, 10], [50, 40], [10, 40]]"]
+    assert after.index("print_area: [[10, 10]") > after.index("sku: MUG")
+    assert load_catalog(path).model.products[1].print_area is not None
+
+
+def test_what_cannot_be_edited_says_why_and_writes_nothing(tmp_path, project):
+    root = copy_bundled(tmp_path / "b")
+    path = root / "catalog.yaml"
+    before = path.read_text()
+    with pytest.raises(EditError, match="MUG-11OZ prints on a cylinder"):
+        set_print_area(path, "MUG-11OZ", [[0, 0], [1, 0], [1, 1], [0, 1]])
+    with pytest.raises(EditError, match="no product with sku 'NOPE'"):
+        set_print_area(path, "NOPE", [[0, 0], [1, 0], [1, 1], [0, 1]])
+    with pytest.raises(EditError, match="has no placement 'sleeve'"):
+        set_print_area(path, "TEE-CLASSIC", [[0, 0], [1, 0], [1, 1], [0, 1]], placement="sleeve")
+    with pytest.raises(EditError, match="four corners"):
+        set_print_area(path, "TOTE-CANVAS", [[0, 0], [1, 0]])
+    assert path.read_text() == before
+    small = project(catalog=MINIMAL)
+    with pytest.raises(CatalogError):  # outside the 128 px photo: the catalog's own check refuses it
+        set_print_area(small, "TEE", [[-500, 0], [100, 0], [100, 100], [-500, 100]])
+    assert small.read_text() == MINIMAL

@@ -593,6 +593,9 @@ def test_the_print_area_editor_drags_a_corner_saves_and_the_preview_follows(brow
         page.goto(server.origin + "/edit/TEE")
         page.wait_for_selector("html[data-ready]")
         assert page.text_content("#corners") == "[[40,30],[88,30],[88,78],[40,78]]"
+        wait_until(page, "document.getElementById('silhouette').complete")
+        # the silhouette layer: clear on the product (the tee's centre), dimmed in the photo's corner
+        assert page.evaluate("document.getElementById('silhouette').naturalWidth") == 128
         box = page.locator("#overlay").bounding_box()
         scale = box["width"] / 128  # the photo is 128 px wide
         handle = page.locator('circle[data-corner="0"]').bounding_box()

@@ -101,3 +101,45 @@ def test_a_change_to_the_catalog_is_rebuilt(served, log):
     served.catalog_file.write_text("version: 1\nproducts: [}\n")  # mid-edit: an error, and the server goes on
     assert wait_for(lambda: json.loads(request(served, "/api/state")[1])["version"] > state["version"], timeout=20)
     assert "catalog.yaml" in json.loads(request(served, "/api/state")[1])["error"]
+
+
+def test_the_editor_page_and_its_silhouette_layer(served):
+    import io
+
+    from PIL import Image
+
+    status, html = request(served, "/edit/TEE", token=False)
+    assert status == 200 and b"Print area of Tee (TEE)" in html and b"connect-src 'self'" in html
+    status, png = request(served, "/api/silhouette?sku=TEE", token=False)
+    layer = Image.open(io.BytesIO(png))
+    assert status == 200 and layer.size == (128, 128) and layer.mode == "RGBA"
+    alpha = layer.getchannel("A")
+    assert alpha.getpixel((64, 64)) <= 10 and alpha.getpixel((1, 1)) >= 140  # clear on the product, dim around
+    assert request(served, "/edit/NOPE", token=False)[0] == 404
+    status, text = request(served, "/api/print-area", body={"sku": "TEE", "corners": [[0, 0]]})
+    assert status == 400 and "four [x, y] pairs" in json.loads(text)["error"]
+
+
+def test_the_command_serves_until_interrupted(project, log, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    path = project()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "mockups", "serve", str(path), "--port", "0", "--backend", RECORDING,
+                             "--by", "Ana"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().startswith("Done: 8 variants")
+        line = proc.stdout.readline()
+        assert line.startswith("serving http://127.0.0.1:") and "approvals.yaml" in line
+        url = line.split()[1]
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.status == 200 and b'name="mockups-serve"' in r.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "stopped" in out, err

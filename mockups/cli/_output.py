@@ -22,6 +22,15 @@ def summary_line(*, variants: int, unchanged: int, placed: int, built: int, fail
             f"{not_started}, {removed} removed) in {seconds:.2f} s; cost ${spent:.2f}")
 
 
+def report_line(report) -> str:
+    """`summary_line` of a BuildReport."""
+    counts = report.prepared.plan.counts()
+    return summary_line(variants=len(report.prepared.plan.items), unchanged=counts["unchanged"],
+                        placed=report.placed, built=report.built, failed=len(report.failures),
+                        skipped=report.skipped, removed=counts["removed"], seconds=report.seconds,
+                        spent=report.spent)
+
+
 def markdown_summary(line: str, counts: dict[str, int], *, changed: Sequence[str] = (), failed: Sequence[str] = (),
                      removed: Sequence[str] = (), output_warnings: Sequence[tuple[str, int]] = (),
                      warnings: Sequence[str] = ()) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mockups.cli._args import build_options
-from mockups.cli._output import FAILED, INVALID, OK
+from mockups.cli._output import FAILED, INVALID, OK, report_line
 from mockups.engine import manifest
 from mockups.engine.cache import atomic_write, place
 from mockups.engine.pipeline import Prepared, prepare
@@ -196,7 +196,6 @@ def cmd_serve(args) -> int:
     import time as _time
 
     from mockups.catalog import load_catalog
-    from mockups.cli.commands import summary_line
     from mockups.engine.cache import ObjectStore
     from mockups.engine.pipeline import build, folders
     from mockups.review.gallery import write_gallery
@@ -205,7 +204,7 @@ def cmd_serve(args) -> int:
     options = build_options(args, gallery=True)
 
     def rebuild() -> str:
-        return summary_line(build(args.catalog, options))
+        return report_line(build(args.catalog, options))
 
     first = rebuild()  # the page shows the project as it is now
     catalog = load_catalog(args.catalog)

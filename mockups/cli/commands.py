@@ -192,11 +192,7 @@ def _check(args, options: BuildOptions) -> int:
 
 
 def summary_line(report: BuildReport) -> str:
-    counts = report.prepared.plan.counts()
-    return _output.summary_line(variants=len(report.prepared.plan.items), unchanged=counts["unchanged"],
-                                placed=report.placed, built=report.built, failed=len(report.failures),
-                                skipped=report.skipped, removed=counts["removed"], seconds=report.seconds,
-                                spent=report.spent)
+    return _output.report_line(report)
 
 
 def markdown_summary(report: BuildReport) -> str:

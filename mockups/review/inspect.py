@@ -241,6 +241,16 @@ def _inputs(catalog, product) -> dict[str, Path]:
     return {role: catalog.path(rel) for role, rel in found.items() if rel}
 
 
+def silhouette(catalog, product, placement=None) -> Image.Image:
+    """What the tool takes for the product in its photo (or a placement's own photo), as the
+    compositor finds it: an L image, 255 = product. ImagingError if the photo cannot be analysed."""
+    paths = _inputs(catalog, product)
+    if placement is not None and getattr(placement, "image", None):
+        own = {"product": placement.image, "mask": placement.mask, "recolour_mask": placement.recolour_mask}
+        paths = {role: catalog.path(rel) for role, rel in own.items() if rel}
+    return Image.fromarray(_u8(_see(product, paths).analysis.silhouette), "L")
+
+
 def _failed(product, error: str) -> Inspection:
     return Inspection(product.sku, product.name, product.image, "unknown", 0.0, 0.0, print_area_of(product), None,
                       error=error)

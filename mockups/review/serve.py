@@ -174,6 +174,22 @@ class Server:
             preview=escape("/" + shown) if shown else "", data=safe_json(data))
         return page.encode()
 
+    def silhouette(self, sku: str, placement: str | None) -> bytes:
+        """A PNG to lay over the photo: clear on the product, dimmed around it (what the tool sees)."""
+        import io
+
+        from PIL import Image, ImageOps
+
+        from mockups.review.inspect import silhouette
+
+        catalog, product, at, _ = self._position(sku, placement)
+        mask = silhouette(catalog, product, at if placement else None)
+        shade = Image.new("RGBA", mask.size, (20, 20, 30, 0))
+        shade.putalpha(ImageOps.invert(mask).point(lambda v: v * 150 // 255))
+        buf = io.BytesIO()
+        shade.save(buf, "PNG", compress_level=1)
+        return buf.getvalue()
+
     def photo(self, sku: str, placement: str | None) -> tuple[str, bytes]:
         _, _, _, photo = self._position(sku, placement)
         return _TYPES.get(photo.suffix.lower(), "application/octet-stream"), photo.read_bytes()
@@ -267,6 +283,8 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
             query = dict(parse_qsl(urlsplit(self.path).query))
             if path.startswith("/edit/"):
                 return 200, "text/html; charset=utf-8", server.editor_page(path[len("/edit/"):], query.get("placement"))
+            if path == "/api/silhouette":
+                return 200, "image/png", server.silhouette(query.get("sku", ""), query.get("placement"))
             if path == "/api/photo":
                 ctype, content = server.photo(query.get("sku", ""), query.get("placement"))
                 return 200, ctype, content

@@ -43,8 +43,6 @@ def test_what_cannot_be_edited_says_why_and_writes_nothing(tmp_path, project):
     root = copy_bundled(tmp_path / "b")
     path = root / "catalog.yaml"
     before = path.read_text()
-    with pytest.raises(EditError, match="MUG-11OZ prints on a cylinder"):
-        set_print_area(path, "MUG-11OZ", [[0, 0], [1, 0], [1, 1], [0, 1]])
     with pytest.raises(EditError, match="no product with sku 'NOPE'"):
         set_print_area(path, "NOPE", [[0, 0], [1, 0], [1, 1], [0, 1]])
     with pytest.raises(EditError, match="has no placement 'sleeve'"):
@@ -56,3 +54,17 @@ def test_what_cannot_be_edited_says_why_and_writes_nothing(tmp_path, project):
     with pytest.raises(CatalogError):  # outside the 128 px photo: the catalog's own check refuses it
         set_print_area(small, "TEE", [[-500, 0], [100, 0], [100, 100], [-500, 100]])
     assert small.read_text() == MINIMAL
+
+
+def test_a_cylinder_s_band_is_the_corners_bounding_box_and_its_other_keys_stay(tmp_path):
+    root = copy_bundled(tmp_path)
+    path = root / "catalog.yaml"
+    before = path.read_text()
+    after = set_print_area(path, "MUG-11OZ", [[270, 390], [640, 385], [650, 660], [265, 662]])
+    old = "    cylinder: {x: 262, y: 380, width: 380, height: 290, arc: 150, ellipse: 0.24}"
+    assert changed_lines(before, after) == [
+        "-" + old + "   # the design wraps round the body",
+        "+" + old.replace("x: 262, y: 380, width: 380, height: 290", "x: 265, y: 385, width: 385, height: 277")
+        + "   # the design wraps round the body"]
+    c = load_catalog(path).model.products[2].cylinder
+    assert (c.x, c.y, c.width, c.height, c.arc) == (265, 385, 385, 277, 150)

@@ -143,3 +143,24 @@ def test_the_command_serves_until_interrupted(project, log, tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "stopped" in out, err
+
+
+def test_a_cylinder_s_band_is_saved_from_the_editor(tmp_path):
+    from tests.conftest import copy_bundled
+
+    root = copy_bundled(tmp_path)
+    path = root / "catalog.yaml"
+    server = Server(path, root / "build", rebuild=lambda: "", write_gallery=lambda: None, port=0, reviewer="Ana",
+                    watch=False)
+    server.start()
+    try:
+        status, html = request(server, "/edit/MUG-11OZ", token=False)
+        assert status == 200 and b"This print position is a cylinder" in html
+        data = json.loads(html.split(b'id="editor-data">')[1].split(b"</script>")[0])
+        assert data["corners"] == [[262, 380], [642, 380], [642, 670], [262, 670]]
+        band = [[260, 380], [640, 380], [640, 660], [260, 660]]
+        status, text = request(server, "/api/print-area", body={"sku": "MUG-11OZ", "placement": None, "corners": band})
+        assert status == 200, text
+        assert "cylinder: {x: 260, y: 380, width: 380, height: 280, arc: 150, ellipse: 0.24}" in path.read_text()
+    finally:
+        server.stop()

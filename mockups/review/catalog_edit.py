@@ -44,7 +44,8 @@ def print_area_text(corners) -> str:
 
 def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: str | None = None) -> str:
     """Write `corners` as the print area of product `sku` (or of its `placement`) into the catalog
-    file; return the new text. CatalogError if the result is not a valid catalog (nothing written)."""
+    file (for a cylinder, its band: x, y, width and height of the corners' bounding box); return
+    the new text. CatalogError if the result is not a valid catalog (nothing written)."""
     from mockups.engine.cache import atomic_write
 
     file = Path(catalog_file)
@@ -63,11 +64,11 @@ def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: st
             raise EditError(f"{file.name}: {sku} has no placement {placement!r}")
     if not isinstance(target, yaml.MappingNode) or target.flow_style:
         raise EditError(f"{file.name}: {where} is written on one line; give it a block of its own to edit it here")
-    if _value(target, "cylinder") is not None:
-        raise EditError(f"{file.name}: {where} prints on a cylinder, not a print area; edit its cylinder: by hand")
     new = print_area_text(corners)
-    node = _value(target, "print_area")
-    if node is not None:
+    cylinder = _value(target, "cylinder")
+    if cylinder is not None:  # the band the design wraps round: the corners' bounding box
+        edited = _set_band(text, cylinder, corners, f"{file.name}: {where}")
+    elif (node := _value(target, "print_area")) is not None:
         edited = text[:node.start_mark.index] + new + text[node.end_mark.index:]
     else:  # a line of its own under the mapping's first key
         first_key, first_value = target.value[0]
@@ -78,3 +79,19 @@ def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: st
     parse_catalog(edited, file.resolve())  # CatalogError: the edit would not be a valid catalog
     atomic_write(file, edited.encode("utf-8"))
     return edited
+
+
+def _set_band(text: str, cylinder: yaml.Node, corners, where: str) -> str:
+    """A cylinder's x, y, width and height set to the corners' bounding box, each number replaced
+    where it is written (its arc, ellipse and the rest untouched)."""
+    xs, ys = [float(c[0]) for c in corners], [float(c[1]) for c in corners]
+    values = {"x": min(xs), "y": min(ys), "width": max(xs) - min(xs), "height": max(ys) - min(ys)}
+    found = {k: _value(cylinder, k) for k in values}
+    nodes = {k: n for k, n in found.items() if isinstance(n, yaml.ScalarNode)}
+    missing = [k for k in values if k not in nodes]
+    if missing:
+        raise EditError(f"{where}: its cylinder has no {', '.join(missing)} written as numbers to change")
+    for key in sorted(values, key=lambda k: nodes[k].start_mark.index, reverse=True):  # from the end: marks stay valid
+        node = nodes[key]
+        text = text[:node.start_mark.index] + _number(values[key]) + text[node.end_mark.index:]
+    return text

@@ -156,7 +156,10 @@ class Server:
         catalog, product, at, photo = self._position(sku, placement)
         with Image.open(photo) as im:
             width, height = im.size
-        area = getattr(at, "print_area", None)
+        area, band = getattr(at, "print_area", None), getattr(at, "cylinder", None)
+        if band is not None:  # a cylinder's band, as a rectangle
+            area = [(band.x, band.y), (band.x + band.width, band.y), (band.x + band.width, band.y + band.height),
+                    (band.x, band.y + band.height)]
         corners = [[float(x), float(y)] for x, y in area] if area is not None else \
             [[width * 0.35, height * 0.3], [width * 0.65, height * 0.3], [width * 0.65, height * 0.6],
              [width * 0.35, height * 0.6]]
@@ -167,8 +170,9 @@ class Server:
                 "preview": shown, "cylinder": getattr(at, "cylinder", None) is not None}
         title = f"{product.name} ({sku}{', ' + placement if placement else ''})"
         query = f"sku={sku}" + (f"&placement={placement}" if placement else "")
-        note = ("<p><b>This print position is a cylinder</b>: the editor moves print areas; edit its "
-                "<code>cylinder:</code> in catalog.yaml.</p>" if data["cylinder"] else "")
+        note = ("<p><b>This print position is a cylinder</b>: Save sets the band the design wraps round "
+                "(<code>x, y, width, height</code>) to the corners' bounding box; its arc and ellipse are kept.</p>"
+                if data["cylinder"] else "")
         page = Template((RESOURCES / "editor" / "editor.html").read_text()).substitute(
             token=self.token, title=escape(title), note=note, query=escape(query),
             preview=escape("/" + shown) if shown else "", data=safe_json(data))

@@ -520,20 +520,29 @@ def test_review_with_the_keyboard_and_export_the_decisions(open_gallery, reviewe
     assert merged[[v["id"] for v in pending][1]].note == "logo too low"
 
 
+def serving(catalog: Path, rebuild, *, reviewer: str, watch: bool = True):
+    """`mockups serve`'s server for the project of `catalog` on a free port, started."""
+    from mockups import load_catalog
+    from mockups.engine.cache import ObjectStore
+    from mockups.review.gallery import write_gallery
+    from mockups.review.serve import Server
+
+    build_dir = catalog.parent / "build"
+    server = Server(catalog, build_dir, rebuild=rebuild, port=0, reviewer=reviewer, watch=watch,
+                    write_gallery=lambda: write_gallery(build_dir, load_catalog(catalog),
+                                                        store=ObjectStore(catalog.parent / ".mockups-cache")))
+    server.start()
+    return server
+
+
 def test_in_mockups_serve_a_card_approved_is_written_to_approvals_yaml(browser, reviewed):
     """Served, the page writes decisions straight to approvals.yaml (no export), and a page of
     another origin cannot (its fetch is refused)."""
-    from mockups import load_catalog
-    from mockups.engine.cache import ObjectStore
     from mockups.review import approvals
-    from mockups.review.gallery import write_gallery
-    from mockups.review.serve import Server, wait_for
+    from mockups.review.serve import wait_for
 
     build_dir = reviewed.parent / "build"
-    server = Server(reviewed, build_dir, rebuild=lambda: "", port=0, reviewer="Served <s@example.com>", watch=False,
-                    write_gallery=lambda: write_gallery(build_dir, load_catalog(reviewed),
-                                                        store=ObjectStore(reviewed.parent / ".mockups-cache")))
-    server.start()
+    server = serving(reviewed, lambda: "", reviewer="Served <s@example.com>", watch=False)
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     try:
         page = context.new_page()
@@ -552,13 +561,20 @@ def test_in_mockups_serve_a_card_approved_is_written_to_approvals_yaml(browser, 
                       and approvals.load(file)[target].by == "Served <s@example.com>", timeout=10)
         assert ok, (errors, page.text_content(".review-note"), target, approvals.load(file).get(target))
         assert errors == []
-        # a page elsewhere (another origin) posting to the server is refused
+        # a page elsewhere (another origin, without the token) posting a real decision changes nothing
+        other_id = next(v for v in page_data(build_dir / "gallery" / "index.html")["variants"]
+                        if v.get("review", {}).get("state") == "pending" and v["id"] != target)
+        before = file.read_bytes()
         other = context.new_page()
         other.goto("about:blank")
-        status = other.evaluate("""url => fetch(url, {method: 'POST', body: '{"decisions": []}',
-                                    headers: {'Content-Type': 'text/plain'}}).then(r => r.status, e => 'blocked')""",
-                                server.origin + "/api/decisions")
-        assert status in (403, "blocked")
+        body = json.dumps({"decisions": [{"variant": other_id["id"], "sha256": other_id["sha256"],
+                                          "state": "approved"}]})
+        other.evaluate("""([url, body]) => fetch(url, {method: 'POST', body: body,
+                           headers: {'Content-Type': 'text/plain'}}).then(r => r.status, e => 'blocked')""",
+                       [server.origin + "/api/decisions", body])
+        other.wait_for_timeout(300)
+        assert file.read_bytes() == before  # its old decision (of an earlier output) still stands alone
+        assert approvals.load(file)[other_id["id"]].sha256 != other_id["sha256"]
     finally:
         context.close()
         server.stop()
@@ -569,21 +585,15 @@ def test_the_print_area_editor_drags_a_corner_saves_and_the_preview_follows(brow
     project is rebuilt (the watcher) and the preview shows the new build."""
     import difflib
 
-    from mockups import BuildOptions, build, load_catalog
+    from mockups import BuildOptions, build
     from mockups.cli.commands import summary_line
-    from mockups.engine.cache import ObjectStore
-    from mockups.review.gallery import write_gallery
-    from mockups.review.serve import Server, wait_for
+    from mockups.review.serve import wait_for
 
     path = project()
     options = BuildOptions(backend="tests.backends_for_tests:Recording")
     build(path, options)
     before = path.read_text()
-    build_dir = path.parent / "build"
-    server = Server(path, build_dir, rebuild=lambda: summary_line(build(path, options)), port=0, reviewer="Ana",
-                    write_gallery=lambda: write_gallery(build_dir, load_catalog(path),
-                                                        store=ObjectStore(path.parent / ".mockups-cache")))
-    server.start()
+    server = serving(path, lambda: summary_line(build(path, options)), reviewer="Ana")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()

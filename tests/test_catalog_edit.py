@@ -68,3 +68,28 @@ def test_a_cylinder_s_band_is_the_corners_bounding_box_and_its_other_keys_stay(t
         + "   # the design wraps round the body"]
     c = load_catalog(path).model.products[2].cylinder
     assert (c.x, c.y, c.width, c.height, c.arc) == (265, 385, 385, 277, 150)
+
+
+def test_options_are_set_where_written_or_added_and_checked(tmp_path):
+    root = copy_bundled(tmp_path)
+    path = root / "catalog.yaml"
+    before = path.read_text()
+    area = [[402, 290], [622, 290], [622, 560], [402, 560]]
+    after = set_print_area(path, "TEE-CLASSIC", area, placement="back", options={"scale": 0.7, "rotation": -5})
+    assert sorted(changed_lines(before, after)) == sorted([
+        "+        rotation: -5",
+        "-        print_area: {x: 402, y: 290, width: 220, height: 270}",
+        "-        scale: 0.85",
+        "+        print_area: [[402, 290], [622, 290], [622, 560], [402, 560]]",
+        "+        scale: 0.7"])
+    assert after.count("\n") == before.count("\n") + 1  # one line added (rotation), the rest edited in place
+    mug = set_print_area(path, "MUG-11OZ", [[262, 380], [642, 380], [642, 670], [262, 670]],
+                         options={"arc": 120, "centre": 10})
+    assert "cylinder: {x: 262, y: 380, width: 380, height: 290, arc: 120, ellipse: 0.24, centre: 10}" in mug
+    text = path.read_text()
+    with pytest.raises(CatalogError):  # the catalog's own check: an anchor it does not know
+        set_print_area(path, "TOTE-CANVAS", [[332, 520], [692, 520], [692, 880], [332, 880]],
+                       options={"anchor": "middle"})
+    with pytest.raises(EditError, match="cannot set arc here"):
+        set_print_area(path, "TOTE-CANVAS", [[332, 520], [692, 520], [692, 880], [332, 880]], options={"arc": 90})
+    assert path.read_text() == text

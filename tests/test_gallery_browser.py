@@ -614,12 +614,14 @@ def test_the_print_area_editor_drags_a_corner_saves_and_the_preview_follows(brow
         page.mouse.move(box["x"] + 30 * scale, box["y"] + 24 * scale, steps=5)
         page.mouse.up()
         assert page.text_content("#corners") == "[[30,24],[88,30],[88,78],[40,78]]"
+        page.fill("#opt-scale", "0.8")  # an option too: written beside the area
         version = server.state.version
         page.click("#save")
         assert wait_for(lambda: path.read_text() != before, timeout=10), page.text_content("#status")
         lines = difflib.unified_diff(before.splitlines(), path.read_text().splitlines(), lineterm="", n=0)
         diff = [line for line in lines if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-        assert diff == ["-    print_area: {x: 40, y: 30, width: 48, height: 48}",
+        assert diff == ["+    scale: 0.8",
+                        "-    print_area: {x: 40, y: 30, width: 48, height: 48}",
                         "+    print_area: [[30, 24], [88, 30], [88, 78], [40, 78]]"]
         assert wait_for(lambda: server.state.version > version and not server.state.building, timeout=30)
         assert wait_for(lambda: "?v=" in (page.get_attribute("#preview", "src") or ""), timeout=10)

@@ -158,9 +158,15 @@ def test_a_cylinder_s_band_is_saved_from_the_editor(tmp_path):
         assert status == 200 and b"This print position is a cylinder" in html
         data = json.loads(html.split(b'id="editor-data">')[1].split(b"</script>")[0])
         assert data["corners"] == [[262, 380], [642, 380], [642, 670], [262, 670]]
+        assert data["options"] == {"scale": 1.0, "anchor": "center", "rotation": 0.0, "arc": 150.0, "ellipse": 0.24,
+                                   "centre": 0.0}
         band = [[260, 380], [640, 380], [640, 660], [260, 660]]
-        status, text = request(server, "/api/print-area", body={"sku": "MUG-11OZ", "placement": None, "corners": band})
+        status, text = request(server, "/api/print-area", body={"sku": "MUG-11OZ", "placement": None, "corners": band,
+                                                                "options": {"arc": 160}})
         assert status == 200, text
-        assert "cylinder: {x: 260, y: 380, width: 380, height: 280, arc: 150, ellipse: 0.24}" in path.read_text()
+        assert "cylinder: {x: 260, y: 380, width: 380, height: 280, arc: 160, ellipse: 0.24}" in path.read_text()
+        status, text = request(server, "/api/print-area", body={"sku": "MUG-11OZ", "corners": band,
+                                                                "options": {"arc": 400}})
+        assert status == 400 and "arc" in json.loads(text)["error"]  # the catalog's own check, as a message
     finally:
         server.stop()

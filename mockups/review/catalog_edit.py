@@ -42,7 +42,51 @@ def print_area_text(corners) -> str:
     return "[" + ", ".join(f"[{_number(float(x))}, {_number(float(y))}]" for x, y in corners) + "]"
 
 
-def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: str | None = None) -> str:
+OPTIONS = ("scale", "anchor", "rotation", "offset", "finish")  # of a print position, set beside its area
+BAND_OPTIONS = ("arc", "ellipse", "centre")  # of a cylinder, set inside its mapping
+
+
+def _scalar_text(value) -> str:
+    if isinstance(value, bool) or value is None:
+        raise EditError(f"expected a number, a name or [x, y], got {value!r}")
+    if isinstance(value, (int, float)):
+        return _number(float(value)) if abs(float(value)) >= 0.1 or value == 0 else repr(float(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_scalar_text(v) for v in value) + "]"
+    text = str(value)
+    if not text.replace("-", "").replace("_", "").isalnum():
+        raise EditError(f"expected a plain name, got {text!r}")
+    return text
+
+
+def _set_keys(text: str, mapping: yaml.MappingNode, values: dict, where: str) -> str:
+    """Each key of `values` set in `mapping`: its value replaced where it is written, or the key
+    added (a line of its own in a block mapping, `, key: value` before a flow mapping's brace)."""
+    edits: list[tuple[int, int, str]] = []
+    added: list[str] = []
+    for key, value in values.items():
+        node = _value(mapping, key)
+        if node is not None:
+            edits.append((node.start_mark.index, node.end_mark.index, _scalar_text(value)))
+        else:
+            added.append(f"{key}: {_scalar_text(value)}")
+    if added:
+        if mapping.flow_style:
+            close = mapping.end_mark.index - 1  # the closing brace
+            edits.append((close, close, "".join(f", {a}" for a in added)))
+        else:
+            first_key, first_value = mapping.value[0]
+            indent = " " * first_key.start_mark.column
+            end = text.find("\n", first_value.end_mark.index)
+            end = len(text) if end < 0 else end + 1
+            edits.append((end, end, "".join(f"{indent}{a}\n" for a in added)))
+    for start, stop, new in sorted(edits, reverse=True):  # from the end: earlier marks stay valid
+        text = text[:start] + new + text[stop:]
+    return text
+
+
+def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: str | None = None,
+                   options: dict | None = None) -> str:
     """Write `corners` as the print area of product `sku` (or of its `placement`) into the catalog
     file (for a cylinder, its band: x, y, width and height of the corners' bounding box); return
     the new text. CatalogError if the result is not a valid catalog (nothing written)."""
@@ -76,6 +120,11 @@ def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: st
         end = text.find("\n", first_value.end_mark.index)
         end = len(text) if end < 0 else end + 1
         edited = text[:end] + f"{indent}print_area: {new}\n" + text[end:]
+    if options:
+        unknown = set(options) - set(OPTIONS) - (set(BAND_OPTIONS) if cylinder is not None else set())
+        if unknown:
+            raise EditError(f"{file.name}: {where}: cannot set {', '.join(sorted(unknown))} here")
+        edited = _options(edited, sku, placement, options, f"{file.name}: {where}")
     parse_catalog(edited, file.resolve())  # CatalogError: the edit would not be a valid catalog
     atomic_write(file, edited.encode("utf-8"))
     return edited
@@ -95,3 +144,27 @@ def _set_band(text: str, cylinder: yaml.Node, corners, where: str) -> str:
         node = nodes[key]
         text = text[:node.start_mark.index] + _number(values[key]) + text[node.end_mark.index:]
     return text
+
+
+def _options(text: str, sku: str, placement: str | None, options: dict, where: str) -> str:
+    """The print position's options (and its cylinder's) set in the text as edited so far."""
+    target = _target(yaml.compose(text, Loader=yaml.SafeLoader), sku, placement)
+    text = _set_keys(text, target, {k: v for k, v in options.items() if k in OPTIONS}, where)
+    band = {k: v for k, v in options.items() if k in BAND_OPTIONS}
+    if band:
+        cylinder = _value(_target(yaml.compose(text, Loader=yaml.SafeLoader), sku, placement), "cylinder")
+        if not isinstance(cylinder, yaml.MappingNode):
+            raise EditError(f"{where}: has no cylinder mapping to set {', '.join(band)} in")
+        text = _set_keys(text, cylinder, band, where)
+    return text
+
+
+def _target(root: yaml.Node | None, sku: str, placement: str | None) -> yaml.MappingNode:
+    products = _value(root, "products")
+    for p in products.value if isinstance(products, yaml.SequenceNode) else []:
+        found = _value(p, "sku")
+        if isinstance(found, yaml.ScalarNode) and found.value == sku:
+            at = _value(_value(p, "placements"), placement) if placement else p
+            if isinstance(at, yaml.MappingNode):
+                return at
+    raise EditError(f"no product {sku!r}" + (f" with a placement {placement!r}" if placement else ""))

@@ -166,8 +166,13 @@ class Server:
         entries = manifest.load(self.build_dir)
         shown = next((e["output"] for e in entries.values() if e.get("sku") == sku and e.get("status") == "ok"
                       and e.get("placement") == placement), None)
+        options = {k: getattr(at, k) for k in ("scale", "anchor", "rotation")}
+        if band is not None:
+            options.update(arc=band.arc, ellipse=band.ellipse, centre=band.centre)
+        from mockups.imaging._placement import ANCHORS
+
         data = {"sku": sku, "placement": placement, "width": width, "height": height, "corners": corners,
-                "preview": shown, "cylinder": getattr(at, "cylinder", None) is not None}
+                "preview": shown, "cylinder": band is not None, "options": options, "anchors": list(ANCHORS)}
         title = f"{product.name} ({sku}{', ' + placement if placement else ''})"
         query = f"sku={sku}" + (f"&placement={placement}" if placement else "")
         note = ("<p><b>This print position is a cylinder</b>: Save sets the band the design wraps round "
@@ -207,11 +212,13 @@ class Server:
         if not (isinstance(corners, list) and len(corners) == 4 and all(
                 isinstance(c, list) and len(c) == 2 and all(isinstance(v, (int, float)) for v in c) for c in corners)):
             raise _Refused(400, f"corners: expected four [x, y] pairs of numbers, got {json.dumps(corners)[:100]}")
-        placement = body.get("placement")
+        placement, options = body.get("placement"), body.get("options") or {}
+        if not isinstance(options, dict):
+            raise _Refused(400, "options: expected a mapping such as {\"scale\": 0.8, \"anchor\": \"top\"}")
         self._position(body["sku"], placement)  # 404 for what does not exist
         with self.state.lock:
-            set_print_area(self.catalog_file, body["sku"], corners, placement=placement)
-        return {"ok": True, "corners": corners}
+            set_print_area(self.catalog_file, body["sku"], corners, placement=placement, options=options)
+        return {"ok": True, "corners": corners, "options": options}
 
     # --- decisions -------------------------------------------------------------------------------
 

@@ -44,13 +44,45 @@
 
   function say(text) { status.textContent = text; }
 
+  // The print position's options (and a cylinder's): only those changed are written.
+  const LABELS = { scale: 'Scale (0-1]', anchor: 'Anchor', rotation: 'Rotation (degrees)', arc: 'Arc (degrees)',
+    ellipse: 'Ellipse (0-1)', centre: 'Centre (degrees)' };
+  const fields = {};
+  Object.entries(DATA.options || {}).forEach(([key, value]) => {
+    const label = document.createElement('label');
+    label.textContent = LABELS[key] || key;
+    let input;
+    if (key === 'anchor') {
+      input = document.createElement('select');
+      DATA.anchors.forEach((a) => { const o = document.createElement('option'); o.value = o.textContent = a; input.append(o); });
+    } else {
+      input = document.createElement('input');
+      input.type = 'number';
+      input.step = key === 'scale' || key === 'ellipse' ? '0.01' : '1';
+    }
+    input.value = String(value);
+    input.id = 'opt-' + key;
+    label.append(input);
+    document.getElementById('options').append(label);
+    fields[key] = { input: input, initial: String(value) };
+  });
+
+  function changedOptions() {
+    const out = {};
+    Object.entries(fields).forEach(([key, f]) => {
+      if (f.input.value !== f.initial) out[key] = key === 'anchor' ? f.input.value : Number(f.input.value);
+    });
+    return out;
+  }
+
   document.getElementById('save').addEventListener('click', () => {
     say('saving…');
     fetch('/api/print-area', {
       method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Mockups-Token': TOKEN },
-      body: JSON.stringify({ sku: DATA.sku, placement: DATA.placement, corners: corners }),
+      body: JSON.stringify({ sku: DATA.sku, placement: DATA.placement, corners: corners, options: changedOptions() }),
     }).then((r) => r.json().then((body) => {
       if (!r.ok) throw new Error(body.error || r.statusText);
+      Object.values(fields).forEach((f) => { f.initial = f.input.value; });
       say('saved to catalog.yaml; rebuilding…');
     })).catch((e) => say('not saved: ' + e.message));
   });

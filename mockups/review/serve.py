@@ -176,7 +176,8 @@ class Server:
         title = f"{product.name} ({sku}{', ' + placement if placement else ''})"
         query = f"sku={sku}" + (f"&placement={placement}" if placement else "")
         note = ("<p><b>This print position is a cylinder</b>: Save sets the band the design wraps round "
-                "(<code>x, y, width, height</code>) to the corners' bounding box; its arc and ellipse are kept.</p>"
+                "(<code>x, y, width, height</code>) to the corners' bounding box; its arc, ellipse and centre "
+                "are the fields below.</p>"
                 if data["cylinder"] else "")
         page = Template((RESOURCES / "editor" / "editor.html").read_text()).substitute(
             token=self.token, title=escape(title), note=note, query=escape(query),

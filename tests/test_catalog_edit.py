@@ -93,3 +93,12 @@ def test_options_are_set_where_written_or_added_and_checked(tmp_path):
     with pytest.raises(EditError, match="cannot set arc here"):
         set_print_area(path, "TOTE-CANVAS", [[332, 520], [692, 520], [692, 880], [332, 880]], options={"arc": 90})
     assert path.read_text() == text
+
+
+def test_numbers_are_written_as_given_not_rounded(tmp_path):
+    root = copy_bundled(tmp_path)
+    path = root / "catalog.yaml"
+    text = set_print_area(path, "MUG-11OZ", [[262, 380], [642.25, 380], [642.25, 670], [262, 670]],
+                          options={"ellipse": 0.26, "scale": 0.85})
+    assert "cylinder: {x: 262, y: 380, width: 380.25, height: 290, arc: 150, ellipse: 0.26}" in text
+    assert "\n    scale: 0.85\n" in text

@@ -14,19 +14,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
+from mockups._files import sha256_file
 from mockups.catalog import Catalog
 from mockups.catalog.schema import OLD_PRINT_SETTINGS
 from mockups.matrix import Variant
 
 KEY_SCHEMA = 1  # bump only on purpose: it invalidates every user's cache
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ a module may import its own layer and the ones below it, never one above:
 
 
   foundation   errors, limits, plugins (backend names), selection (what --only and --shard say),
-               _version, _resources, _lru, _ratelimit, _sandbox
+               _files (a file's signature and digest, credential names), _version, _resources, _lru,
+               _ratelimit, _sandbox
   imaging      pure image operations (numpy, Pillow): nothing of ours but the foundation
   catalog      YAML with positions, the schema, checks: knows nothing of backends or builds
   matrix, prompts, jobs
@@ -28,8 +29,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "mockups"
 
 LAYERS = [
-    ("foundation", ["mockups.errors", "mockups.limits", "mockups.plugins", "mockups.selection", "mockups._version",
-                    "mockups._resources", "mockups._lru", "mockups._ratelimit", "mockups._sandbox"]),
+    ("foundation", ["mockups.errors", "mockups.limits", "mockups.plugins", "mockups.selection", "mockups._files",
+                    "mockups._version", "mockups._resources", "mockups._lru", "mockups._ratelimit",
+                    "mockups._sandbox"]),
     ("imaging", ["mockups.imaging"]),
     ("catalog", ["mockups.catalog"]),
     ("matrix", ["mockups.matrix"]),

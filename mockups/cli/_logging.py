@@ -12,18 +12,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import sys
 from typing import Iterator
 
+from mockups._files import SECRET_NAMES
+
 CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
 FILE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(processName)s/%(threadName)s]: %(message)s"
-_SECRET_NAMES = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)  # OPENAI_API_KEY, GITHUB_TOKEN...
 
 
 def _secrets() -> list[str]:
     """Values of environment variables that look like credentials, longest first."""
-    found = {v for k, v in os.environ.items() if _SECRET_NAMES.search(k) and len(v) >= 8}
+    found = {v for k, v in os.environ.items() if SECRET_NAMES.search(k) and len(v) >= 8}
     return sorted(found, key=len, reverse=True)
 
 

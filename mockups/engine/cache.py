@@ -22,8 +22,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from mockups._files import sha256_file, signature
 from mockups.errors import BuildError
-from mockups.jobs import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -201,11 +201,6 @@ class StatCache:
         if self.file and self.dirty:
             atomic_write(self.file, json.dumps(self.entries, sort_keys=True).encode())
             self.dirty = False
-
-
-def signature(st: os.stat_result) -> list[int]:
-    """[size, mtime_ns, ctime_ns, inode]: what tells that a file may have changed without reading it."""
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def _read_json(file: Path, consequence: str) -> dict:

@@ -22,11 +22,11 @@ import hashlib
 import json
 import logging
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mockups._files import SECRET_NAMES, path_signature, sha256_file
 from mockups._version import __version__
 from mockups.selection import Selection, Shard
 
@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 NAME = "last-build.json"
 VERSION = 1
 ENV_PREFIXES = ("MOCKUPS_", "OPENAI_")  # these variables are part of the record (`_env`)
-_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 _CODE = Path(__file__).resolve().parents[1]  # the installed mockups package
 
 
@@ -68,30 +67,18 @@ def catalog_path(path: str | os.PathLike) -> Path:
     return Path(path).absolute().resolve()
 
 
-def _sig(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-
-
 def _sha256(path: str) -> str | None:
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return h.hexdigest()
 
 
 def _env() -> list[list[str]]:
     """The MOCKUPS_ and OPENAI_ variables (a backend's parameters may come from them), each as its
     name and a digest of its value; of a credential (..._KEY, _TOKEN, _SECRET, _PASSWORD), only
     that it is set: nothing derived from a secret is written."""
-    return [[k, "set" if _SECRET.search(k) else hashlib.sha256(v.encode()).hexdigest()[:16]]
+    return [[k, "set" if SECRET_NAMES.search(k) else hashlib.sha256(v.encode()).hexdigest()[:16]]
             for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)]
 
 
@@ -136,19 +123,23 @@ def save(cache_dir: Path, options: dict, *, build_dir: Path, files: dict[str, li
          recorded: Recorded, absent: tuple[str, ...] = ()) -> None:
     """Write the record of a build that left everything made: `files` maps each file it read
     (the catalog, its images, `watched_files`) to [size, mtime_ns, ctime_ns, inode, sha256]."""
-    from mockups.engine.cache import atomic_write  # not on the no-op's path
-
     outputs = {}
     for here, _, names in os.walk(build_dir):
         for name in names:
             path = os.path.join(here, name)
-            sig = _sig(path)
+            sig = path_signature(path)
             if sig is not None:
                 outputs[os.path.relpath(path, build_dir)] = sig
     doc = {"version": VERSION, "mockups": __version__, "python": sys.version.split()[0], "options": options,
            "env": _env(), "files": files, "absent": list(absent), "folders": _listing(templates), "outputs": outputs,
            "report": {"variants": recorded.variants, "backend": recorded.backend,
                       "warnings": list(recorded.warnings), "output_warnings": list(recorded.output_warnings)}}
+    _write(cache_dir, doc)
+
+
+def _write(cache_dir: Path, doc: dict) -> None:
+    from mockups.engine.cache import atomic_write  # not on the no-op's path (but for a touched file)
+
     atomic_write(cache_dir / NAME, json.dumps(doc, separators=(",", ":")).encode(), durable=False)
 
 
@@ -176,11 +167,9 @@ def up_to_date(options: dict) -> Recorded | None:
         logger.info("planning in full: %s", why)
         return None
     if touched:  # so that the next no-op does not read them again
-        from mockups.engine.cache import atomic_write
-
         for path, sig in touched.items():
             doc["files"][path][:4] = sig
-        atomic_write(cache_dir / NAME, json.dumps(doc, separators=(",", ":")).encode(), durable=False)
+        _write(cache_dir, doc)
     report = doc["report"]
     return Recorded(variants=report["variants"], backend=report["backend"], warnings=tuple(report["warnings"]),
                     output_warnings=tuple(report["output_warnings"]))
@@ -198,7 +187,7 @@ def _stale(doc, options: dict, touched: dict[str, list[int]]) -> str | None:
     if doc.get("env") != _env():
         return "the environment's MOCKUPS_ or OPENAI_ variables differ from the last build's"
     for path, entry in doc.get("files", {}).items():
-        sig = _sig(path)
+        sig = path_signature(path)
         if sig != entry[:4]:
             if sig is None or _sha256(path) != entry[4]:
                 return f"{path} changed"
@@ -211,6 +200,6 @@ def _stale(doc, options: dict, touched: dict[str, list[int]]) -> str | None:
             return f"{folder}: files were added or removed"
     build_dir = options["build_dir"]
     for rel, sig in doc.get("outputs", {}).items():
-        if _sig(os.path.join(build_dir, rel)) != sig:
+        if path_signature(os.path.join(build_dir, rel)) != sig:
             return f"{rel} in the build folder was changed or removed"
     return None

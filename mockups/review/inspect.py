@@ -174,7 +174,7 @@ def inspect_products(catalog, products: Iterable | None = None, *, folder: Path 
     `hash_file(path)` gives a file's sha256 (a `StatCache.hash` spares reading unchanged files);
     `force` redraws every overlay. A photo that cannot be read gives an Inspection with `error`.
     """
-    from mockups.jobs import sha256_file
+    from mockups._files import sha256_file
 
     folder = Path(folder) if folder is not None else catalog.root / "build" / FOLDER
     hash_file = hash_file or sha256_file

@@ -1,0 +1,35 @@
+"""What the tool reads of this machine, cheaply: a file's signature and digest, and which
+environment variables hold credentials. Imports nothing of ours, and nothing heavy: the no-op
+build path (`engine.record`) uses it before the rest of the library is loaded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+#: Environment variables whose values are never written anywhere: OPENAI_API_KEY, GITHUB_TOKEN...
+SECRET_NAMES = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def signature(st: os.stat_result) -> list[int]:
+    """[size, mtime_ns, ctime_ns, inode]: what tells that a file may have changed without reading
+    it, as git's index keeps it (a rewrite with its old size and mtime put back has a new ctime)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def path_signature(path: str | Path) -> list[int] | None:
+    """`signature` of the file at `path`, or None when it cannot be read."""
+    try:
+        return signature(os.stat(path))
+    except OSError:
+        return None

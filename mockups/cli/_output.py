@@ -55,6 +55,11 @@ def check_markdown(stale: list[str], total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def warning_cell(file: str | None, message: str) -> str:
+    """An output's warning as the summary's table shows it: the file it is about, then the message."""
+    return (f"`{file}`: " if file else "") + message
+
+
 def _cell(text: str) -> str:
     """Text for one cell of a Markdown table."""
     return " ".join(text.split()).replace("|", "\\|")

@@ -40,7 +40,7 @@ def quick_build(args) -> int | None:
     if args.summary:
         Path(args.summary).write_text(_output.markdown_summary(
             line, {"unchanged": found.variants},
-            output_warnings=[((f"`{w['file']}`: " if w["file"] else "") + w["message"], w["count"])
+            output_warnings=[(_output.warning_cell(w["file"], w["message"]), w["count"])
                              for w in found.output_warnings],
             warnings=list(found.warnings)))
     return _output.OK

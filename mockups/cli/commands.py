@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from mockups.cli import _output
@@ -63,9 +64,7 @@ def cmd_plan(args) -> int:
     for vid in plan.removed:
         print(f"{'removed':<9} {vid}")
     print(_counts_line(plan.counts(), len(plan.items)))
-    review: dict[str, int] = {}
-    for r in states.values():
-        review[r.label] = review.get(r.label, 0) + 1
+    review = Counter(r.label for r in states.values())
     print("review: " + ", ".join(f"{n} {label}" for label, n in sorted(review.items())))
     print(f"backend {prepared.backend.name}: {len(plan.stale)} to make, estimated cost ${plan.estimated_cost:.2f}")
     for note in prepared.backend.plan_notes([i.job for i in plan.stale]):
@@ -202,7 +201,7 @@ def markdown_summary(report: BuildReport) -> str:
     return _output.markdown_summary(
         summary_line(report), plan.counts(), changed=changed[:200],
         failed=[f"`{o.job.id}`: {o.error}" for o in report.failures], removed=[f"`{vid}`" for vid in plan.removed],
-        output_warnings=[((f"`{w.file}`: " if w.file else "") + w.message, w.count) for w in report.warnings],
+        output_warnings=[(_output.warning_cell(w.file, w.message), w.count) for w in report.warnings],
         warnings=[str(p) for p in report.prepared.warnings])
 
 

@@ -410,8 +410,7 @@ def save_record(report: BuildReport, options: BuildOptions) -> None:
     found = [{"file": w.file, "message": w.message, "count": w.count, "text": str(w)} for w in report.warnings]
     record.save(p.store.root, key, build_dir=p.build_dir, files=files, templates=templates,
                 absent=() if approvals in files else (approvals,),
-                recorded=record.Recorded(len(p.plan.items), p.backend.name, tuple(str(w) for w in p.warnings),
-                                         tuple(found)))
+                recorded=record.Recorded(len(p.plan.items), tuple(str(w) for w in p.warnings), tuple(found)))
     p.stat.save()
 
 

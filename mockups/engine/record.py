@@ -33,7 +33,7 @@ from mockups.selection import Selection, Shard
 logger = logging.getLogger(__name__)
 
 NAME = "last-build.json"
-VERSION = 1
+VERSION = 2  # 2: the report no longer names the backend (the options do)
 ENV_PREFIXES = ("MOCKUPS_", "OPENAI_")  # these variables are part of the record (`_env`)
 _CODE = Path(__file__).resolve().parents[1]  # the installed mockups package
 
@@ -43,7 +43,6 @@ class Recorded:
     """What the last build reported: enough to print a no-op's summary without planning it."""
 
     variants: int  # of the selected variants, all unchanged
-    backend: str
     warnings: tuple[str, ...] = ()  # the catalog's and the backend's checks' (Problems, as text)
     output_warnings: tuple[dict, ...] = field(default=())  # {"file", "message", "count"}, as BuildWarning
 
@@ -132,7 +131,7 @@ def save(cache_dir: Path, options: dict, *, build_dir: Path, files: dict[str, li
                 outputs[os.path.relpath(path, build_dir)] = sig
     doc = {"version": VERSION, "mockups": __version__, "python": sys.version.split()[0], "options": options,
            "env": _env(), "files": files, "absent": list(absent), "folders": _listing(templates), "outputs": outputs,
-           "report": {"variants": recorded.variants, "backend": recorded.backend,
+           "report": {"variants": recorded.variants,
                       "warnings": list(recorded.warnings), "output_warnings": list(recorded.output_warnings)}}
     _write(cache_dir, doc)
 
@@ -171,7 +170,7 @@ def up_to_date(options: dict) -> Recorded | None:
             doc["files"][path][:4] = sig
         _write(cache_dir, doc)
     report = doc["report"]
-    return Recorded(variants=report["variants"], backend=report["backend"], warnings=tuple(report["warnings"]),
+    return Recorded(variants=report["variants"], warnings=tuple(report["warnings"]),
                     output_warnings=tuple(report["output_warnings"]))
 
 

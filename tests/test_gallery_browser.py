@@ -77,10 +77,13 @@ def data(site) -> dict:
 
 
 class Log:
-    def __init__(self, page, allowed: Path):
+    """A page's console errors and requests; `check()`: no error, and no request outside `allowed`
+    (a build folder opened from disk, or the origin of the server that shows it)."""
+
+    def __init__(self, page, allowed: Path | str):
         self.errors: list[str] = []
         self.requests: list[str] = []
-        self.allowed = allowed.resolve().as_uri() + "/"
+        self.allowed = (allowed.resolve().as_uri() if isinstance(allowed, Path) else allowed) + "/"
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("request", lambda r: self.requests.append(r.url))
@@ -546,9 +549,7 @@ def test_in_mockups_serve_a_card_approved_is_written_to_approvals_yaml(browser, 
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     try:
         page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        log = Log(page, server.origin)
         page.goto(server.url)
         page.wait_for_selector("html[data-ready]")
         assert "Served by mockups serve" in page.text_content(".review-note")
@@ -559,8 +560,8 @@ def test_in_mockups_serve_a_card_approved_is_written_to_approvals_yaml(browser, 
         file = reviewed.parent / approvals.NAME
         ok = wait_for(lambda: approvals.load(file).get(target) is not None
                       and approvals.load(file)[target].by == "Served <s@example.com>", timeout=10)
-        assert ok, (errors, page.text_content(".review-note"), target, approvals.load(file).get(target))
-        assert errors == []
+        assert ok, (log.errors, page.text_content(".review-note"), target, approvals.load(file).get(target))
+        log.check()
         # a page elsewhere (another origin, without the token) posting a real decision changes nothing
         other_id = next(v for v in page_data(build_dir / "gallery" / "index.html")["variants"]
                         if v.get("review", {}).get("state") == "pending" and v["id"] != target)
@@ -597,9 +598,7 @@ def test_the_print_area_editor_drags_a_corner_saves_and_the_preview_follows(brow
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        log = Log(page, server.origin)
         page.goto(server.origin + "/edit/TEE")
         page.wait_for_selector("html[data-ready]")
         assert page.text_content("#corners") == "[[40,30],[88,30],[88,78],[40,78]]"
@@ -627,7 +626,7 @@ def test_the_print_area_editor_drags_a_corner_saves_and_the_preview_follows(brow
         assert wait_for(lambda: "?v=" in (page.get_attribute("#preview", "src") or ""), timeout=10)
         assert "rebuilt: Done:" in page.text_content("#status")
         shot(page, "print-area-editor.png")
-        assert errors == []
+        log.check()
     finally:
         context.close()
         server.stop()

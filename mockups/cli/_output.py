@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 OK, FAILED, INVALID, INTERRUPTED = 0, 1, 2, 130
 
@@ -12,6 +13,15 @@ OK, FAILED, INVALID, INTERRUPTED = 0, 1, 2, 130
 def print_json(data) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
+
+
+def shown(path) -> str:
+    """A path relative to the current folder when it is inside it, else as it is."""
+    path = Path(path)
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def summary_line(*, variants: int, unchanged: int, placed: int, built: int, failed: int, skipped: int,

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mockups.cli._args import build_options
-from mockups.cli._output import FAILED, INVALID, OK, report_line
+from mockups.cli._output import FAILED, INVALID, OK, report_line, shown
 from mockups.engine import manifest
 from mockups.engine.cache import atomic_write, place
 from mockups.engine.pipeline import Prepared, prepare
@@ -63,7 +63,7 @@ def cmd_approve(args) -> int:
         _redraw_gallery(prepared)
     already = len(built) - len(changed)
     print(f"approved {len(changed)} variant{'s' if len(changed) != 1 else ''}"
-          + (f" ({already} already approved)" if already else "") + f" as {who} in {_shown(path)}")
+          + (f" ({already} already approved)" if already else "") + f" as {who} in {shown(path)}")
     _not_built(unbuilt)
     if not chosen:
         print("nothing is pending review")
@@ -79,7 +79,7 @@ def _merge(args, prepared: Prepared, path: Path, decisions: dict, entries: dict[
         approvals.save(path, done.decisions)
         _redraw_gallery(prepared)
     print(f"merged {done.applied} decision{'s' if done.applied != 1 else ''} from {args.from_file} into "
-          f"{_shown(path)}")
+          f"{shown(path)}")
     for vid in done.stale:
         print(f"not merged: {vid}: its output changed since it was reviewed; review it again", file=sys.stderr)
     for vid in done.unknown:
@@ -101,7 +101,7 @@ def cmd_reject(args) -> int:
     if changed:
         approvals.save(path, decisions)
         _redraw_gallery(prepared)
-    print(f"rejected {len(changed)} variant{'s' if len(changed) != 1 else ''} as {who} in {_shown(path)}")
+    print(f"rejected {len(changed)} variant{'s' if len(changed) != 1 else ''} as {who} in {shown(path)}")
     _not_built([vid for vid, e in entries.items() if not _built(e)])
     return OK
 
@@ -173,7 +173,7 @@ def cmd_publish(args) -> int:
     at = CLOCK["now"]().astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     atomic_write(record, (json.dumps({"version": 1, "catalog": prepared.catalog.file.name, "published_at": at,
                                       "variants": published}, indent=2, sort_keys=True) + "\n").encode())
-    print(f"published {len(published)} approved variant{'s' if len(published) != 1 else ''} to {_shown(target)}")
+    print(f"published {len(published)} approved variant{'s' if len(published) != 1 else ''} to {shown(target)}")
     for state, ids in left.items():
         if ids:
             print(f"left out {len(ids)} {state}: {_listed(ids)}")
@@ -182,13 +182,6 @@ def cmd_publish(args) -> int:
 
 def _listed(ids: list[str], most: int = 10) -> str:
     return ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
-
-
-def _shown(path: Path) -> str:
-    try:
-        return Path(path).relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def cmd_serve(args) -> int:
@@ -218,7 +211,7 @@ def cmd_serve(args) -> int:
     server.start()
     print(first)
     print(f"serving {server.url} (Ctrl-C to stop): rebuilds when the catalog, a template or an asset changes; "
-          f"decisions are written to {_shown(approvals.path_for(catalog.file))}", flush=True)
+          f"decisions are written to {shown(approvals.path_for(catalog.file))}", flush=True)
     try:
         while True:
             _time.sleep(3600)

@@ -251,7 +251,7 @@ def cmd_inspect(args) -> int:
             continue
         cells = (f.sku, f.photo, f.kind_text, f.found_text)
         aligned = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
-        print(f"{aligned}  {f.print_area_text}  -> {_shown(f.overlay)}")
+        print(f"{aligned}  {f.print_area_text}  -> {_output.shown(f.overlay)}")
         for w in f.warnings:
             print(f"warning: {f.sku}: {w}", file=sys.stderr)
     written = sum(1 for f in found if f.written)
@@ -259,15 +259,6 @@ def cmd_inspect(args) -> int:
     print(f"{len(found)} product{'s' if len(found) != 1 else ''}: {written} overlay{'s' if written != 1 else ''} "
           f"drawn, {len(found) - written - failed} up to date" + (f", {failed} failed" if failed else ""))
     return FAILED if failed else OK
-
-
-def _shown(path) -> str:
-    """A path relative to the current folder when it is inside it, else as it is."""
-    path = Path(path)
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def cmd_clean(args) -> int:

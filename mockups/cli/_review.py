@@ -170,7 +170,7 @@ def cmd_publish(args) -> int:
     for vid, old in before.items():  # what was published before and is not now: gone from the folder
         if vid not in published and isinstance(old, dict) and old.get("output"):
             (target / old["output"]).unlink(missing_ok=True)
-    at = CLOCK["now"]().astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    at = approvals.utc_stamp(CLOCK["now"]())
     atomic_write(record, (json.dumps({"version": 1, "catalog": prepared.catalog.file.name, "published_at": at,
                                       "variants": published}, indent=2, sort_keys=True) + "\n").encode())
     print(f"published {len(published)} approved variant{'s' if len(published) != 1 else ''} to {shown(target)}")

@@ -36,8 +36,8 @@ def load(build_dir: Path) -> dict[str, dict]:
 
 def dumps(entries: dict[str, dict], catalog_name: str) -> bytes:
     """The manifest's text: exactly `json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False)`,
-    written by `_indented`, because the standard encoder with `indent` runs in pure Python: 3.4 s
-    for 10,000 entries, where this takes a fifth of that."""
+    written by `_indented`, because the standard encoder with `indent` runs in pure Python: 0.89 s
+    for 10,000 entries, where this takes 0.58 s."""
     doc = {"version": VERSION, "catalog": catalog_name, "variants": entries}
     parts: list[str] = []
     _indented(doc, "\n", parts)

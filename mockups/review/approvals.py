@@ -178,6 +178,11 @@ def group_of(item: Review, entry: dict | None) -> tuple:
     return ("changed",) + (things or tuple((k, None) for k in item.reasons))
 
 
+def utc_stamp(when: datetime) -> str:
+    """`when` as the decisions write it: ISO 8601 in UTC, to the second, "2031-05-06T07:08:09Z"."""
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def decide(decisions: dict[str, Decision], entries: Iterable[dict], state: str, *, by: str,
            note: str | None = None, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
            ) -> tuple[dict[str, Decision], list[str]]:
@@ -185,7 +190,7 @@ def decide(decisions: dict[str, Decision], entries: Iterable[dict], state: str, 
     returns them and the ids whose decision changed (one already decided the same way is kept)."""
     if state not in STATES:
         raise ValueError(f"state must be one of {STATES}")
-    at = now().astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    at = utc_stamp(now())
     out, changed = dict(decisions), []
     for e in entries:
         vid, sha = e["id"], e["sha256"]

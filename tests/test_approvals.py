@@ -144,7 +144,13 @@ def test_a_malformed_approvals_file_is_an_error_naming_it(site, capsys):
     (site.parent / "approvals.yaml").write_text("version: 1\ndecisions:\n  web/TEE/white--studio: {state: maybe}\n")
     assert cli("plan", site) == 1
     err = capsys.readouterr().err
-    assert "approvals.yaml: decision of 'web/TEE/white--studio': state must be approved or rejected" in err
+    assert err == (f"mockups: error: {site.parent / 'approvals.yaml'}:3: decisions.web/TEE/white--studio: state: "
+                   f"expected approved or rejected, got 'maybe'\n")
+    (site.parent / "approvals.yaml").write_text("version: 1\ndecisions:\n  web/A/b: {state: approved, sha256: "
+                                                f"\"{'a' * 64}\"}}\n  web/TEE/white--studio: {{state: aproved}}\n")
+    assert cli("plan", site) == 1
+    assert capsys.readouterr().err.endswith(":4: decisions.web/TEE/white--studio: state: expected approved or "
+                                            "rejected, got 'aproved' (did you mean 'approved'?)\n")
 
 
 def test_the_file_round_trips_and_is_written_atomically(tmp_path):

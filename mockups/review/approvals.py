@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from mockups.engine.cache import atomic_write
-from mockups.errors import MockupsError
+from mockups.errors import MockupsError, did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -106,17 +106,31 @@ def load(path: Path) -> dict[str, Decision]:
         raise ApprovalsError(f"{path}: expected `version: 1` and `decisions:`, a mapping of variant id -> decision")
     if data.get("version", VERSION) != VERSION:
         raise ApprovalsError(f"{path}: version {data.get('version')!r} is not one this mockups reads (expected 1)")
-    return {vid: _decision(path, vid, raw) for vid, raw in (data.get("decisions") or {}).items()}
+    return {vid: _decision(path, vid, raw, text) for vid, raw in (data.get("decisions") or {}).items()}
 
 
-def _decision(path: Path, vid, raw) -> Decision:
+def _line_of(text: str, vid) -> str:
+    """":N", the line where decision `vid` is written (for messages), or "" when it cannot be told."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    found = next((v for k, v in root.value if k.value == "decisions"), None) if isinstance(root, yaml.MappingNode) \
+        else None
+    for k, _ in found.value if isinstance(found, yaml.MappingNode) else []:
+        if k.value == str(vid):
+            return f":{k.start_mark.line + 1}"
+    return ""
+
+
+def _decision(path: Path, vid, raw, text: str) -> Decision:
+    def bad(message: str) -> ApprovalsError:
+        return ApprovalsError(f"{path}{_line_of(text, vid)}: decisions.{vid}: {message}")
+
     if not isinstance(raw, dict):
-        raise ApprovalsError(f"{path}: decision of {vid!r}: expected a mapping with state, sha256, by, at")
+        raise bad(f"expected a mapping with state, sha256, by and at, got {raw!r}")
     state, sha = raw.get("state"), raw.get("sha256")
     if state not in STATES:
-        raise ApprovalsError(f"{path}: decision of {vid!r}: state must be approved or rejected, not {state!r}")
+        raise bad(f"state: expected approved or rejected, got {state!r}{did_you_mean(str(state), STATES)}")
     if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
-        raise ApprovalsError(f"{path}: decision of {vid!r}: sha256 must be 64 hex digits, not {sha!r}")
+        raise bad(f"sha256: expected 64 hex digits, got {sha!r}")
     parts = raw.get("parts") or {}
     return Decision(str(vid), sha, state, str(raw.get("by") or "unknown"), str(raw.get("at") or ""),
                     str(raw["note"]) if raw.get("note") else None,

@@ -88,3 +88,8 @@ class BuildLocked(BuildError):
 
 class UnknownBackend(MockupsError):
     """A backend name that is neither built in nor a plugin's, or one that cannot be loaded."""
+
+
+class RemoteCacheError(MockupsError):
+    """A remote cache URL that cannot be used at all (an unknown scheme, a package it needs is
+    missing): a usage error. A remote that fails during a build is only a warning."""

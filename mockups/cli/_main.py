@@ -15,7 +15,15 @@ from pathlib import Path
 from mockups._version import __version__
 from mockups.cli._logging import logging_to
 from mockups.cli._output import FAILED, INTERRUPTED, INVALID, OK
-from mockups.errors import BuildError, CatalogError, FatalBackendError, MockupsError, TemplateError, UnknownBackend
+from mockups.errors import (
+    BuildError,
+    CatalogError,
+    FatalBackendError,
+    MockupsError,
+    RemoteCacheError,
+    TemplateError,
+    UnknownBackend,
+)
 from mockups.selection import FilterError
 
 logger = logging.getLogger(__name__)
@@ -43,7 +51,14 @@ def _shared() -> dict[str, argparse.ArgumentParser]:
                        help="say more on stderr: -v what each stage did (INFO), -vv everything (DEBUG)")
     group.add_argument("--log-file", metavar="FILE",
                        help="append a detailed log to FILE (DEBUG, with timestamps and failed variants' tracebacks)")
-    return {"catalog": catalog, "selection": selection, "folders": folders, "logs": logs}
+    remote = argparse.ArgumentParser(add_help=False)
+    group = remote.add_argument_group("shared cache")
+    group.add_argument("--cache", metavar="URL", default=os.environ.get("MOCKUPS_CACHE") or None,
+                       help="a shared cache behind the local one: s3://bucket/prefix, gs://, az://, file://, or "
+                            "http(s):// (a Bazel remote cache); default $MOCKUPS_CACHE")
+    group.add_argument("--cache-read-only", action="store_true",
+                       help="read the shared cache, never write it (pull requests from forks)")
+    return {"catalog": catalog, "selection": selection, "folders": folders, "logs": logs, "remote": remote}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,18 +66,19 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"mockups {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     shared = _shared()
-    catalog, selection, folders, logs = (shared[k] for k in ("catalog", "selection", "folders", "logs"))
+    catalog, selection, folders, logs, remote = (shared[k] for k in ("catalog", "selection", "folders", "logs",
+                                                                     "remote"))
 
     p = sub.add_parser("validate", help="check the catalog and report every problem", parents=[catalog, logs])
     p.add_argument("--backend", help="also check the requests of this backend")
 
     p = sub.add_parser("plan", help="show the variants, what is new or changed, and the estimated cost",
-                       parents=[catalog, selection, folders, logs])
+                       parents=[catalog, selection, folders, remote, logs])
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
 
     p = sub.add_parser("build", help="make every stale variant, the contact sheets and the gallery",
-                       parents=[catalog, selection, folders, logs])
+                       parents=[catalog, selection, folders, remote, logs])
     p.add_argument("--check", action="store_true",
                    help="make nothing: exit 1 if any output is missing or out of date (for CI)")
     p.add_argument("--approvals", action="store_true",
@@ -77,6 +93,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-gallery", action="store_true", help="skip the HTML gallery")
     p.add_argument("--no-inspect", action="store_true",
                    help="skip the products' overlays (build/inspect/<SKU>.png, as `mockups inspect` draws them)")
+    p.add_argument("--executor", choices=("processes", "dask"), default="processes",
+                   help="where the local compositor's work runs: worker processes here (default) or a Dask cluster "
+                        "(pip install 'mockups[dask]')")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --executor dask: the scheduler (default $DASK_SCHEDULER_ADDRESS, else a LocalCluster)")
 
     sub.add_parser("gallery", help="rebuild the HTML gallery from the last build's manifest",
                    parents=[catalog, folders, logs])
@@ -141,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CatalogError, TemplateError) as e:
         print(_bad(e), file=sys.stderr)
         return INVALID
-    except (FilterError, UnknownBackend) as e:
+    except (FilterError, UnknownBackend, RemoteCacheError) as e:
         for line in str(e).splitlines():  # one line per --only that selects nothing
             print(f"mockups: error: {line}", file=sys.stderr)
         return INVALID

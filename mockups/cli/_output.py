@@ -25,11 +25,12 @@ def shown(path) -> str:
 
 
 def summary_line(*, variants: int, unchanged: int, placed: int, built: int, failed: int, skipped: int,
-                 removed: int, seconds: float, spent: float) -> str:
+                 removed: int, seconds: float, spent: float, fetched: int = 0) -> str:
     """The line a build ends with (the full path's and the no-op's)."""
     not_started = f", {skipped} not started" if skipped else ""
-    return (f"Done: {variants} variants ({unchanged} unchanged, {placed} from cache, {built} made, {failed} failed"
-            f"{not_started}, {removed} removed) in {seconds:.2f} s; cost ${spent:.2f}")
+    shared = f" ({fetched} from the shared cache)" if fetched else ""
+    return (f"Done: {variants} variants ({unchanged} unchanged, {placed} from cache{shared}, {built} made, "
+            f"{failed} failed{not_started}, {removed} removed) in {seconds:.2f} s; cost ${spent:.2f}")
 
 
 def report_line(report) -> str:
@@ -38,7 +39,7 @@ def report_line(report) -> str:
     return summary_line(variants=len(report.prepared.plan.items), unchanged=counts["unchanged"],
                         placed=report.placed, built=report.built, failed=len(report.failures),
                         skipped=report.skipped, removed=counts["removed"], seconds=report.seconds,
-                        spent=report.spent)
+                        spent=report.spent, fetched=report.fetched)
 
 
 def markdown_summary(line: str, counts: dict[str, int], *, changed: Sequence[str] = (), failed: Sequence[str] = (),

@@ -21,7 +21,7 @@ def quick_build(args) -> int | None:
         return None
     key = record.options_key(args.catalog, backend=args.backend, only=args.only, shard=args.shard,
                              build_dir=args.build_dir, cache_dir=args.cache_dir, gallery=not args.no_gallery,
-                             inspect=not args.no_inspect)
+                             inspect=not args.no_inspect, remote_cache=args.cache, cache_read_only=args.cache_read_only)
     found = record.up_to_date(key)
     if found is None:
         return None

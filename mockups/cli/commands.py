@@ -138,7 +138,8 @@ class Progress:
 def cmd_build(args) -> int:
     options = build_options(args, force=args.force, jobs=args.jobs, fail_fast=args.fail_fast,
                        max_cost=args.max_cost, retries=args.retries, requests_per_minute=args.rpm,
-                       gallery=not args.no_gallery, inspect=not args.no_inspect)
+                       gallery=not args.no_gallery, inspect=not args.no_inspect, executor=args.executor,
+                       scheduler=args.scheduler)
     if args.check:
         return _check(args, options)
     first = prepare(args.catalog, options)  # validate early and size the progress bar
@@ -150,6 +151,8 @@ def cmd_build(args) -> int:
         progress.close()
     print(summary_line(report))
     _warn_outputs(report.warnings)  # also those of outputs from the cache or unchanged: still outstanding
+    for text in report.cache_warnings:
+        print(f"warning: {text}", file=sys.stderr)
     if report.stop_reason:
         print(f"stopped early: {report.stop_reason}", file=sys.stderr)
     if args.summary:
@@ -202,7 +205,7 @@ def markdown_summary(report: BuildReport) -> str:
         summary_line(report), plan.counts(), changed=changed[:200],
         failed=[f"`{o.job.id}`: {o.error}" for o in report.failures], removed=[f"`{vid}`" for vid in plan.removed],
         output_warnings=[(_output.warning_cell(w.file, w.message), w.count) for w in report.warnings],
-        warnings=[str(p) for p in report.prepared.warnings])
+        warnings=[str(p) for p in report.prepared.warnings] + report.cache_warnings)
 
 
 def _check_markdown(plan) -> str:

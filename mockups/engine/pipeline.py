@@ -34,7 +34,8 @@ from mockups.catalog import Catalog, load_catalog, problems_from
 from mockups.engine import manifest, record
 from mockups.engine.cache import JsonMemo, ObjectStore, StatCache, place, remove_temporaries
 from mockups.engine.events import BuildEvent, JobFailed, JobFinished, Outcome
-from mockups.engine.plan import ItemStatus, Plan, make_plan
+from mockups.engine.plan import ItemStatus, Plan, make_plan, unfetched
+from mockups.engine.remote import RemoteCache
 from mockups.engine.runner import Runner, RunOptions
 from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
 from mockups.jobs import Job, make_job
@@ -44,6 +45,7 @@ from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
 logger = logging.getLogger(__name__)
 
 MANIFEST_EVERY = 2.0  # seconds between manifest saves during a build
+REMOTE_THREADS = 16  # requests in flight to a remote cache (each waits on the network, not the CPU)
 
 
 @dataclass
@@ -59,6 +61,10 @@ class BuildOptions:
       starting jobs once it is spent (USD); `retries`: for transient errors;
       `requests_per_minute`: a shared rate limit.
     - `build_dir`, `cache_dir`: default `build/` and `.mockups-cache/` beside the catalog;
+      `remote_cache`: the URL of a shared cache behind the local one (`s3://bucket/prefix`,
+      `gs://`, `az://`, `file://`, `http(s)://`: see `engine.remote`), `cache_read_only` to only
+      read it; `executor`: "processes" (default) or "dask" (the local compositor's work on the
+      Dask cluster at `scheduler`, else DASK_SCHEDULER_ADDRESS, else a LocalCluster);
       `gallery`: write the HTML gallery at the end; `inspect`: write each selected product's
       overlay (`build/inspect/<SKU>.png`, what `mockups inspect` draws; redrawn only when its
       inputs change), which the gallery links.
@@ -75,6 +81,10 @@ class BuildOptions:
     requests_per_minute: float | None = None
     build_dir: str | os.PathLike | None = None
     cache_dir: str | os.PathLike | None = None
+    remote_cache: str | None = None
+    cache_read_only: bool = False
+    executor: str = "processes"
+    scheduler: str | None = None
     gallery: bool = True
     inspect: bool = True
 
@@ -96,6 +106,7 @@ class Prepared:
     warnings: list = field(default_factory=list)
     photo_kinds: dict[str, PhotoKind] = field(default_factory=dict)  # by SKU: which products are scenes
     memo: JsonMemo | None = None  # the cache folder's photo kinds, saved by a build
+    remote: RemoteCache | None = None  # the shared tier behind `store`, if any
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,12 @@ class BuildReport:
     stop_reason: str | None = None
     interrupted: bool = False
     warnings: list[BuildWarning] = field(default_factory=list)  # of the selected variants' outputs
+    fetched: int = 0  # outputs fetched from the remote cache (also counted in `placed`)
+
+    @property
+    def cache_warnings(self) -> list[str]:
+        """What went wrong with the remote cache (the build went on with the local one)."""
+        return list(self.prepared.remote.problems) if self.prepared.remote else []
 
     @property
     def failures(self) -> list[Outcome]:
@@ -226,12 +243,13 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     if errors:
         raise CatalogError(problems)
     store = ObjectStore(cache_dir)
+    remote = RemoteCache(options.remote_cache, options.cache_read_only) if options.remote_cache else None
     plan = make_plan(jobs, build_dir, store, stat, estimate=backend.estimate,
-                     all_selected=not (only or shard), force=options.force)
+                     all_selected=not (only or shard), force=options.force, remote=remote)
     warnings = sorted(set(catalog.warnings) | set(problems) | set(photo_warnings(catalog, kinds)))
     logger.info("%s: %d variants, %d selected; backend %s; plan: %s", catalog.file.name, len(variants),
                 len(selected), backend.name, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n) or "nothing")
-    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings, kinds, memo)
+    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings, kinds, memo, remote)
 
 
 def photo_warnings(catalog: Catalog, kinds: dict[str, PhotoKind]) -> list:
@@ -294,8 +312,9 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         record.forget(prepared.store.root)  # until this build ends cleanly, nothing is known to be up to date
         running.touch()
         writer = ManifestWriter(prepared)
+        report.fetched = fetch_remote(prepared)
         report.placed = writer.place_cached()
-        run_options = _run_options(prepared.backend, options)
+        run_options = _run_options(prepared.backend, options, prepared.remote)
         logger.info("%d to make with backend %s (%d worker%s); %d placed from the cache", len(plan.stale),
                     prepared.backend.name, run_options.concurrency, "s" if run_options.concurrency != 1 else "",
                     report.placed)
@@ -307,6 +326,8 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         finally:
             prepared.backend.close()
         report.spent, report.stop_reason = runner.spent, runner.stop_reason
+        if prepared.remote is not None and not report.interrupted:
+            backfill_remote(prepared)
         writer.remove(plan.removed)
         writer.save()
         prepared.stat.save()
@@ -315,7 +336,7 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         if not report.interrupted:
             report.warnings = output_warnings(prepared, writer.entries)
             finish_outputs(prepared, options, writer.entries)
-            if not (report.failures or report.skipped or report.stop_reason or options.force):
+            if not (report.failures or report.skipped or report.stop_reason or options.force or report.cache_warnings):
                 save_record(report, options)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
@@ -325,6 +346,43 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
     logger.info("built %d, %d failed, %d not started, in %.2f s; spent $%.2f", report.built, len(report.failures),
                 report.skipped, report.seconds, report.spent)
     return report
+
+
+def fetch_remote(prepared: Prepared) -> int:
+    """Fetch the plan's remote hits into the local store, a few at a time; one that cannot be
+    fetched after all goes back to being made. Returns how many were fetched."""
+    items = [i for i in prepared.plan.items if i.remote]
+    if not items or prepared.remote is None:
+        return 0
+    from concurrent.futures import ThreadPoolExecutor
+
+    remote, store = prepared.remote, prepared.store
+    started = time.monotonic()
+    with ThreadPoolExecutor(REMOTE_THREADS) as pool:
+        got = list(pool.map(lambda item: remote.fetch(item.job.key, store), items))
+    for item, ok in zip(items, got, strict=True):
+        if not ok:
+            unfetched(item, prepared.backend.estimate)
+    logger.info("remote cache %s: %d of %d fetched in %.2f s", remote.shown, sum(got), len(items),
+                time.monotonic() - started)
+    return sum(got)
+
+
+def backfill_remote(prepared: Prepared) -> None:
+    """Write to the remote the outputs it lacks that this build did not make (made before the
+    remote was set, or while it was down): every selected output ends up shared. Only where the
+    remote can list (over http that would be a request per variant)."""
+    remote = prepared.remote
+    if remote is None or remote.read_only or remote.disabled or not remote.listable or remote.known is None:
+        return
+    missing = list({i.job.key: i.job.variant.ext for i in prepared.plan.items
+                    if i.job.key not in remote.known and prepared.store.meta(i.job.key) is not None}.items())
+    if missing:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(REMOTE_THREADS) as pool:
+            list(pool.map(lambda pair: remote.push(pair[0], pair[1], prepared.store), missing))
+        logger.info("remote cache %s: %d outputs it lacked written", remote.shown, len(missing))
 
 
 def output_warnings(prepared: Prepared, entries: dict[str, dict] | None = None) -> list[BuildWarning]:
@@ -406,7 +464,8 @@ def save_record(report: BuildReport, options: BuildOptions) -> None:
         files[name] = p.stat.entries[name]
     key = record.options_key(p.catalog.file, backend=options.backend, only=options.only, shard=options.shard,
                              build_dir=options.build_dir, cache_dir=options.cache_dir, gallery=options.gallery,
-                             inspect=options.inspect)
+                             inspect=options.inspect, remote_cache=options.remote_cache,
+                             cache_read_only=options.cache_read_only)
     found = [{"file": w.file, "message": w.message, "count": w.count, "text": str(w)} for w in report.warnings]
     record.save(p.store.root, key, build_dir=p.build_dir, files=files, templates=templates,
                 absent=() if approvals in files else (approvals,),
@@ -414,11 +473,12 @@ def save_record(report: BuildReport, options: BuildOptions) -> None:
     p.stat.save()
 
 
-def _run_options(backend: Backend, options: BuildOptions) -> RunOptions:
+def _run_options(backend: Backend, options: BuildOptions, remote: RemoteCache | None = None) -> RunOptions:
     return RunOptions(concurrency=options.jobs or backend.default_concurrency(), retries=options.retries,
                       requests_per_minute=options.requests_per_minute or backend.options.get("requests_per_minute"),
                       fail_fast=options.fail_fast, max_cost=options.max_cost,
-                      reuse=not options.force)
+                      reuse=not options.force, remote=remote, executor=options.executor,
+                      scheduler=options.scheduler)
 
 
 def _tee(first: Callable | None, second: Callable) -> Callable:

@@ -50,6 +50,8 @@ class Item:
     status: ItemStatus
     reasons: list[str] = field(default_factory=list)
     estimate: float = 0.0
+    remote: bool = False  # `cached` in the remote cache: the build fetches it into the local one
+    fallback: tuple | None = field(default=None, repr=False)  # (status, reasons) if the fetch fails
 
     @property
     def stale(self) -> bool:
@@ -102,18 +104,32 @@ def output_ok(build_dir: Path, old: dict, stat: StatCache) -> bool:
 
 
 def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat: StatCache, *,
-              estimate=None, all_selected: bool = True, force: bool = False) -> Plan:
+              estimate=None, all_selected: bool = True, force: bool = False, remote=None) -> Plan:
+    """Classify each job (see the module's docstring). With a `remote` cache (engine.remote), the
+    jobs the local tiers lack are looked up there in one go: those it holds are `cached` too."""
     previous = manifest.load(build_dir)
-    items = []
-    for job in jobs:
-        old = previous.get(job.id)
-        item = _classify(job, old, build_dir, store, stat, force)
+    items = [_classify(job, previous.get(job.id), build_dir, store, stat, force) for job in jobs]
+    if remote is not None and not force:
+        found = remote.present(i.job.key for i in items if i.stale)
+        for item in items:
+            if item.stale and item.job.key in found:
+                item.fallback = (item.status, item.reasons)
+                item.status, item.remote = ItemStatus.CACHED, True
+                item.reasons = item.reasons if item.fallback[0] == ItemStatus.CHANGED else []
+    for item in items:
         if item.stale and estimate is not None:
-            item.estimate = estimate(job)
-        items.append(item)
+            item.estimate = estimate(item.job)
     current = {j.id for j in jobs}
     removed = sorted(set(previous) - current) if all_selected else []
     return Plan(items=items, removed=removed, previous=previous)
+
+
+def unfetched(item: Item, estimate=None) -> None:
+    """A remote hit that could not be fetched after all: back to what it was without the remote."""
+    if item.remote and item.fallback is not None:
+        item.status, item.reasons = item.fallback
+        item.remote, item.fallback = False, None
+        item.estimate = estimate(item.job) if estimate is not None else 0.0
 
 
 def _classify(job: Job, old: dict | None, build_dir: Path, store, stat, force: bool) -> Item:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from mockups._files import SECRET_NAMES, path_signature, sha256_file
 from mockups._version import __version__
+from mockups.engine.remote import shown
 from mockups.selection import Selection, Shard
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Recorded:
 
 
 def options_key(catalog_file: str | os.PathLike, *, backend: str | None, only, shard, build_dir, cache_dir,
-                gallery: bool, inspect: bool) -> dict:
+                gallery: bool, inspect: bool, remote_cache: str | None = None, cache_read_only: bool = False) -> dict:
     """The options a build ran with that shape its result, as plain data (`only` and `shard` as
     BuildOptions takes them). Folders are resolved as `pipeline.folders` resolves them."""
     file = catalog_path(catalog_file)
@@ -58,7 +59,8 @@ def options_key(catalog_file: str | os.PathLike, *, backend: str | None, only, s
             "shard": str(part) if part else None,
             "build_dir": str(Path(build_dir or file.parent / "build").resolve()),
             "cache_dir": str(Path(cache_dir or file.parent / ".mockups-cache").resolve()),
-            "gallery": bool(gallery), "inspect": bool(inspect)}
+            "gallery": bool(gallery), "inspect": bool(inspect),
+            **({"remote_cache": shown(remote_cache), "read_only": bool(cache_read_only)} if remote_cache else {})}
 
 
 def catalog_path(path: str | os.PathLike) -> Path:

@@ -1,33 +1,32 @@
 """Executes stale jobs: bounded concurrency, a shared rate limit, retries, a budget, and no lost work.
 
-CPU-bound backends (`parallelism = "process"`) run in worker processes, one per core, fed jobs in
-product order so a worker reuses its per-product work; network-bound backends run in threads. Each
-finished output goes into the cache atomically inside the worker, so a killed build keeps every
-finished variant. Jobs are launched lazily (a small window ahead of the workers), so a budget, a
-`--fail-fast` stop or Ctrl-C leaves nothing queued behind it.
+CPU-bound backends (`parallelism = "process"`) run in worker processes, one per core (or on a Dask
+cluster: `engine.executors`), fed jobs in product order so a worker reuses its per-product work;
+network-bound backends run in threads. Each finished output goes into the cache atomically inside
+the worker, so a killed build keeps every finished variant. Jobs are launched lazily (a small
+window ahead of the workers), so a budget, a `--fail-fast` stop or Ctrl-C leaves nothing queued
+behind it.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import os
 import threading
-import time
 import traceback
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import tenacity
 
 from mockups._ratelimit import RateLimiter  # the build's shared rate limit (tests import it from here)
-from mockups.backends.base import Backend, get_backend
+from mockups.backends.base import Backend
 from mockups.engine.cache import ObjectStore
 from mockups.engine.events import BuildEvent, JobRetrying, JobStarted, Outcome, ended
-from mockups.engine.outputs import finish
-from mockups.errors import BackendError, BuildError, FatalBackendError, MockupsError, TransientBackendError
+from mockups.engine.executors import WorkerSetup, failure, make_output, open_pool, run_chunk  # noqa: F401
+from mockups.engine.remote import RemoteCache
+from mockups.errors import MockupsError, TransientBackendError
 from mockups.jobs import Job
 
 logger = logging.getLogger(__name__)
@@ -50,63 +49,9 @@ class RunOptions:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     reuse: bool = True  # False for --force: make every job even if the store has it
-
-
-def make_output(backend: Backend, job: Job, store: ObjectStore, reuse: bool = True) -> dict:
-    """Render, encode and store one job; return the cache metadata. With `reuse`, an object the store
-    already has (made by a build that held the lock while this one was planned) is not made again."""
-    found = store.get(job.key, job.variant.ext) if reuse else None
-    if found:
-        return found[1]
-    rendered = backend.render(job)
-    data, thumb, meta = finish(job, rendered)
-    store.put(job.key, job.variant.ext, data, meta, thumb)
-    return meta
-
-
-def failure(exc: Exception) -> tuple[str, bool]:
-    """What a job's exception means: the error to record, and whether it stops the whole build."""
-    if isinstance(exc, (FatalBackendError, BuildError)):  # BuildError: the disk is full, nothing more can be saved
-        return str(exc), True
-    if isinstance(exc, BackendError):
-        return str(exc), False
-    if isinstance(exc, cf.BrokenExecutor):  # not cf.process...: that submodule is there only once imported
-        return f"worker process died: {exc}", True
-    return f"{type(exc).__name__}: {exc}", False  # a bug or an unexpected library error: record it, keep going
-
-
-# --- worker processes ----------------------------------------------------------------------------
-
-_WORKER: dict = {}
-
-
-def _init_worker(backend_name: str, options: dict, store_root: str, reuse: bool, parent: int) -> None:
-    _WORKER["backend"] = get_backend(backend_name, options)
-    _WORKER["store"] = ObjectStore(Path(store_root))
-    _WORKER["reuse"] = reuse
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    """Leave when the build process is gone (SIGKILL): an orphan would go on writing without the lock."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
-
-
-def _process_chunk(jobs: list[Job]) -> list[tuple[bool, dict | str, bool, str | None]]:
-    """Make a group of jobs that share work (one product in one colour) in this worker process.
-
-    Each job's result is returned separately, so one failure does not fail its neighbours: (True,
-    meta, False, None) or (False, error, fatal, the traceback as text, for the build's log)."""
-    results: list[tuple[bool, dict | str, bool, str | None]] = []
-    for job in jobs:
-        try:
-            meta = make_output(_WORKER["backend"], job, _WORKER["store"], _WORKER["reuse"])
-            results.append((True, meta, False, None))
-        except Exception as e:
-            results.append((False, *failure(e), traceback.format_exc()))
-    return results
+    remote: RemoteCache | None = None  # the shared tier each new output is also written to
+    executor: str = "processes"  # or "dask": where CPU-bound backends' chunks run (engine.executors)
+    scheduler: str | None = None  # the Dask scheduler's address
 
 
 def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
@@ -212,38 +157,53 @@ class Runner:
                 t.join(0.2)  # a timed join keeps Ctrl-C deliverable; daemon threads are abandoned on it
 
     def _run_processes(self) -> None:
-        """CPU-bound work in worker processes, fed whole looks (a product in one colour, all its
-        backgrounds and channels) so a worker computes the look once; one chunk queued ahead each."""
-        pool = cf.ProcessPoolExecutor(self.options.concurrency, initializer=_init_worker,
-                                      initargs=(self.backend.name, self.backend.options, str(self.store.root),
-                                                self.options.reuse, os.getpid()))
-        pending = deque(chunks(list(self.pending), self.options.concurrency))
+        """CPU-bound work in worker processes (or on a Dask cluster), fed whole products or looks
+        (`chunks`) so a worker computes shared work once; two chunks a worker in flight."""
+        setup = WorkerSetup(self.backend.name, self.backend.options, str(self.store.root), self.options.reuse,
+                            self.options.remote)
+        pool = open_pool(self.options.executor, self.options.concurrency, setup, self.options.scheduler)
+        pending = deque(chunks(list(self.pending), pool.workers))
         self.pending.clear()
         running: dict[cf.Future, list[Job]] = {}
         try:
             while True:
-                while len(running) < 2 * self.options.concurrency and pending:
+                while len(running) < 2 * pool.workers and pending:
                     self.pending.extend(pending.popleft())
                     batch = [job for job in iter(self._next_job, None)]
                     if not batch:
                         break
-                    running[pool.submit(_process_chunk, batch)] = batch
+                    running[pool.executor.submit(run_chunk, setup, batch)] = batch
                 if not running:
                     break
                 done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     self._finish_chunk(running.pop(future), future)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
 
     def _finish_chunk(self, batch: list[Job], future: cf.Future) -> None:
+        remote = self.options.remote
         try:
-            results = future.result()  # (ok, meta or error, fatal, traceback) per job
+            results, problems, requests = future.result()
         except Exception as e:
-            results = [(False, *failure(e), traceback.format_exc())] * len(batch)
+            results, problems, requests = [(False, *failure(e), traceback.format_exc())] * len(batch), [], {}
+        if remote is not None:
+            remote.requests.update(requests)
+            for text in problems:
+                remote.note(text)
         for job, (ok, value, fatal, trace) in zip(batch, results, strict=True):
+            if ok and not self._here(job):
+                ok, value, fatal, trace = False, ("the worker's output is not in this machine's cache: workers on "
+                                                  "other machines need a shared cache (--cache URL)"), True, None
             self._finish(Outcome(job, True, meta=value) if ok
                          else Outcome(job, False, error=value, fatal=fatal, traceback=trace))
+
+    def _here(self, job: Job) -> bool:
+        """Whether a worker's output is in the local store (fetched from the remote if need be)."""
+        if self.store.get(job.key, job.variant.ext):
+            return True
+        remote = self.options.remote
+        return remote is not None and remote.fetch(job.key, self.store)
 
     def _guarded(self, job: Job, work) -> Outcome:
         """Run work(job); turn every error into an Outcome so one variant never stops the others."""
@@ -282,7 +242,7 @@ class Runner:
                 raise Interrupted()
             if not self.limiter.acquire(self.stop):  # stopped while waiting for a slot
                 raise Interrupted()
-            return make_output(self.backend, job, self.store, self.options.reuse)
+            return make_output(self.backend, job, self.store, self.options.reuse, self.options.remote)
 
         def sleep(seconds: float) -> None:
             self.stop.wait(seconds)  # a stop wakes a sleeping retry at once

@@ -54,6 +54,7 @@ from tests.fake_openai_api import (
     parse_multipart,
     prompt_colour,
 )
+from tests.fake_openai_batch import BatchAPI
 
 __all__ = ["FakeOpenAI", "Reply", "Recorded", "fake_openai", "prompt_colour", "answer"]
 
@@ -134,6 +135,7 @@ class FakeOpenAI:
         self.latency = latency
         self.today = today  # the date model statuses are judged at; None: openai_models.today()
         self.requests: list[Recorded] = []
+        self.batch = BatchAPI(today)  # /v1/files and /v1/batches (tests/fake_openai_batch.py)
         self.policy: Callable[[int, Recorded], Reply | None] | None = None
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
@@ -201,7 +203,27 @@ def _handler(fake: FakeOpenAI):
         def log_message(self, *args) -> None:  # quiet
             pass
 
+        def _batch_api(self, method: str, body: bytes = b"") -> bool:
+            """Answer a Files or Batch API request; False if it is another path."""
+            key = self.headers.get("Authorization")
+            if (self.path.startswith("/v1/files") or self.path.startswith("/v1/batches")) and fake.api_key \
+                    and key != f"Bearer {fake.api_key}":
+                self._send(None, 401, ApiError(401, "invalid_api_key", "Incorrect API key provided.").body)
+                return True
+            found = fake.batch.handle(method, self.path, self.headers, body)
+            if found is None:
+                return False
+            status, data, ctype = found
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return True
+
         def do_GET(self) -> None:  # noqa: N802
+            if self._batch_api("GET"):
+                return None
             if self.path != "/_fake/stats":
                 return self._send(None, 404, ApiError(404, "unknown_url", f"Invalid URL (GET {self.path})").body)
             statuses = [r.status for r in fake.requests]
@@ -214,6 +236,8 @@ def _handler(fake: FakeOpenAI):
         def do_POST(self) -> None:  # noqa: N802
             started = time.monotonic()
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self._batch_api("POST", body):
+                return None
             if self.path == "/_fake/config":
                 return self._configure(json.loads(body or b"{}"))
             record = Recorded("POST", self.path, "", {}, [], self.headers.get("Authorization"), started)

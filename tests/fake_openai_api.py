@@ -70,7 +70,7 @@ class ApiError(Exception):
         self.body = {"error": {"message": message, "type": type_, "param": param, "code": code, **extra}}
 
 
-def parse_multipart(content_type: str, body: bytes) -> tuple[dict, list[dict]]:
+def parse_multipart(content_type: str, body: bytes, file_fields=FILE_FIELDS) -> tuple[dict, list[dict]]:
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
     if not msg.is_multipart():
@@ -80,7 +80,7 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict, list[dict]]:
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True) or b""
         base = re.sub(r"\[.*$", "", name or "")
-        if base in FILE_FIELDS:
+        if base in file_fields:
             files.append({"field": name, "filename": part.get_filename(), "content_type": part.get("Content-Type"),
                           "bytes": len(payload), "data": payload, "sha256": hashlib.sha256(payload).hexdigest()})
         else:

@@ -182,6 +182,9 @@ class OpenAIOptions(Strict):
     strategy: Literal["edit", "plates"] = Field(
         "edit", description="edit: one AI edit per variant; "
                             "plates: generate each prompt background once, composite locally")
+    upload_purpose: Literal["vision", "user_data"] = Field(
+        "vision", description="with --batch: the Files API purpose of uploaded input images (OpenAI does not say "
+                              "which one edits need; vision is what public pipelines use)")
 
 
 class LocalOptions(Strict):

@@ -98,6 +98,9 @@ def parser() -> argparse.ArgumentParser:
                         "(pip install 'mockups[dask]')")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --executor dask: the scheduler (default $DASK_SCHEDULER_ADDRESS, else a LocalCluster)")
+    p.add_argument("--batch", action="store_true",
+                   help="send the AI edits to OpenAI's Batch API (half price, within 24 h): exits 3 while batches "
+                        "are pending; run the same command again to collect them")
 
     sub.add_parser("gallery", help="rebuild the HTML gallery from the last build's manifest",
                    parents=[catalog, folders, logs])
@@ -127,6 +130,14 @@ def parser() -> argparse.ArgumentParser:
                                        "print area, and how sure it is", parents=[catalog, selection, folders, logs])
     p.add_argument("--out", metavar="DIR", help="write the overlays into DIR (default: build/inspect/)")
     p.add_argument("--force", action="store_true", help="redraw every overlay, even those whose inputs are unchanged")
+
+    p = sub.add_parser("batch", help="the OpenAI batches `build --batch` submitted: status, cancel")
+    batch = p.add_subparsers(dest="batch_command", required=True, metavar="ACTION")
+    batch.add_parser("status", help="each batch's state and how many of its requests finished",
+                     parents=[catalog, folders, logs])
+    p = batch.add_parser("cancel", help="cancel the pending batches (what finished is collected by the next build)",
+                         parents=[catalog, folders, logs])
+    p.add_argument("--id", action="append", metavar="BATCH", help="only this batch (repeat for more)")
 
     p = sub.add_parser("clean", help="delete cache objects that no manifest refers to",
                        parents=[catalog, folders, logs])

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 OK, FAILED, INVALID, INTERRUPTED = 0, 1, 2, 130
+PENDING = 3  # build --batch: some variants are in batches that have not finished
 
 
 def print_json(data) -> None:

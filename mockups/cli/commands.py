@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mockups.cli import _output
 from mockups.cli._args import build_options
-from mockups.cli._output import FAILED, OK, print_json
+from mockups.cli._batch import cmd_batch  # noqa: F401
+from mockups.cli._output import FAILED, OK, PENDING, print_json
 from mockups.cli._review import check_approvals, cmd_approve, cmd_publish, cmd_reject, cmd_serve, reviews  # noqa: F401
 from mockups.engine import manifest
 from mockups.engine.events import BuildEvent, JobEnded, JobFailed, JobFinished, JobRetrying
@@ -139,7 +140,7 @@ def cmd_build(args) -> int:
     options = build_options(args, force=args.force, jobs=args.jobs, fail_fast=args.fail_fast,
                        max_cost=args.max_cost, retries=args.retries, requests_per_minute=args.rpm,
                        gallery=not args.no_gallery, inspect=not args.no_inspect, executor=args.executor,
-                       scheduler=args.scheduler)
+                       scheduler=args.scheduler, batch=args.batch)
     if args.check:
         return _check(args, options)
     first = prepare(args.catalog, options)  # validate early and size the progress bar
@@ -155,9 +156,15 @@ def cmd_build(args) -> int:
         print(f"warning: {text}", file=sys.stderr)
     if report.stop_reason:
         print(f"stopped early: {report.stop_reason}", file=sys.stderr)
+    if report.pending:
+        ids = ", ".join(report.batches) if report.batches else "submitted before"
+        print(f"{len(report.pending)} variants are in OpenAI batches ({ids}): run the same command again later "
+              f"to collect them (`mockups batch status` shows progress)")
     if args.summary:
         Path(args.summary).write_text(markdown_summary(report))
-    return FAILED if report.failures or report.skipped else OK
+    if report.failures or report.skipped:
+        return FAILED
+    return PENDING if report.pending else OK
 
 
 def _check(args, options: BuildOptions) -> int:

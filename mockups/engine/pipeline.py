@@ -65,6 +65,8 @@ class BuildOptions:
       `gs://`, `az://`, `file://`, `http(s)://`: see `engine.remote`), `cache_read_only` to only
       read it; `executor`: "processes" (default) or "dask" (the local compositor's work on the
       Dask cluster at `scheduler`, else DASK_SCHEDULER_ADDRESS, else a LocalCluster);
+      `batch`: send what the backend can batch to its batch API (openai: half price, within 24 h;
+      see `engine.batching`): a build submits, and a later one collects (`report.pending`);
       `gallery`: write the HTML gallery at the end; `inspect`: write each selected product's
       overlay (`build/inspect/<SKU>.png`, what `mockups inspect` draws; redrawn only when its
       inputs change), which the gallery links.
@@ -87,6 +89,7 @@ class BuildOptions:
     scheduler: str | None = None
     gallery: bool = True
     inspect: bool = True
+    batch: bool = False
 
 
 @dataclass
@@ -141,6 +144,8 @@ class BuildReport:
     interrupted: bool = False
     warnings: list[BuildWarning] = field(default_factory=list)  # of the selected variants' outputs
     fetched: int = 0  # outputs fetched from the remote cache (also counted in `placed`)
+    pending: list[Job] = field(default_factory=list)  # --batch: jobs in a batch not finished yet
+    batches: list[str] = field(default_factory=list)  # --batch: the ids of the batches submitted now
 
     @property
     def cache_warnings(self) -> list[str]:
@@ -153,7 +158,8 @@ class BuildReport:
 
     @property
     def skipped(self) -> int:
-        return sum(1 for o in self.outcomes if o.skipped) + len(self.prepared.plan.stale) - len(self.outcomes)
+        return (sum(1 for o in self.outcomes if o.skipped) + len(self.prepared.plan.stale) - len(self.outcomes)
+                - len(self.pending))
 
     @property
     def built(self) -> int:
@@ -193,8 +199,9 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
 
 
 def make_backend(catalog: Catalog, name: str | None, cache_dir: Path,
-                 requests_per_minute: float | None = None) -> Backend:
-    """The backend by name, with its catalog options (defaults.<name>), the cache folder and --rpm."""
+                 requests_per_minute: float | None = None, batch: bool = False) -> Backend:
+    """The backend by name, with its catalog options (defaults.<name>), the cache folder, --rpm
+    and --batch (its estimates are at the batch price)."""
     name = name or catalog.model.defaults.backend
     section = getattr(catalog.model.defaults, name, None)
     options = section.model_dump() if section is not None and hasattr(section, "model_dump") \
@@ -202,6 +209,8 @@ def make_backend(catalog: Catalog, name: str | None, cache_dir: Path,
     extra: dict[str, object] = {"cache_dir": str(cache_dir)}
     if requests_per_minute:
         extra["requests_per_minute"] = requests_per_minute
+    if batch:
+        extra["batch"] = True
     return get_backend(name, {**options, **extra})
 
 
@@ -236,7 +245,7 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     kinds = photo_kinds(catalog, hash_file=hash_file, memo=memo)
     variants = expand(catalog, kinds)
     selected = select_checked(variants, only, shard)  # FilterError if --only or --shard selects nothing
-    backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute)
+    backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute, batch=options.batch)
     jobs = render_jobs(catalog, selected, backend, stat, hash_file)
     problems = backend.check(catalog, jobs)
     errors = [p for p in problems if p.severity == "error"]
@@ -319,13 +328,22 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
                     prepared.backend.name, run_options.concurrency, "s" if run_options.concurrency != 1 else "",
                     report.placed)
         runner = Runner(prepared.backend, prepared.store, run_options, on_event=_tee(on_event, writer.record))
+        batched: list = []
         try:
-            report.outcomes = runner.run([i.job for i in plan.stale])
+            jobs = [i.job for i in plan.stale]
+            if options.batch:  # those the backend can batch go to its batch API; the rest are made below
+                from mockups.engine.batching import run_batched
+
+                run = run_batched(prepared.backend, jobs, prepared.store, remote=prepared.remote,
+                                  on_event=_tee(on_event, writer.record))
+                batched, report.pending, report.batches, jobs = run.outcomes, run.pending, run.submitted, run.to_run
+            report.outcomes = batched + runner.run(jobs)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
             prepared.backend.close()
-        report.spent, report.stop_reason = runner.spent, runner.stop_reason
+        report.spent = runner.spent + sum((o.meta or {}).get("cost", 0.0) or 0.0 for o in batched)
+        report.stop_reason = runner.stop_reason
         if prepared.remote is not None and not report.interrupted:
             backfill_remote(prepared)
         writer.remove(plan.removed)
@@ -336,7 +354,8 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         if not report.interrupted:
             report.warnings = output_warnings(prepared, writer.entries)
             finish_outputs(prepared, options, writer.entries)
-            if not (report.failures or report.skipped or report.stop_reason or options.force or report.cache_warnings):
+            if not (report.failures or report.skipped or report.stop_reason or options.force or report.cache_warnings
+                    or report.pending):
                 save_record(report, options)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started

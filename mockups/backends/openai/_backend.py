@@ -24,6 +24,7 @@ import os
 import re
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import openai
@@ -36,6 +37,7 @@ from mockups.backends.base import Backend, Rendered
 from mockups.backends.local import Compositor, print_corners
 from mockups.backends.openai import images as oi
 from mockups.backends.openai import models as openai_models
+from mockups.backends.openai.batch import Batches
 from mockups.backends.openai.check import ALPHA_FORMATS, check_jobs
 from mockups.backends.openai.images import decode
 from mockups.backends.openai.models import Estimate, ModelTable, Upload, parse_size
@@ -165,6 +167,18 @@ def image_ref(value: str) -> dict[str, str]:
 SEND_WINDOW = 60.5  # seconds
 
 
+@dataclass
+class EditRequest:
+    """One edit as it is sent: the plan it came from, its images and mask as (name, PNG bytes),
+    the inputs' names for error messages, and the request's fields."""
+
+    plan: oi.EditPlan
+    uploads: list[tuple[str, bytes]]
+    mask: tuple[str, bytes] | None
+    inputs: dict[str, str]
+    fields: dict
+
+
 def options_with_defaults(options: dict) -> dict:
     return {**OpenAIOptions().model_dump(), "strategy": "edit", "cache_dir": None, **options}
 
@@ -210,7 +224,8 @@ class OpenAIBackend(Backend):
     def estimate(self, job) -> float:
         if job.variant.scene:  # made locally (see render)
             return 0.0
-        return job_cost(self, job, self.plates.charge_once)
+        cost = job_cost(self, job, self.plates.charge_once)
+        return cost * self.table.batch_discount if self.opts.get("batch") and self.batchable(job) else cost
 
     def plan_notes(self, jobs) -> list[str]:
         costs = strategy_costs(jobs, cache_dir=self.opts.get("cache_dir"))
@@ -229,6 +244,30 @@ class OpenAIBackend(Backend):
             return self.local_render(job, [f"channel '{v.channel.id}' forces the background "
                                            f"{v.channel.background}: composited locally, no OpenAI request"])
         return self._render_edit(job)
+
+    # --- the Batch API (engine.batching) ----------------------------------------------------------
+
+    def batchable(self, job) -> bool:
+        """Whether `render` would send this job as an edit (not made locally, not a plate)."""
+        p, v = job.params, job.variant
+        return not (v.scene or (p["mode"] == "scene" and p.get("strategy") == "plates")
+                    or (p["mode"] == "scene" and p["product_lock"] and v.channel.background))
+
+    def batches(self, cache_dir) -> Batches:
+        return Batches(self.client(), cache_dir, purpose=self.opts.get("upload_purpose") or "vision")
+
+    def batch_line(self, job, batches: Batches) -> dict:
+        """The JSON body of this job's edit, its images uploaded (each distinct one once)."""
+        request = self.edit_request(job)
+        body = {**request.fields, "images": [{"file_id": batches.upload(data, name)}
+                                             for name, data in request.uploads]}
+        if request.mask is not None:
+            body["mask"] = {"file_id": batches.upload(request.mask[1], request.mask[0])}
+        return body
+
+    def batch_rendered(self, job, response: ImagesResponse) -> Rendered:
+        """A batched edit's answer made into the variant's image, as a direct edit's is, at the batch price."""
+        return self.edit_result(job, self.plan(job), response, discount=self.table.batch_discount)
 
     def close(self) -> None:
         with self._lock:
@@ -312,7 +351,17 @@ class OpenAIBackend(Backend):
             dye=dye, print_area=print_corners(at), design=design, fitted=fitted, finish=at.finish))
 
     def _render_edit(self, job) -> Rendered:
-        p, v = job.params, job.variant
+        request = self.edit_request(job)
+        files = [(name, data, "image/png") for name, data in request.uploads]
+        extra = {"mask": (request.mask[0], request.mask[1], "image/png")} if request.mask else {}
+        response = self.call(self.client().images.edit, inputs=request.inputs, image=files, **extra,
+                             **request.fields)
+        return self.edit_result(job, request.plan, response)
+
+    def edit_request(self, job) -> EditRequest:
+        """What one edit sends: its images (made locally, checked against the model's limits), its
+        mask, and its fields (the model's table decides which optional ones are sent)."""
+        p = job.params
         plan = self.plan(job)
         uploads = [("product.png", oi.png(plan.first))] + [(n, oi.png(im)) for n, im in plan.extra]
         mask = ("mask.png", oi.png(plan.mask)) if plan.mask is not None else None
@@ -328,9 +377,12 @@ class OpenAIBackend(Backend):
             fields["input_fidelity"] = p["input_fidelity"]
         if info is not None and info.sends_complexity(p.get("complexity")):
             fields["complexity"] = p["complexity"]
-        files = [(name, data, "image/png") for name, data in uploads]
-        extra = {"mask": (mask[0], mask[1], "image/png")} if mask else {}
-        response = self.call(self.client().images.edit, inputs=inputs, image=files, **extra, **fields)
+        return EditRequest(plan, uploads, mask, inputs, fields)
+
+    def edit_result(self, job, plan: oi.EditPlan, response: ImagesResponse, discount: float = 1.0) -> Rendered:
+        """The variant's image from an edit's answer: fitted, product pixels locked, captioned; its
+        cost from the answer's usage (times `discount`: a batched request's share of the price)."""
+        p, v = job.params, job.variant
         transparent = p.get("background") == "transparent"
         image = oi.finish(decode(response), plan, tuple(v.channel.size), v.channel.background,
                           keep_alpha=transparent)
@@ -340,7 +392,7 @@ class OpenAIBackend(Backend):
         usage = response.usage.model_dump(exclude_none=True) if response.usage else None
         est = self.edit_estimate(job)
         cost, warnings = self.cost_of(p["model"], usage, est.dollars if est else 0.0, est.note if est else None)
-        return Rendered(image=self.caption(image, job), model=p["model"], usage=usage, cost=cost,
+        return Rendered(image=self.caption(image, job), model=p["model"], usage=usage, cost=cost * discount,
                         warnings=alpha_warnings + warnings)
 
     def edit_estimate(self, job) -> Estimate | None:

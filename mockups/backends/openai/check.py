@@ -73,7 +73,24 @@ def check_jobs(backend, catalog, jobs) -> list[Problem]:
             problems.add(("channels", channels.index(v.channel.id), "background"),
                          f"channel '{v.channel.id}' forces a plain background, so scene edits (with product_lock) "
                          "are composited locally for it and not sent to OpenAI", "warning")
+    if backend.opts.get("batch"):
+        _check_batch(backend, problems, {job.params["model"] for job in jobs if backend.batchable(job)})
     return sorted(problems.found.values())
+
+
+def _check_batch(backend, problems: _Problems, models: set[str]) -> None:
+    """--batch: whether the model table says OpenAI's Batch API takes each model's edits."""
+    for model in sorted(models):
+        info = backend.table.lookup(model)
+        says = info.batch if info else "unverified"
+        source = f" ({info.batch_source})" if info and info.batch_source else ""
+        if says == "no":
+            problems.add(_option("model"), f"--batch: OpenAI's Batch API does not take {model}'s edits{source}; "
+                                           "build without --batch", "error")
+        elif says != "yes":
+            problems.add(_option("model"), f"--batch: whether OpenAI's Batch API takes {model}'s edits is "
+                                           f"unverified{source}; the batches are sent anyway, and a batch that "
+                                           "fails says why (`mockups batch status`)", "warning")
 
 
 def _check_alpha(problems: _Problems, channel, ci: int) -> None:

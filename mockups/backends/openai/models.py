@@ -79,6 +79,8 @@ class ModelInfo:
     transparent: str = "yes"
     unverified: frozenset[str] = field(default_factory=frozenset)
     note: str | None = None
+    batch: str = "unverified"  # whether OpenAI's Batch API takes its edits: yes | no | unverified
+    batch_source: str | None = None
 
     def gone(self, today: date) -> bool:
         """Shut down or retired on `today`: from its shutdown date on (a model marked shut down was
@@ -126,7 +128,7 @@ class ModelTable:
                 input_fidelity=fidelity if isinstance(fidelity, str) else tuple(fidelity),
                 complexity=tuple(m.get("complexity", ())), complexity_default=m.get("complexity_default"),
                 transparent=m.get("transparent", "yes"), unverified=frozenset(m.get("unverified", ())),
-                note=m.get("note"))
+                note=m.get("note"), batch=m.get("batch", "unverified"), batch_source=m.get("batch_source"))
             for alias in m.get("aliases", ()):
                 self.aliases[alias] = name
 
@@ -344,6 +346,11 @@ class ModelTable:
     def rates(self, model: str) -> dict | None:
         info = self.lookup(model)
         return self.pricing["models"].get(info.name if info else model)
+
+    @property
+    def batch_discount(self) -> float:
+        """The share of the standard price a batched request costs (0.5: half)."""
+        return float(self.pricing.get("batch_discount", 1.0))
 
     def usage_cost(self, model: str, usage: dict | None) -> float | None:
         """Dollars for a response's `usage` block; None if the model has no prices in the table."""

@@ -178,33 +178,43 @@ def test_every_export_is_documented(name):
     assert doc and doc.strip() and not doc.startswith(f"{name}("), name
 
 
-def test_ci_recipe_commands_parse():
-    """Every `mockups ...` line of the example workflow is accepted by the CLI as written."""
+WORKFLOWS = ["github-actions.yml", "github-actions-scale.yml"]
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_ci_recipe_commands_parse(name):
+    """Every `mockups ...` line of the example workflows is accepted by the CLI as written (a
+    GitHub expression stands for a shard number, or for the option it may add)."""
+    import re
     import shlex
 
     import yaml
 
-    workflow = yaml.safe_load((REPO / "examples" / "github-actions.yml").read_text())
+    workflow = yaml.safe_load((REPO / "examples" / name).read_text())
     commands = []
     for job in workflow["jobs"].values():
         for step in job["steps"]:
-            text = " ".join(step.get("run", "").split())
-            if text.startswith("mockups "):
-                commands.append(text)
+            for line in step.get("run", "").splitlines():  # a folded (>) command is one line
+                text = " ".join(line.split())
+                if text.startswith("mockups "):
+                    commands.append(text)
     assert len(commands) >= 4
     for text in commands:
-        argv = shlex.split(text.replace("${{ matrix.shard }}", "1").replace("$GITHUB_STEP_SUMMARY", "summary.md"))
+        text = re.sub(r"\$\{\{([^}]*)\}\}", lambda m: "1" if "matrix.shard" in m[1] else
+                      " ".join(re.findall(r"'(--[a-z-]+)'", m[1])), text)
+        argv = shlex.split(text.replace("$GITHUB_STEP_SUMMARY", "summary.md"))
         parser().parse_args(argv[1:])
 
 
-def test_ci_recipe_installs_mockups_from_its_repository():
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_ci_recipe_installs_mockups_from_its_repository(name):
     """mockups is not on PyPI: every job installs it from Git (or the checkout), never `pip install mockups`."""
     import shlex
 
     import yaml
     from packaging.requirements import Requirement
 
-    workflow = yaml.safe_load((REPO / "examples" / "github-actions.yml").read_text())
+    workflow = yaml.safe_load((REPO / "examples" / name).read_text())
     installs = 0
     for name, job in workflow["jobs"].items():
         env = {**workflow.get("env", {}), **job.get("env", {})}

@@ -139,6 +139,7 @@ class _BazelCache(http.server.BaseHTTPRequestHandler):
 
     store: dict[str, bytes] = {}
     seen: list[str] = []
+    validate_ac = False  # bazel-remote without --disable_http_ac_validation: only Bazel's records
 
     def log_message(self, *args):  # quiet
         pass
@@ -166,7 +167,8 @@ class _BazelCache(http.server.BaseHTTPRequestHandler):
         self.seen.append(f"PUT {self.path}")
         body = self.rfile.read(int(self.headers["Content-Length"]))
         name = self._name()
-        if name is None or (name.startswith("cas/") and hashlib.sha256(body).hexdigest() != name[4:]):
+        if name is None or (name.startswith("cas/") and hashlib.sha256(body).hexdigest() != name[4:]) \
+                or (name.startswith("ac/") and self.validate_ac and body.startswith(b"{")):
             self.send_response(400)
         else:
             self.store[name] = body
@@ -177,7 +179,7 @@ class _BazelCache(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def bazel_cache():
-    _BazelCache.store, _BazelCache.seen = {}, []
+    _BazelCache.store, _BazelCache.seen, _BazelCache.validate_ac = {}, [], False
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BazelCache)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -201,6 +203,15 @@ def test_a_bazel_remote_cache_over_http(project, tmp_path, bazel_cache):
         for path in root.rglob("*"):
             assert not path.is_file() or b"token-in-the-url" not in path.read_bytes(), path
     assert shown(url) == base + "/mockups"
+
+
+def test_a_bazel_remote_that_refuses_the_records_names_the_fix(project, tmp_path, bazel_cache):
+    base, handler = bazel_cache
+    handler.validate_ac = True
+    report = build(_runner(project, tmp_path, "a"), remote_cache=base)
+    assert report.built > 0 and not report.failures
+    (warning,) = report.cache_warnings
+    assert "start it with --disable_http_ac_validation" in warning and "local cache only" in warning
 
 
 def test_a_blob_that_does_not_match_its_hash_is_never_used(project, tmp_path):

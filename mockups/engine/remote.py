@@ -181,7 +181,13 @@ class RemoteCache:
             self._put(f"cas/{record['output']}", data)
             if thumb is not None:
                 self._put(f"cas/{record['thumb']}", thumb)
-            self._put(f"ac/{key}", json.dumps(record, sort_keys=True).encode())
+            try:
+                self._put(f"ac/{key}", json.dumps(record, sort_keys=True).encode())
+            except Exception as e:  # noqa: BLE001
+                hint = (" (a bazel-remote server refuses records that are not Bazel's: start it with "
+                        "--disable_http_ac_validation)") if not self.listable and "400" in str(e) else ""
+                self.fail(f"cannot write the record of {key}{hint}", e)
+                return
             if self.known is not None:
                 self.known.add(key)
         except Exception as e:  # noqa: BLE001

@@ -192,6 +192,8 @@ class Runner:
             for text in problems:
                 remote.note(text)
         for job, (ok, value, fatal, trace) in zip(batch, results, strict=True):
+            if ok and remote is not None and remote.known is not None and not remote.disabled:
+                remote.known.add(job.key)  # the worker wrote it there: nothing for the build to write after
             if ok and not self._here(job):
                 ok, value, fatal, trace = False, ("the worker's output is not in this machine's cache: workers on "
                                                   "other machines need a shared cache (--cache URL)"), True, None

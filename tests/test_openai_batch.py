@@ -131,6 +131,8 @@ def test_estimates_and_the_budget_use_the_batch_price(catalogs, fake_openai, cap
     full = prepare(catalog).plan.estimated_cost
     half = prepare(catalog, batch=True).plan.estimated_cost
     assert full > 0 and half == pytest.approx(full / 2)
+    assert cli.main(["plan", str(catalog), "--json", "--batch"]) == 0
+    assert json.loads(capsys.readouterr().out)["estimated_cost"] == pytest.approx(half, abs=1e-6)
     budget = f"{(full + half) / 2:.6f}"
     assert cli.main(["build", str(catalog), "--max-cost", budget]) == 1  # refused: over the budget
     assert "over --max-cost" in capsys.readouterr().err

@@ -75,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="show the variants, what is new or changed, and the estimated cost",
                        parents=[catalog, selection, folders, remote, logs])
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--batch", action="store_true", help="estimate at the Batch API's price (as `build --batch`)")
     p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
 
     p = sub.add_parser("build", help="make every stale variant, the contact sheets and the gallery",

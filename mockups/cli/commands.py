@@ -43,7 +43,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    prepared = prepare(args.catalog, build_options(args, force=args.force))
+    prepared = prepare(args.catalog, build_options(args, force=args.force, batch=args.batch))
     plan = prepared.plan
     warnings = output_warnings(prepared)  # of the outputs already made: new ones are known once built
     states, _ = reviews(prepared)

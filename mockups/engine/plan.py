@@ -2,7 +2,8 @@
 
 Each job is one of
 - `unchanged`: the last manifest has the same key and the output file is there with its recorded hash;
-- `cached`: the output is in the cache (made before, or by another shard): placed without a backend call;
+- `cached`: the output is in the cache (made before, or by another shard), or in the shared remote
+  cache (reason "in the shared cache": the build fetches it): placed without a backend call;
 - `new` / `changed` / `failed` / `missing`: the backend must make it (changed says which inputs changed).
 Variants of the last manifest that the catalog no longer makes are `removed`.
 """
@@ -115,7 +116,8 @@ def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat:
             if item.stale and item.job.key in found:
                 item.fallback = (item.status, item.reasons)
                 item.status, item.remote = ItemStatus.CACHED, True
-                item.reasons = item.reasons if item.fallback[0] == ItemStatus.CHANGED else []
+                why = item.reasons if item.fallback[0] == ItemStatus.CHANGED else []
+                item.reasons = [*why, "in the shared cache"]
     for item in items:
         if item.stale and estimate is not None:
             item.estimate = estimate(item.job)

@@ -1,0 +1,93 @@
+"""Shopify's product CSV: reading either header generation, writing one with the images set.
+
+Shopify's template has two generations of header names: the older one (`Handle`, `Option1 Name`,
+`Variant SKU`, `Image Src`, `Variant Image`, ...) and the current one (`URL handle`, `Option1 name`,
+`SKU`, `Product image URL`, `Variant image URL`, ...). Rows are variants grouped by handle; the
+first row of a product carries its title and option names; image-only rows carry more photos.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from mockups.stores._model import Listing, Photo, Product, StoreFileError, Variant
+from mockups.stores._table import Table, read_table
+
+#: role -> (older header, current header)
+COLUMNS = {
+    "handle": ("Handle", "URL handle"), "title": ("Title", "Title"),
+    "option1 name": ("Option1 Name", "Option1 name"), "option1 value": ("Option1 Value", "Option1 value"),
+    "option2 name": ("Option2 Name", "Option2 name"), "option2 value": ("Option2 Value", "Option2 value"),
+    "option3 name": ("Option3 Name", "Option3 name"), "option3 value": ("Option3 Value", "Option3 value"),
+    "sku": ("Variant SKU", "SKU"), "barcode": ("Variant Barcode", "Barcode"),
+    "image": ("Image Src", "Product image URL"), "position": ("Image Position", "Image position"),
+    "alt": ("Image Alt Text", "Image alt text"), "variant image": ("Variant Image", "Variant image URL"),
+}
+IMAGE_ROLES = ("image", "position", "alt", "variant image")
+COLOUR_OPTIONS = {"color", "colour", "colors", "colours", "farbe", "couleur", "kleur", "colore", "color name"}
+#: Shopify's limits that apply to what the export writes (help.shopify.com, product media): at most
+#: 250 images per product, each at most 20 MB and 5000 x 5000 pixels (25 megapixels).
+MAX_IMAGES = 250
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_PIXELS = 25_000_000
+
+
+def _columns(table: Table) -> tuple[str, dict[str, int | None]]:
+    generation = "current" if table.column("URL handle") is not None else "legacy"
+    cols = {role: table.column(*names) for role, names in COLUMNS.items()}
+    if cols["handle"] is None:
+        shown = ", ".join(table.header[:8]) + (", ..." if len(table.header) > 8 else "")
+        raise StoreFileError(f"{table.file.name}:1: not a Shopify product CSV: no 'Handle' or 'URL handle' "
+                             f"column (the header has: {shown})")
+    return generation, cols
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
+def read(path: Path) -> Listing:
+    table = read_table(path)
+    generation, cols = _columns(table)
+    groups: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
+    notes: list[str] = []
+    for line, cells in table.rows:
+        handle = _cell(cells, cols["handle"])
+        if not handle:
+            notes.append(f"{table.where(line)}: a row without a handle: left out")
+            continue
+        groups[handle].append((line, cells))
+    products = [_product(table, cols, handle, rows, notes) for handle, rows in groups.items()]
+    return Listing("shopify", path.name, products, notes, generation)
+
+
+def _product(table: Table, cols, handle: str, rows, notes: list[str]) -> Product:
+    title = next((_cell(c, cols["title"]) for _, c in rows if _cell(c, cols["title"])), handle)
+    names = [next((_cell(c, cols[f"option{n} name"]) for _, c in rows if _cell(c, cols[f"option{n} name"])), "")
+             for n in (1, 2, 3)]
+    product = Product(handle, title, table.where(rows[0][0]))
+    photos: list[tuple[int, int, Photo]] = []
+    colour_at = next((i for i, n in enumerate(names) if n.strip().lower() in COLOUR_OPTIONS), None)
+    for k, (line, cells) in enumerate(rows):
+        src = _cell(cells, cols["image"])
+        if src:
+            pos = _cell(cells, cols["position"])
+            photos.append((int(pos) if pos.isdigit() else 10_000 + k, k, Photo(src, table.where(line),
+                                                                             _cell(cells, cols["alt"]))))
+        values = [_cell(cells, cols[f"option{n} value"]) for n in (1, 2, 3)]
+        sku = _cell(cells, cols["sku"])
+        if not any(values) and not sku:
+            continue  # an image-only row
+        options = {names[i] or f"Option{i + 1}": v for i, v in enumerate(values) if v}
+        image = _cell(cells, cols["variant image"])
+        variant = Variant(sku or f"{handle}:{'/'.join(values)}", table.where(line), sku=sku,
+                          colour=values[colour_at] if colour_at is not None else "", options=options,
+                          image=Photo(image, table.where(line)) if image else None,
+                          extra={"barcode": _cell(cells, cols["barcode"])} if _cell(cells, cols["barcode"]) else {})
+        product.variants.append(variant)
+    if colour_at is None and product.variants:
+        said = ", ".join(n for n in names if n) or "none"
+        notes.append(f"{product.where}: {handle}: no colour option (options: {said}): one colour, from its photo")
+    product.photos = [p for _, _, p in sorted(photos, key=lambda t: (t[0], t[1]))]
+    return product

@@ -91,3 +91,95 @@ def _product(table: Table, cols, handle: str, rows, notes: list[str]) -> Product
         notes.append(f"{product.where}: {handle}: no colour option (options: {said}): one colour, from its photo")
     product.photos = [p for _, _, p in sorted(photos, key=lambda t: (t[0], t[1]))]
     return product
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _names(generation: str) -> dict[str, str]:
+    return {role: names[0 if generation == "legacy" else 1] for role, names in COLUMNS.items()}
+
+
+EXPORT_ROLES = ("handle", "title", "option1 name", "option1 value", "option2 name", "option2 value",
+                "option3 name", "option3 value", "sku", "image", "position", "alt", "variant image")
+
+
+def write_new(products: list[dict], images: dict, generation: str = "current") -> Table:
+    """A product CSV of the images only: per store variant its options, SKU and variant image; the
+    product's images in position order on its rows, then on image-only rows. `products`: the
+    import's records (key, name, variants); `images`: sku -> ProductImages."""
+    names = _names(generation)
+    header = [names[r] for r in EXPORT_ROLES]
+    table = Table(Path("export.csv"), header, [])
+    for record in products:
+        imgs = images[record["sku"]]
+        option_names = list(dict.fromkeys(k for v in record["variants"] for k in v["options"]))[:3]
+        rows = []
+        for k, v in enumerate(record["variants"]):
+            row = dict.fromkeys(EXPORT_ROLES, "")
+            row.update(handle=record["key"], sku=v["sku"])
+            row["variant image"] = imgs.main(v["colour"])
+            for n, name in enumerate(option_names, 1):
+                if k == 0:
+                    row[f"option{n} name"] = name
+                row[f"option{n} value"] = v["options"].get(name, "")
+            rows.append(row)
+        rows[0]["title"] = record["name"]
+        for i, (url, alt) in enumerate(imgs.images):
+            if i >= len(rows):
+                rows.append({**dict.fromkeys(EXPORT_ROLES, ""), "handle": record["key"]})
+            rows[i].update(image=url, position=str(i + 1), alt=alt)
+        table.rows += [(0, [r[role] for role in EXPORT_ROLES]) for r in rows]
+    return table
+
+
+def update(table: Table, by_handle: dict[str, tuple[dict, object]]) -> tuple[Table, int]:
+    """The store's own CSV with only its image columns changed for the handles in `by_handle`
+    (handle -> (import record, ProductImages)); returns it and how many rows changed."""
+    _, cols = _columns(table)
+    for role in IMAGE_ROLES:
+        if cols[role] is None:
+            raise StoreFileError(f"{table.file.name}:1: no '{COLUMNS[role][0]}' / '{COLUMNS[role][1]}' column "
+                                 "to put the images in")
+    width = len(table.header)
+    out: list[tuple[int, list[str]]] = []
+    changed = 0
+    rows = table.rows
+    i = 0
+    while i < len(rows):
+        handle = _cell(rows[i][1], cols["handle"])
+        j = i
+        while j < len(rows) and _cell(rows[j][1], cols["handle"]) == handle:
+            j += 1
+        group = [(line, list(cells)) for line, cells in rows[i:j]]
+        if handle in by_handle:
+            group, n = _update_group(group, cols, width, *by_handle[handle])
+            changed += n
+        out += group
+        i = j
+    return Table(table.file, table.header, out, table.bom, table.newline, table.delimiter), changed
+
+
+def _update_group(group, cols, width: int, record: dict, imgs) -> tuple[list, int]:
+    colour_of = {v["sku"]: v["colour"] for v in record["variants"] if v["sku"]}
+    colour_by_value = {str(o).lower(): v["colour"] for v in record["variants"] for o in v["options"].values()}
+    before = [list(c) for _, c in group]
+    for _, cells in group:
+        for role in ("image", "position", "alt"):
+            cells[cols[role]] = ""
+        values = [_cell(cells, cols[f"option{n} value"]) for n in (1, 2, 3)]
+        sku = _cell(cells, cols["sku"])
+        if any(values) or sku:
+            colour = colour_of.get(sku) or next((colour_by_value[x.lower()] for x in values
+                                                 if x.lower() in colour_by_value), "")
+            cells[cols["variant image"]] = imgs.main(colour) or cells[cols["variant image"]]
+    for k, (url, alt) in enumerate(imgs.images):
+        if k >= len(group):
+            cells = [""] * width
+            cells[cols["handle"]] = group[0][1][cols["handle"]]
+            group.append((0, cells))
+        group[k][1][cols["image"]], group[k][1][cols["position"]], group[k][1][cols["alt"]] = url, str(k + 1), alt
+    kept = [(line, cells) for line, cells in group
+            if any(c.strip() for n, c in enumerate(cells) if n != cols["handle"])]
+    changed = sum(1 for k, (_, c) in enumerate(kept) if k >= len(before) or c != before[k])
+    return kept, changed + max(0, len(before) - len(kept))

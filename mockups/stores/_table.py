@@ -46,6 +46,15 @@ def read_table(path: Path, *, delimiter: str | None = None) -> Table:
         raise StoreFileError(f"{path.name}: not UTF-8 text (byte {e.start}); export the file again as UTF-8") from None
     first = text.split("\n", 1)[0]
     sep = delimiter or ("\t" if "\t" in first else ",")
+    newline = "\r\n" if "\r\n" in text[:4096] else "\n"
+    if sep == "\t":  # a feed's TSV: one item a line, no quoting (a quote is part of its text)
+        lines = [(n, line.rstrip("\r").split("\t")) for n, line in enumerate(text.split("\n"), 1)]
+        if not lines or not any(lines[0][1]):
+            raise StoreFileError(f"{path.name}: the file is empty")
+        tsv_header = lines[0][1]
+        tsv_rows = [(n, (cells + [""] * len(tsv_header))[:max(len(tsv_header), len(cells))])
+                    for n, cells in lines[1:] if any(c.strip() for c in cells)]
+        return Table(path, tsv_header, tsv_rows, bom=bom, newline=newline, delimiter=sep)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         header = next(reader)
@@ -60,17 +69,18 @@ def read_table(path: Path, *, delimiter: str | None = None) -> Table:
             start = reader.line_num + 1
     except csv.Error as e:
         raise StoreFileError(f"{path.name}:{reader.line_num}: not a readable CSV row ({e})") from None
-    newline = "\r\n" if "\r\n" in text[:4096] else "\n"
     return Table(path, header, rows, bom=bom, newline=newline, delimiter=sep)
 
 
 def table_bytes(table: Table) -> bytes:
     """The table written back with the file's own conventions."""
+    bom = b"\xef\xbb\xbf" if table.bom else b""
+    if table.delimiter == "\t":
+        lines = ["\t".join(table.header)] + ["\t".join(cells) for _, cells in table.rows]
+        return bom + (table.newline.join(lines) + table.newline).encode("utf-8")
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=table.delimiter, lineterminator=table.newline,
-                        quoting=csv.QUOTE_MINIMAL if table.delimiter == "," else csv.QUOTE_NONE,
-                        escapechar=None if table.delimiter == "," else "\\")
+    writer = csv.writer(out, delimiter=table.delimiter, lineterminator=table.newline)
     writer.writerow(table.header)
     for _, cells in table.rows:
         writer.writerow(cells)
-    return (b"\xef\xbb\xbf" if table.bom else b"") + out.getvalue().encode("utf-8")
+    return bom + out.getvalue().encode("utf-8")

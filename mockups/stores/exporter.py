@@ -203,17 +203,27 @@ def export_store(kind: str, catalog_file: str | Path = "catalog.yaml", *, base_u
     target = Path(out) if out else Path(from_file) if from_file else catalog.root / default
     report = ExportReport(target, chosen)
     images = collect(catalog, kind, entries, folder, base_url, chosen, report)
-    products, sidecar = records(catalog)
+    products, _ = records(catalog)
     products = [p for p in products if p["sku"] in images]
-    data = _shopify(products, images, sidecar, from_file, report) if kind == "shopify" else \
-        merchant.feed_bytes(_merchant_rows(products, images, report), xml=target.suffix.lower() == ".xml")
-    if kind == "merchant":
-        report.rows = data.count(b"<item>") if target.suffix.lower() == ".xml" else data.count(b"\n") - 1
+    data = _shopify(products, images, from_file, report) if kind == "shopify" else \
+        _merchant(products, images, from_file, target, report)
     atomic_write(target, data)
     return report
 
 
-def _shopify(products, images, sidecar: dict, from_file, report: ExportReport) -> bytes:
+def _merchant(products, images, from_file, target: Path, report: ExportReport) -> bytes:
+    rows = _merchant_rows(products, images, report)
+    if from_file:
+        if Path(from_file).read_bytes().lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            raise StoreFileError(f"--from {from_file}: only a TSV feed can be updated in place; write an XML "
+                                 "supplemental feed with --out FILE.xml instead")
+        table, report.rows = merchant.update(read_table(Path(from_file), delimiter="\t"), rows)
+        return table_bytes(table)
+    report.rows = len(rows)
+    return merchant.feed_bytes(rows, xml=target.suffix.lower() == ".xml")
+
+
+def _shopify(products, images, from_file, report: ExportReport) -> bytes:
     for record in products:
         imgs = images[record["sku"]]
         report.missing += [f"{record['key']}: {v['id']}: no built image of colour '{v['colour']}'"

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from mockups.stores._model import Listing, Photo, Product, StoreFileError, Variant
-from mockups.stores._table import read_table
+from mockups.stores._table import Table, read_table
 
 G = "http://base.google.com/ns/1.0"
 #: Merchant Center's limits on what the export writes: at most 10 additional images, URLs of at
@@ -110,3 +110,24 @@ def feed_bytes(rows: list[dict[str, object]], *, xml: bool) -> bytes:
     for row in rows:
         lines.append(f"{row['id']}\t{row['image_link']}\t{','.join(row['additional_image_link'])}")  # type: ignore[arg-type]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def update(table: Table, rows: list[dict[str, object]]) -> tuple[Table, int]:
+    """The store's own TSV feed with only `image_link` and `additional_image_link` changed, for
+    the items `rows` names (by id); returns it and how many items changed."""
+    header = [h.strip().lower().removeprefix("g:") for h in table.header]
+    if "id" not in header or "image_link" not in header:
+        raise StoreFileError(f"{table.file.name}:1: a feed to update needs 'id' and 'image_link' columns")
+    at = {h: header.index(h) for h in ("id", "image_link", "additional_image_link") if h in header}
+    by_id = {str(r["id"]): r for r in rows}
+    out, changed = [], 0
+    for line, cells in table.rows:
+        row = by_id.get(cells[at["id"]].strip())
+        new = list(cells)
+        if row is not None:
+            new[at["image_link"]] = str(row["image_link"])
+            if "additional_image_link" in at:
+                new[at["additional_image_link"]] = ",".join(row["additional_image_link"])  # type: ignore[arg-type]
+        changed += new != cells
+        out.append((line, new))
+    return Table(table.file, table.header, out, table.bom, table.newline, table.delimiter), changed

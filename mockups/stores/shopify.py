@@ -26,11 +26,12 @@ COLUMNS = {
 }
 IMAGE_ROLES = ("image", "position", "alt", "variant image")
 COLOUR_OPTIONS = {"color", "colour", "colors", "colours", "farbe", "couleur", "kleur", "colore", "color name"}
-#: Shopify's limits that apply to what the export writes (help.shopify.com, product media): at most
-#: 250 images per product, each at most 20 MB and 5000 x 5000 pixels (25 megapixels).
+#: Shopify's limits that apply to what the export writes: at most 250 images (media) per product,
+#: each at most 20 MB and 20 megapixels (4472 x 4472; some of Shopify's pages say 5000 x 5000 =
+#: 25 megapixels: the stricter is applied).
 MAX_IMAGES = 250
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_IMAGE_PIXELS = 25_000_000
+MAX_IMAGE_PIXELS = 4472 * 4472
 
 
 def _columns(table: Table) -> tuple[str, dict[str, int | None]]:

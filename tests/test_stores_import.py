@@ -13,7 +13,7 @@ from mockups.imaging import ciede2000, hex_to_lab
 from mockups.stores import Limits, StoreFileError, import_store
 from tests.store_helpers import PHOTOS, Routes, bomb_png, fixture, garment, photo_routes, serve
 
-FAST = Limits(timeout=0.5, retries=1, backoff=0.01)
+FAST = Limits(timeout=0.4, retries=1, backoff=0.01)
 
 
 def _catalog(folder):
@@ -109,7 +109,7 @@ def test_merchant_feeds(tmp_path, shop, name):
 
 def test_bad_photos_are_named_with_their_row_and_the_rest_imports(tmp_path):
     routes = photo_routes()
-    routes["/tee-navy.jpg"] = (200, "image/jpeg", garment(PHOTOS["tee-navy.jpg"]), 3.0)  # slower than the timeout
+    routes["/tee-navy.jpg"] = (200, "image/jpeg", garment(PHOTOS["tee-navy.jpg"]), 1.2)  # slower than the timeout
     routes["/tee-black.jpg"] = (200, "text/html", b"<html>sign in</html>", 0)  # a login page
     routes["/tote.jpg"] = (200, "image/png", bomb_png(), 0)  # 900 megapixels claimed in 60 bytes
     del routes["/mug.jpg"]  # 404
@@ -122,7 +122,7 @@ def test_bad_photos_are_named_with_their_row_and_the_rest_imports(tmp_path):
     assert f"shopify-legacy.csv:2: {base}/tee-black.jpg: not an image: the server says it is text/html" in failed
     assert f"shopify-legacy.csv:8: {base}/tote.jpg: more than 40,000,000 pixels" in failed
     assert "possible decompression bomb): not decoded" in failed
-    assert f"shopify-legacy.csv:4: {base}/tee-navy.jpg: timed out after 0.5 s" in failed
+    assert f"shopify-legacy.csv:4: {base}/tee-navy.jpg: timed out after 0.4 s" in failed
     assert f"shopify-legacy.csv:9: {base}/mug.jpg: HTTP 404 Not Found" in failed
     assert len(report.failed) == 4
     assert any("canvas-tote: no photo could be fetched" in x for x in report.left_out)

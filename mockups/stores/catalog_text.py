@@ -44,6 +44,7 @@ class NewColour:
     id: str
     name: str
     hex: str
+    how: str = field(default="", compare=False)  # where the hex came from, in words
 
 
 @dataclass

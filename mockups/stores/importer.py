@@ -109,15 +109,15 @@ def _resolve(found, user: dict[str, str], last: dict, user_file: str, report: Im
                 hex_, how = m.hex, f"measured in {path.parent.name}/{path.name}" + (
                     f" (the name table says {table})" if table else "")
                 break
-        if hex_ is None and (last.get(cid) or {}).get("hex"):
-            hex_, how = last[cid]["hex"], "kept from the last import"
+        if hex_ is None and (last.get(cid) or {}).get("hex"):  # no new evidence: what the last import found
+            hex_, how = last[cid]["hex"], last[cid].get("how") or "as the last import"
         if hex_ is None and table:
             hex_, how = table, "built-in colour table" + (" (its photo could not be measured)" if photos else "")
         if hex_ is None:
             report.unresolved.append(f"'{name}': not in the built-in table and no photo of it could be measured; "
                                      "give it in a --colours file")
             continue
-        resolved[key] = NewColour(cid, name, hex_)
+        resolved[key] = NewColour(cid, name, hex_, how)
         report.colour_sources.append(f"{name} -> {hex_}: {how}")
     return resolved
 
@@ -148,7 +148,7 @@ def _record(listing: Listing, products: list[NewProduct], colours: list[NewColou
                                          "options": v.options, **({"extra": v.extra} if v.extra else {})}
                                         for v in store.variants]}
     known = dict(before.get("colours", {}))
-    known.update({c.id: {"name": c.name, "hex": c.hex} for c in colours})
+    known.update({c.id: {"name": c.name, "hex": c.hex, "how": c.how} for c in colours})
     return {"version": 1, "store": listing.kind, "generation": listing.generation,
             "products": recorded, "colours": known}
 

@@ -73,3 +73,31 @@ def test_bad_export_input(built, tmp_path, capsys):
     assert "--channel 'shp': the catalog's channels are shop" in capsys.readouterr().err
     assert main(["export", "shopify", str(cat), "--base-url", "https://x", "--published", str(tmp_path)]) == 2
     assert "no readable published.json" in capsys.readouterr().err
+
+
+def test_the_stores_limits_on_images(tmp_path, capsys):
+    """Shopify: at most 250 images a product; Merchant Center: at most 10 additional images an item."""
+    from tests.conftest import png_bytes, tiny_product
+
+    (tmp_path / "tee.png").write_bytes(png_bytes(tiny_product(32)))
+    (tmp_path / "p.csv").write_text("Handle,Title,Option1 Name,Option1 Value,Variant SKU,Image Src\n"
+                                    "tee,Tee,Color,Black,T-B,tee.png\n")
+    import_store("shopify", tmp_path / "p.csv", tmp_path / "p", size="16x16")
+    cat = tmp_path / "p" / "catalog.yaml"
+    text = cat.read_text()
+    colours = "".join(f'  - {{id: c{n}, name: C{n}, hex: "#{n * 12:02X}3040"}}\n' for n in range(19))
+    backgrounds = "".join(f'  - {{id: b{n}, name: B{n}, colour: "#E0E0{n * 10:02X}"}}\n' for n in range(13))
+    text = text.replace("    colours: [black]\n", "").replace("colours:\n", "colours:\n" + colours, 1)
+    text = text.replace("backgrounds:\n", "backgrounds:\n" + backgrounds, 1)
+    cat.write_text(text)  # the user's catalog: 20 colours x 14 backgrounds = 280 images of one product
+    assert main(["build", str(cat), "-j", "2", "--no-gallery", "--no-inspect"]) == 0
+    capsys.readouterr()
+    assert main(["export", "shopify", str(cat), "--base-url", "https://x", "--out", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "outputs left out (30):" in err and "over Shopify's 250 images a product" in err
+    rows = [line for line in (tmp_path / "s.csv").read_text().splitlines()[1:] if ",https://x/" in line]
+    assert len(rows) == 250
+    assert main(["export", "merchant", str(cat), "--base-url", "https://x", "--out", str(tmp_path / "m.tsv")]) == 1
+    assert "outputs left out (3):" in capsys.readouterr().err  # black: 14 images, 1 + 10 listed
+    [item] = (tmp_path / "m.tsv").read_text().splitlines()[1:]  # the store's one variant (black)
+    assert len(item.split("\t")[2].split(",")) == 10

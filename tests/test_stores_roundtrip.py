@@ -164,3 +164,18 @@ def test_fifty_products_five_hundred_variants(tmp_path):
     feed = export_store("merchant", cat, base_url="https://cdn.example.com/m", out=tmp_path / "feed.tsv")
     assert feed.rows == 500
 
+
+
+def test_what_the_user_removed_stays_removed(tmp_path):
+    with serve(photo_routes()) as base:
+        export = fixture("shopify-current.csv", tmp_path, base)
+        import_store("shopify", export, tmp_path / "p", limits=FAST)
+        cat = tmp_path / "p" / "catalog.yaml"
+        text = cat.read_text()
+        start, end = text.index("  - sku: canvas-tote"), text.index("  - sku: enamel-mug")
+        text = (text[:start] + text[end:]).replace("[black, navy, heather-grey]", "[black, navy]")
+        cat.write_text(text)
+        report = import_store("shopify", export, tmp_path / "p", limits=FAST)
+    assert cat.read_text() == text and not report.written and not report.changes
+    assert "canvas-tote: not added again (you removed it from the catalog)" in report.kept
+    assert "classic-tee: left out as you left them: heather-grey" in report.kept

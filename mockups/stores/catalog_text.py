@@ -145,7 +145,11 @@ def _product_edits(text: str, item, p: NewProduct, last: dict | None, out: Merge
         gone = [c for c in (last or {}).get("colours", []) if c not in p.colours and c in have]
         if gone:
             out.kept.append(f"{p.sku}: no longer in the store, kept in the catalog: {', '.join(gone)}")
-        added = [c for c in p.colours if c not in have]
+        before = set((last or {}).get("colours", []))
+        removed = [c for c in p.colours if c not in have and c in before]  # the user took them out
+        if removed:
+            out.kept.append(f"{p.sku}: left out as you left them: {', '.join(removed)}")
+        added = [c for c in p.colours if c not in have and c not in before]
         if added and listed.flow_style:
             close = listed.end_mark.index - 1
             edits.append((close, close, ("" if not listed.value else ", ") + ", ".join(added)))
@@ -186,7 +190,9 @@ def merge(text: str, products: list[NewProduct], colours: list[NewColour], last:
     new_products = []
     for p in products:
         item = have_products.get(p.sku)
-        if item is None:
+        if item is None and p.sku in last.get("products", {}):  # imported before, then removed by the user
+            out.kept.append(f"{p.sku}: not added again (you removed it from the catalog)")
+        elif item is None:
             new_products.append(p)
         else:
             edits += _product_edits(text, item, p, last.get("products", {}).get(p.sku), out)

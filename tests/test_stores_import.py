@@ -211,3 +211,18 @@ def test_measured_colour_is_close_to_the_garment(tmp_path):
     flat = tmp_path / "flat.png"
     flat.write_bytes(garment((250, 250, 250), fmt="PNG"))  # nothing to tell from the backdrop
     assert measure(flat) is None or np.isfinite(_delta(measure(flat).hex, (250, 250, 250)))  # type: ignore[union-attr]
+
+
+def test_a_photo_every_colour_shares_is_not_measured_and_a_far_one_is_flagged(tmp_path):
+    (tmp_path / "tee.jpg").write_bytes(garment((236, 236, 232)))
+    (tmp_path / "red.jpg").write_bytes(garment((30, 120, 60)))  # a green garment in the "Red" variant's photo
+    (tmp_path / "p.csv").write_text(
+        "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Image Src,Variant Image\n"
+        "tee,Tee,Color,Black,T-B,tee.jpg,tee.jpg\n"  # the store set the main photo as every variant's image
+        "tee,,,Navy,T-N,,tee.jpg\n"
+        "cap,Cap,Color,Red,C-R,red.jpg,red.jpg\n")
+    report = import_store("shopify", tmp_path / "p.csv", tmp_path / "p")
+    assert "Black -> #1B1B1D: built-in colour table" in report.colour_sources  # not the white tee measured
+    assert "Navy -> #1F2A44: built-in colour table" in report.colour_sources
+    assert any(n.startswith("colour 'Red': measured #") and "is far from what the name usually is (#C0282D" in n
+               for n in report.notes)

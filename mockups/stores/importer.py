@@ -82,11 +82,16 @@ def _colour_photos(listing: Listing, got: dict[str, Fetched], images: dict[str, 
                    out: Path) -> dict[str, tuple[str, list[Path]]]:
     """Each colour name (normalised) -> (its name as the store writes it, the photos that show it)."""
     found: dict[str, tuple[str, list[Path]]] = {}
+    shows: dict[str, set[str]] = {}  # photo URL -> the colours whose variants name it
+    for product in listing.products:
+        for v in product.variants:
+            if v.image:
+                shows.setdefault(v.image.url, set()).add(normal(_colour_name(product, v.colour)))
     for product in listing.products:
         for v in product.variants:
             name = _colour_name(product, v.colour)
             entry = found.setdefault(normal(name), (name, []))
-            f = got.get(v.image.url) if v.image else None
+            f = got.get(v.image.url) if v.image and len(shows[v.image.url]) == 1 else None  # one colour's own
             if f is not None and f.ok and f.path is not None and f.path not in entry[1]:
                 entry[1].append(f.path)
             elif (not v.colour or len({x.colour for x in product.variants}) == 1) and images.get(product.sku):
@@ -94,6 +99,16 @@ def _colour_photos(listing: Listing, got: dict[str, Fetched], images: dict[str, 
                 if main not in entry[1]:
                     entry[1].append(main)
     return found
+
+
+def _far(measured: str, named: str | None, limit: float = 25.0) -> float | None:
+    """The CIEDE2000 distance of a measured colour from its name's, when it is over `limit`."""
+    if not named:
+        return None
+    from mockups.imaging import ciede2000, hex_to_lab
+
+    d = float(ciede2000(hex_to_lab(measured), hex_to_lab(named)))
+    return d if d > limit else None
 
 
 def _resolve(found, user: dict[str, str], last: dict, user_file: str, report: ImportReport) -> dict[str, NewColour]:
@@ -108,6 +123,11 @@ def _resolve(found, user: dict[str, str], last: dict, user_file: str, report: Im
             if m is not None:
                 hex_, how = m.hex, f"measured in {path.parent.name}/{path.name}" + (
                     f" (the name table says {table})" if table else "")
+                far = _far(m.hex, table)
+                if far:
+                    report.notes.append(f"colour '{name}': measured {m.hex} in {path.parent.name}/{path.name} is far "
+                                        f"from what the name usually is ({table}, ΔE {far:.0f}): check the photo, "
+                                        "or give the colour in a --colours file")
                 break
         if hex_ is None and (last.get(cid) or {}).get("hex"):  # no new evidence: what the last import found
             hex_, how = last[cid]["hex"], last[cid].get("how") or "as the last import"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mockups.stores._model import StoreError, StoreFileError
 from mockups.stores.download import Limits
+from mockups.stores.exporter import ExportReport, export_store
 from mockups.stores.importer import ImportReport, import_store
 
-__all__ = ["ImportReport", "Limits", "StoreError", "StoreFileError", "import_store"]
+__all__ = ["ExportReport", "ImportReport", "Limits", "StoreError", "StoreFileError", "export_store", "import_store"]

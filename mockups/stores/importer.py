@@ -66,6 +66,17 @@ def _fetch(listing: Listing, base: Path, out: Path, limits: Limits) -> dict[str,
     return {f.url: f for f in fetch_all(items, base, limits)}
 
 
+def _other_options(listing: Listing) -> list[str]:
+    """A note naming the options the catalog does not carry (sizes, materials)."""
+    from mockups.stores.shopify import COLOUR_OPTIONS
+
+    names = {k for p in listing.products for v in p.variants for k in v.options
+             if k.strip().lower().removeprefix("pa_") not in COLOUR_OPTIONS and k != "Title"}
+    if not names:
+        return []
+    return [f"{listing.file}: options not carried: {', '.join(sorted(names))} (each colour's image serves them all)"]
+
+
 def _main_image(product: Product, got: dict[str, Fetched], out: Path, last: dict | None) -> str | None:
     for photo in product.photos[:1] + [v.image for v in product.variants if v.image]:
         f = got.get(photo.url) if photo else None
@@ -188,7 +199,7 @@ def import_store(kind: str, file: str | Path, out: str | Path | None = None, *, 
     user = read_colours_file(Path(colours)) if colours else {}
     folder.mkdir(parents=True, exist_ok=True)
     before = _load_sidecar(folder)
-    report = ImportReport(folder / CATALOG, notes=list(listing.notes))
+    report = ImportReport(folder / CATALOG, notes=list(listing.notes) + _other_options(listing))
     got = _fetch(listing, file.resolve().parent, folder, limits or Limits())
     report.failed = [f"{f.where}: {f.url}: {f.error}" for f in got.values() if f.error]
     report.downloaded = sum(1 for f in got.values() if f.ok)

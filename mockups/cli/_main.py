@@ -113,10 +113,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the product CSV, or a Merchant Center feed (TSV or XML)")
     p.add_argument("--out", metavar="DIR", help="the project folder (default: the current one)")
     p.add_argument("--colours", metavar="FILE", help="colour names to hexes (YAML: 'Heather Navy: \"#2C3446\"')")
+    store = argparse.ArgumentParser(add_help=False)  # before the catalog: `mockups export shopify [CATALOG]`
+    store.add_argument("store", choices=["shopify", "merchant"], help="which store's file to write")
     p = sub.add_parser("export", help="write the store's file with each variant's image at the URL its output is "
-                                      "published at", parents=[logs])
-    p.add_argument("store", choices=["shopify", "merchant"], help="which store's file to write")
-    p.add_argument("catalog", nargs="?", default="catalog.yaml", help="the catalog file (default: ./catalog.yaml)")
+                                      "published at", parents=[store, catalog, folders, logs])
     p.add_argument("--base-url", required=True, metavar="URL",
                    help="where the outputs are served: URL + an output's path (build/ or --published DIR)")
     p.add_argument("--out", metavar="FILE", help="the file to write (default: shopify-products.csv or "
@@ -125,7 +125,6 @@ def parser() -> argparse.ArgumentParser:
                    help="the store's own export: only its image columns change (in place unless --out)")
     p.add_argument("--channel", help="the channel whose outputs go to the store (default: the first built)")
     p.add_argument("--published", metavar="DIR", help="export what `mockups publish --to DIR` published")
-    p.add_argument("--build-dir", help="output folder (default: build/ beside the catalog)")
 
     p = sub.add_parser("clean", help="delete cache objects that no manifest refers to",
                        parents=[catalog, folders, logs])

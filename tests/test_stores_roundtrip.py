@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 
 import yaml
 
@@ -129,9 +130,18 @@ def test_round_trip_import_build_export_reimport_changes_nothing(tmp_path):
         assert listed == built  # every built variant, once
         routes.hits.clear()
         report = import_store("shopify", updated, project, limits=FAST)
-        assert all(h.startswith("/shop/") for h in routes.hits)  # only our outputs were fetched again ...
-    assert cat.read_bytes() == before  # ... recognised as ours: the catalog is as it was
-    assert not report.changes and not report.failed and not report.left_out
+        assert routes.hits == []  # its images are this project's outputs: known as ours, not fetched ...
+        assert cat.read_bytes() == before  # ... and the catalog is as it was
+        assert not report.changes and not report.failed and not report.left_out
+        # elsewhere (no build/ beside it), they are fetched and recognised as ours by their metadata
+        other = tmp_path / "other"
+        other.mkdir()
+        for name in ("catalog.yaml", "store-import.json"):
+            (other / name).write_bytes((project / name).read_bytes())
+        shutil.copytree(project / "assets", other / "assets")
+        report = import_store("shopify", updated, other, limits=FAST)
+        assert routes.hits and all(h.startswith("/shop/") for h in routes.hits)
+    assert (other / "catalog.yaml").read_bytes() == before and not report.changes
 
 
 def test_fifty_products_five_hundred_variants(tmp_path):

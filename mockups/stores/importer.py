@@ -9,6 +9,7 @@ store variant again, the next import to tell the user's edits from the store's c
 from __future__ import annotations
 
 import json
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,19 +52,36 @@ def _load_sidecar(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _built_outputs(out: Path) -> set[str]:
+    """The output paths of this project's last build (an exported image's URL ends with one)."""
+    from mockups.engine import manifest
+
+    return {str(e["output"]) for e in manifest.load(out / "build").values() if e.get("output")}
+
+
+def _is_output(url: str, outputs: set[str]) -> bool:
+    parts = urllib.parse.urlparse(url).path.split("/")
+    return any("/".join(parts[-n:]) in outputs for n in range(2, min(len(parts), 6) + 1))
+
+
 def _fetch(listing: Listing, base: Path, out: Path, limits: Limits) -> dict[str, Fetched]:
-    """Every photo the catalog may use (each product's, each variant's own), fetched once by URL."""
+    """Every photo the catalog may use (each product's, each variant's own), fetched once by URL;
+    a URL of one of this project's built outputs is known as ours without fetching it."""
     items: list[tuple[str, str, Path]] = []
-    seen: set[str] = set()
+    ours: dict[str, Fetched] = {}
     taken: set[Path] = set()
+    outputs = _built_outputs(out)
     for product in listing.products:
         folder = out / "assets" / product.sku
         wanted = product.photos[:1] + [v.image for v in product.variants if v.image]
         for photo in wanted:
-            if photo and photo.url not in seen:
-                seen.add(photo.url)
+            if not photo or photo.url in ours or any(photo.url == i[0] for i in items):
+                continue
+            if _is_output(photo.url, outputs):
+                ours[photo.url] = Fetched(photo.url, photo.where, ours=True)
+            else:
                 items.append((photo.url, photo.where, stem_for(folder, photo.url, taken)))
-    return {f.url: f for f in fetch_all(items, base, limits)}
+    return {**ours, **{f.url: f for f in fetch_all(items, base, limits)}}
 
 
 def _other_options(listing: Listing) -> list[str]:

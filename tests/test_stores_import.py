@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -195,7 +197,8 @@ def test_bad_input_is_usage_error(tmp_path, capsys):
     assert "x.csv:1: not a Shopify product CSV: no 'Handle' or 'URL handle' column" in capsys.readouterr().err
     (tmp_path / "c.yaml").write_text("Navy: blue\n")
     (tmp_path / "ok.csv").write_text("Handle,Title\ntee,Tee\n")
-    with pytest.raises(StoreFileError, match="c.yaml: 'Navy': expected a colour like '#2C3446', got 'blue'"):
+    with pytest.raises(StoreFileError, match=re.escape("c.yaml:1: 'Navy': expected a colour like '#2C3446', got "
+                                                      "'blue' (leave it out for the built-in #1F2A44)")):
         import_store("shopify", tmp_path / "ok.csv", tmp_path / "p", colours=tmp_path / "c.yaml")
     assert not (tmp_path / "p" / "catalog.yaml").exists()
 

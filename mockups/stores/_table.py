@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mockups.stores._model import StoreFileError
@@ -20,10 +20,15 @@ class Table:
     bom: bool = False
     newline: str = "\r\n"
     delimiter: str = ","
+    _index: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     def column(self, *names: str) -> int | None:
         """The index of the first of `names` the header has (compared without case or spaces)."""
-        index = {h.strip().lower(): i for i, h in enumerate(self.header)}
+        if self._index is None or len(self._index) > len(self.header):
+            self._index = {}
+            for i, h in enumerate(self.header):
+                self._index.setdefault(h.strip().lower(), i)
+        index = self._index
         for name in names:
             if name.lower() in index:
                 return index[name.lower()]

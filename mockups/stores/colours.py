@@ -60,11 +60,16 @@ def read_colours_file(path: Path) -> dict[str, str]:
     if not isinstance(data, dict):
         raise StoreFileError(f"{path.name}: expected a mapping of colour names to hexes like "
                              "'Heather Navy: \"#2C3446\"'")
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines = {str(k.value): k.start_mark.line + 1 for k, _ in getattr(root, "value", [])
+             if isinstance(k, yaml.ScalarNode)}
     out, bad = {}, []
     for name, value in data.items():
         found = _HEX.match(str(value).strip())
         if not found:
-            bad.append(f"{path.name}: '{name}': expected a colour like '#2C3446', got {value!r}")
+            known = TABLE.get(normal(str(name)))
+            bad.append(f"{path.name}:{lines.get(str(name), 1)}: '{name}': expected a colour like '#2C3446', "
+                       f"got {value!r}" + (f" (leave it out for the built-in {known})" if known else ""))
             continue
         out[normal(str(name))] = "#" + found.group(1).upper()
     if bad:

@@ -8,8 +8,10 @@ first row of a product carries its title and option names; image-only rows carry
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from mockups.stores._model import Listing, Photo, Product, StoreFileError, Variant
 from mockups.stores._table import Table, read_table
@@ -134,7 +136,7 @@ def write_new(products: list[dict], images: dict, generation: str = "current") -
     return table
 
 
-def update(table: Table, by_handle: dict[str, tuple[dict, object]]) -> tuple[Table, int]:
+def update(table: Table, by_handle: dict[str, tuple[dict, Any]]) -> tuple[Table, int]:
     """The store's own CSV with only its image columns changed for the handles in `by_handle`
     (handle -> (import record, ProductImages)); returns it and how many rows changed."""
     _, cols = _columns(table)
@@ -146,6 +148,7 @@ def update(table: Table, by_handle: dict[str, tuple[dict, object]]) -> tuple[Tab
     out: list[tuple[int, list[str]]] = []
     changed = 0
     rows = table.rows
+    seen: set[str] = set()
     i = 0
     while i < len(rows):
         handle = _cell(rows[i][1], cols["handle"])
@@ -154,7 +157,11 @@ def update(table: Table, by_handle: dict[str, tuple[dict, object]]) -> tuple[Tab
             j += 1
         group = [(line, list(cells)) for line, cells in rows[i:j]]
         if handle in by_handle:
-            group, n = _update_group(group, cols, width, *by_handle[handle])
+            record, imgs = by_handle[handle]
+            if handle in seen:  # the handle's rows again, further down: its images are listed already
+                imgs = dataclasses.replace(imgs, images=[])
+            seen.add(handle)
+            group, n = _update_group(group, cols, width, record, imgs)
             changed += n
         out += group
         i = j

@@ -101,3 +101,26 @@ def test_the_stores_limits_on_images(tmp_path, capsys):
     assert "outputs left out (3):" in capsys.readouterr().err  # black: 14 images, 1 + 10 listed
     [item] = (tmp_path / "m.tsv").read_text().splitlines()[1:]  # the store's one variant (black)
     assert len(item.split("\t")[2].split(",")) == 10
+
+
+def test_a_handles_rows_further_down_get_variant_images_only(tmp_path):
+    from mockups.stores import shopify
+    from mockups.stores._table import read_table
+    from mockups.stores.exporter import ProductImages
+
+    (tmp_path / "s.csv").write_text(
+        "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Image Src,Image Position,Image Alt Text,Variant Image\n"
+        "tee,Tee,Color,Black,T-B,old.jpg,1,,old.jpg\n"
+        "mug,Mug,Color,White,M-W,mug.jpg,1,,\n"
+        "tee,,,Navy,T-N,,,,\n")
+    imgs = ProductImages([("https://x/b.webp", "Tee - Black"), ("https://x/n.webp", "Tee - Navy")],
+                         {"black": ["https://x/b.webp"], "navy": ["https://x/n.webp"]})
+    record = {"variants": [{"sku": "T-B", "colour": "black", "options": {"Color": "Black"}},
+                           {"sku": "T-N", "colour": "navy", "options": {"Color": "Navy"}}]}
+    table, changed = shopify.update(read_table(tmp_path / "s.csv"), {"tee": (record, imgs)})
+    rows = [cells for _, cells in table.rows]
+    assert rows[0][5:] == ["https://x/b.webp", "1", "Tee - Black", "https://x/b.webp"]
+    assert rows[1] == ["tee", "", "", "", "", "https://x/n.webp", "2", "Tee - Navy", ""]  # an image-only row
+    assert rows[2][0] == "mug" and rows[2][5] == "mug.jpg"  # another product: untouched
+    assert rows[3][5:] == ["", "", "", "https://x/n.webp"]  # the tee again: its variant's image, no listing
+    assert changed == 3

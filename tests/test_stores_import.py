@@ -229,3 +229,16 @@ def test_a_photo_every_colour_shares_is_not_measured_and_a_far_one_is_flagged(tm
     assert "Navy -> #1F2A44: built-in colour table" in report.colour_sources
     assert any(n.startswith("colour 'Red': measured #") and "is far from what the name usually is (#C0282D" in n
                for n in report.notes)
+
+
+@pytest.mark.parametrize(("store", "name"), [("woocommerce", "woocommerce.csv"), ("merchant", "merchant.xml")])
+def test_the_import_command(tmp_path, shop, capsys, store, name):
+    base, _ = shop
+    export = fixture(name, tmp_path, base)
+    assert main(["import", store, str(export), "--out", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr()
+    assert "catalog.yaml written;" in out.out and "colours:\n" in out.out
+    assert "not mapped (" in out.err  # the orphan variation, or the three-colour item
+    assert main(["validate", str(tmp_path / "p" / "catalog.yaml")]) == 0
+    assert main(["import", store, str(export), "--out", str(tmp_path / "p")]) == 0
+    assert "catalog.yaml unchanged;" in capsys.readouterr().out

@@ -17,6 +17,7 @@ a module may import its own layer and the ones below it, never one above:
   engine       cache, plan, runner, manifest, outputs
   review       contact sheets, gallery
   pipeline     engine.pipeline: prepare and build, which end by writing the review pages
+  stores       import from and export to Shopify, WooCommerce, Merchant Center
   starter      `mockups init`
   cli, mockups (the public API)
 """
@@ -42,6 +43,7 @@ LAYERS = [
     ("engine", ["mockups.engine"]),
     ("review", ["mockups.review"]),
     ("pipeline", ["mockups.engine.pipeline"]),
+    ("stores", ["mockups.stores"]),
     ("starter", ["mockups.starter"]),
     ("cli", ["mockups.cli", "mockups.__main__", "mockups"]),
 ]

@@ -28,6 +28,10 @@ class Rendered:
     usage: dict | None = None
     cost: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    #: What made the pixels, as IPTC names it: None (a photo and our own compositing),
+    #: "trainedAlgorithmicMedia" (an AI model's) or "compositeWithTrainedAlgorithmicMedia" (AI-made
+    #: parts composited with the photo's, e.g. the product lock). Embedded in the output's XMP.
+    source: str | None = None
 
 
 class Backend:

@@ -140,6 +140,25 @@ def parser() -> argparse.ArgumentParser:
                          parents=[catalog, folders, logs])
     p.add_argument("--id", action="append", metavar="BATCH", help="only this batch (repeat for more)")
 
+    p = sub.add_parser("import", help="write a catalog from a store's product export, its photos into assets/ "
+                                      "(again: adds what is new, keeps your edits)", parents=[logs])
+    p.add_argument("store", choices=["shopify", "woocommerce", "merchant"], help="whose export FILE is")
+    p.add_argument("file", metavar="FILE", help="the product CSV, or a Merchant Center feed (TSV or XML)")
+    p.add_argument("--out", metavar="DIR", help="the project folder (default: the current one)")
+    p.add_argument("--colours", metavar="FILE", help="colour names to hexes (YAML: 'Heather Navy: \"#2C3446\"')")
+    store = argparse.ArgumentParser(add_help=False)  # before the catalog: `mockups export shopify [CATALOG]`
+    store.add_argument("store", choices=["shopify", "merchant"], help="which store's file to write")
+    p = sub.add_parser("export", help="write the store's file with each variant's image at the URL its output is "
+                                      "published at", parents=[store, catalog, folders, logs])
+    p.add_argument("--base-url", required=True, metavar="URL",
+                   help="where the outputs are served: URL + an output's path (build/ or --published DIR)")
+    p.add_argument("--out", metavar="FILE", help="the file to write (default: shopify-products.csv or "
+                                                 "merchant-feed.tsv; .xml writes an RSS feed)")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="the store's own export: only its image columns change (in place unless --out)")
+    p.add_argument("--channel", help="the channel whose outputs go to the store (default: the first built)")
+    p.add_argument("--published", metavar="DIR", help="export what `mockups publish --to DIR` published")
+
     p = sub.add_parser("clean", help="delete cache objects that no manifest refers to",
                        parents=[catalog, folders, logs])
     p.add_argument("--dry-run", action="store_true", help="only say what would be deleted")

@@ -21,6 +21,18 @@ from mockups.errors import MockupsError
 from mockups.matrix import Selection, Shard
 
 
+def cmd_import(args) -> int:
+    from mockups.cli._stores import cmd_import as run  # imported when used: it needs httpx
+
+    return run(args)
+
+
+def cmd_export(args) -> int:
+    from mockups.cli._stores import cmd_export as run
+
+    return run(args)
+
+
 def _warn(problems) -> None:
     for p in problems:
         print(str(p), file=sys.stderr)

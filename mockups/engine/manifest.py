@@ -125,4 +125,5 @@ def entry(job: Job, *, output: str, meta: dict, status: str = "ok", error: str |
         "bytes": meta.get("bytes"), "sha256": meta.get("sha256"), "cost": meta.get("cost", 0.0),
         "usage": meta.get("usage"), "status": status, "error": error, "built_at": meta.get("created"),
         "warnings": meta.get("warnings") or [],
+        **({"digital_source": meta["digital_source"]} if meta.get("digital_source") else {}),
     }

@@ -1,7 +1,8 @@
 """Finishing an output: the channel's canvas and format, embedded metadata, a thumbnail.
 
 Image APIs drop metadata, so every output carries its own: SKU, colour, background, prompt,
-backend and model, as PNG text chunks or XMP (WebP, JPEG).
+backend and model, as PNG text chunks or XMP (WebP, JPEG); an AI backend's output also carries
+the IPTC DigitalSourceType its backend declares (Rendered.source) in XMP, in all three formats.
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ def finish(job: Job, rendered: Rendered) -> tuple[bytes, bytes, dict]:
 
     channel = job.variant.channel
     image = fit_to_channel(rendered.image, job)
-    data = encode(image, channel.format, quality=channel.quality, metadata=metadata(job, rendered))
+    data = encode(image, channel.format, quality=channel.quality, metadata=metadata(job, rendered),
+                  digital_source=rendered.source)
     thumb = thumbnail(image)
     meta = {
         "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "model": rendered.model,
         "usage": rendered.usage, "cost": round(rendered.cost, 6), "size": list(image.size),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "warnings": list(rendered.warnings),
+        **({"digital_source": rendered.source} if rendered.source else {}),  # local outputs: no key
     }
     return data, thumb, meta

@@ -44,7 +44,15 @@ from mockups.imaging._colour import (
 )
 from mockups.imaging._common import ImagingError, parse_hex
 from mockups.imaging._cutout import CutoutDetails, auto_cutout, auto_cutout_details, estimate_backdrop, has_alpha, label
-from mockups.imaging._io import XMP_NAMESPACE, encode, open_image, read_metadata, thumbnail
+from mockups.imaging._io import (
+    DIGITAL_SOURCE_TYPES,
+    XMP_NAMESPACE,
+    digital_source_type,
+    encode,
+    open_image,
+    read_metadata,
+    thumbnail,
+)
 from mockups.imaging._placement import ANCHORS, clip_layer, fit_cylinder, fit_print
 from mockups.imaging._scene import (
     Placement,
@@ -109,6 +117,8 @@ __all__ = [
     "read_metadata",
     "thumbnail",
     "XMP_NAMESPACE",
+    "DIGITAL_SOURCE_TYPES",
+    "digital_source_type",
     # colour
     "srgb_to_lab",
     "lab_to_srgb",

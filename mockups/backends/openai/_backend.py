@@ -392,8 +392,10 @@ class OpenAIBackend(Backend):
         usage = response.usage.model_dump(exclude_none=True) if response.usage else None
         est = self.edit_estimate(job)
         cost, warnings = self.cost_of(p["model"], usage, est.dollars if est else 0.0, est.note if est else None)
+        locked = plan.lock_alpha is not None  # the photo's own pixels are composited back over the edit
         return Rendered(image=self.caption(image, job), model=p["model"], usage=usage, cost=cost * discount,
-                        warnings=alpha_warnings + warnings)
+                        warnings=alpha_warnings + warnings,
+                        source="compositeWithTrainedAlgorithmicMedia" if locked else "trainedAlgorithmicMedia")
 
     def edit_estimate(self, job) -> Estimate | None:
         """The estimated cost of one edit and how it was priced (per-size price or area scaling)."""

@@ -130,7 +130,7 @@ class PlateStore:
         shadow = True if ch.shadow is None else ch.shadow
         image = imaging.compose(look, plate, tuple(ch.size), fill=ch.fill, shadow=shadow, backdrop=product.backdrop)
         return Rendered(image=backend.caption(image, job), model=fields["model"], usage=usage, cost=cost,
-                        warnings=list(product.warnings))
+                        warnings=list(product.warnings), source="compositeWithTrainedAlgorithmicMedia")
 
 
 def job_cost(backend, job, charge_once, strategy: str | None = None) -> float:

@@ -1,0 +1,114 @@
+"""PSD files the tests build themselves: a garment mockup (scene, colour layer, warped smart object,
+multiply shading above it) and a CMYK document, authored with photoshopapi (test extra only).
+
+The garment is a rounded panel of mid-grey fabric with vertical folds; the shading layer above the
+smart object darkens the same folds (multiply), as a photographer's displacement-like shading does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SIZE = (360, 300)  # w, h
+PANEL = (70, 40, 290, 280)  # the garment: left, top, right, bottom
+CONTENT = (200, 160)  # the smart object's canvas (Sz)
+SCALE, ORIGIN = 0.7, (110.0, 80.0)  # the smart object scaled by 0.7 and moved here: 140x112 pixels at (110, 80)
+BULGE = 10.0  # content pixels the middle rows of the 4x4 warp mesh move down (a sine across the width)
+
+
+def folds(h: int, w: int) -> np.ndarray:
+    """A fold pattern in [0.7, 1.0]: vertical waves, as fabric shading."""
+    x = np.arange(w)[None, :]
+    return (0.85 + 0.15 * np.cos(x / 11.0)).repeat(h, axis=0)
+
+
+def panel_mask() -> np.ndarray:
+    img = Image.new("L", SIZE, 0)
+    ImageDraw.Draw(img).rounded_rectangle(PANEL, radius=30, fill=255)
+    return np.asarray(img)
+
+
+def _planar(rgba: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.transpose(rgba, (2, 0, 1)))
+
+
+def placeholder(path: Path) -> Path:
+    """The smart object's placeholder content: a checker of two blues."""
+    w, h = CONTENT
+    yy, xx = np.mgrid[0:h, 0:w]
+    check = ((xx // 20 + yy // 20) % 2).astype(bool)
+    rgb = np.where(check[..., None], [40, 80, 200], [120, 170, 240]).astype(np.uint8)
+    Image.fromarray(rgb, "RGB").save(path)
+    return path
+
+
+def build_mockup(path: Path, *, warped: bool = True) -> Path:
+    """The mockup PSD at `path`. Layers, bottom to top: Scene (pixels), Colour (the garment in a light
+    grey, recoloured per variant), Design (a smart object, warped onto the garment), Shading (multiply)."""
+    import photoshopapi as psapi
+
+    w, h = SIZE
+    doc = psapi.LayeredFile_8bit(psapi.enum.ColorMode.rgb, w, h)
+    centre = {"width": w, "height": h, "pos_x": w / 2, "pos_y": h / 2}  # photoshopapi places layers by their centre
+    mask = panel_mask()
+    # photoshopapi stacks each added layer under the ones before: added top first
+    shade = (255 * folds(h, w)).astype(np.uint8)
+    doc.add_layer(psapi.ImageLayer_8bit(_planar(np.dstack([shade, shade, shade, mask])), "Shading",
+                                        blend_mode=psapi.enum.BlendMode.multiply, **centre))
+    content = placeholder(path.with_suffix(".placeholder.png"))
+    warp = psapi.SmartObjectWarp.generate_default(CONTENT[0], CONTENT[1])
+    if warped:
+        pts = []
+        for k, p in enumerate(warp.points):
+            row, col = divmod(k, 4)
+            bulge = BULGE * np.sin(np.pi * col / 3.0) if row in (1, 2) else 0.0
+            pts.append(psapi.geometry.Point2D(p.x, p.y + bulge))
+        warp = psapi.SmartObjectWarp(pts, 4, 4)
+    layer = psapi.SmartObjectLayer_8bit(doc, str(content), "Design", warp=warp)
+    # scaled and moved (photoshopapi multiplies row vectors: the translation is the last row)
+    layer.transform(np.array([[SCALE, 0.0, 0.0], [0.0, SCALE, 0.0], [ORIGIN[0], ORIGIN[1], 1.0]]))
+    doc.add_layer(layer)
+    grey = (200 * folds(h, w)).astype(np.uint8)
+    doc.add_layer(psapi.ImageLayer_8bit(_planar(np.dstack([grey, grey, grey, mask])), "Colour", **centre))
+    yy = np.linspace(0, 1, h)[:, None].repeat(w, axis=1)
+    scene = np.dstack([200 + 30 * yy, 196 + 30 * yy, 188 + 30 * yy, np.full_like(yy, 255)]).astype(np.uint8)
+    doc.add_layer(psapi.ImageLayer_8bit(_planar(scene), "Scene", **centre))
+    for added in doc.flat_layers:
+        added.fill = 1.0  # photoshopapi leaves a layer's fill opacity at 0
+    doc.write(str(path))
+    _corners_from_top_left(path)
+    return path
+
+
+def _corners_from_top_left(path: Path) -> None:
+    """photoshopapi writes Trnf and nonAffineTransform starting from the bottom-right corner;
+    Photoshop's files start from the top-left (TL, TR, BR, BL): rewritten so, with psd-tools."""
+    from psd_tools import PSDImage
+
+    psd = PSDImage.open(path)
+    for layer in psd.descendants():
+        if layer.kind == "smartobject":
+            data = layer.smart_object._config.data
+            for key in (b"Trnf", b"nonAffineTransform"):
+                values = list(data[key])
+                pts = [values[k:k + 2] for k in range(0, 8, 2)]
+                first = min(range(4), key=lambda k: float(pts[k][0]) + float(pts[k][1]))
+                order = [pts[(first + k) % 4] for k in range(4)]
+                if float(order[1][0]) < float(order[3][0]):  # counter-clockwise: walk the other way
+                    order = [order[0], order[3], order[2], order[1]]
+                data[key] = type(data[key])([v for p in order for v in p])
+    psd.save(path)
+
+
+def build_cmyk(path: Path) -> Path:
+    """A CMYK document with one smart object (refused: only RGB documents are rendered)."""
+    import photoshopapi as psapi
+
+    doc = psapi.LayeredFile_8bit(psapi.enum.ColorMode.cmyk, 64, 64)
+    content = placeholder(path.with_suffix(".placeholder.png"))
+    doc.add_layer(psapi.SmartObjectLayer_8bit(doc, str(content), "Design", color_mode=psapi.enum.ColorMode.cmyk))
+    doc.write(str(path))
+    return path

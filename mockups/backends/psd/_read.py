@@ -23,7 +23,12 @@ from mockups.errors import MockupsError
 
 
 class PsdError(MockupsError):
-    """A PSD template that cannot be read or rendered (the message names the file and the layer)."""
+    """A PSD template that cannot be read or rendered (the message names the file and the layer);
+    `key` is the `psd:` key it is about (file, smart_object or colour_layer)."""
+
+    def __init__(self, message: str, key: str = "file"):
+        self.key = key
+        super().__init__(message)
 
 
 INSTALL = "PSD mockups need psd-tools: pip install 'mockups[psd]'"

@@ -37,7 +37,7 @@ COLOURS_KEPT = 4  # backdrops (the part below the smart object) kept per templat
 FITS = ("contain", "cover")
 
 
-def find_layer(psd: Any, wanted: str, file: str, what: str) -> Any:
+def find_layer(psd: Any, wanted: str, file: str, what: str, key: str = "smart_object") -> Any:
     """The layer named `wanted` (a name, or a path "Group/Layer"), or a PsdError with a 'did you mean'."""
     from mockups.backends.psd._read import layer_path
 
@@ -47,11 +47,11 @@ def find_layer(psd: Any, wanted: str, file: str, what: str) -> Any:
         found = [ly for ly in layers if (layer_path(ly) if "/" in wanted else ly.name).rstrip(" \x00") == wanted]
     if len(found) > 1:
         raise PsdError(f"{file}: {len(found)} layers are named '{wanted}'; give the {what} as a path "
-                       f"like '{layer_path(found[-1])}'")
+                       f"like '{layer_path(found[-1])}'", key)
     if not found:
         names = [ly.name.rstrip(" \x00") for ly in layers] + [layer_path(ly) for ly in layers]
         listed = ", ".join(dict.fromkeys(repr(shown(ly.name)) for ly in layers))
-        raise PsdError(f"{file}: no layer '{wanted}'{did_you_mean(wanted, names)}; its layers: {listed}")
+        raise PsdError(f"{file}: no layer '{wanted}'{did_you_mean(wanted, names)}; its layers: {listed}", key)
     return found[0]
 
 
@@ -108,14 +108,16 @@ class Template:
         objects = {id(so.layer): so for so in smart_objects(self.psd, path.parent)}
         if id(layer) not in objects:
             raise PsdError(f"{name}: layer '{smart_object}' is a {layer.kind} layer, not a smart object; its smart "
-                           f"objects: {', '.join(so.path for so in objects.values()) or 'none'}")
+                           f"objects: {', '.join(so.path for so in objects.values()) or 'none'}", "smart_object")
         self.target: SmartObject = objects[id(layer)]
         if not self.target.supported:
-            raise PsdError(f"{name}: smart object '{self.target.path}' cannot be rendered: {self.target.problem}")
-        self.colour_layer = None if colour_layer is None else find_layer(self.psd, colour_layer, name, "colour layer")
+            raise PsdError(f"{name}: smart object '{self.target.path}' cannot be rendered: {self.target.problem}",
+                           "smart_object")
+        self.colour_layer = None if colour_layer is None else find_layer(self.psd, colour_layer, name, "colour layer",
+                                                                             "colour_layer")
         if self.colour_layer is not None and self.colour_layer.kind not in ("solidcolorfill", "pixel"):
             raise PsdError(f"{name}: colour layer '{colour_layer}' is a {self.colour_layer.kind} layer; a colour layer "
-                           "is a solid-colour fill layer or a pixel layer")
+                           "is a solid-colour fill layer or a pixel layer", "colour_layer")
         assert self.target.placement is not None
         self.map = inverse_map(self.target.placement, self.psd.size)
         self.stand_in: Any = self.target.layer
@@ -154,7 +156,8 @@ class Template:
         first_of_anchor = next(ly for ly in (anchor.descendants() if anchor.is_group() else [anchor])
                                if not ly.is_group())
         cut = leaves.index(first_of_anchor)
-        below, above = set(), set()
+        below: set[int] = set()
+        above: set[int] = set()
         for k, leaf in enumerate(leaves):
             side = below if k < cut else above
             node = leaf

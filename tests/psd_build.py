@@ -16,7 +16,7 @@ SIZE = (360, 300)  # w, h
 PANEL = (70, 40, 290, 280)  # the garment: left, top, right, bottom
 CONTENT = (200, 160)  # the smart object's canvas (Sz)
 SCALE, ORIGIN = 0.7, (110.0, 80.0)  # the smart object scaled by 0.7 and moved here: 140x112 pixels at (110, 80)
-BULGE = 10.0  # content pixels the middle rows of the 4x4 warp mesh move down (a sine across the width)
+BULGE = 10.0  # content pixels the lower two rows of the 4x4 warp mesh move down (a sine across the width)
 
 
 def folds(h: int, w: int) -> np.ndarray:
@@ -36,11 +36,12 @@ def _planar(rgba: np.ndarray) -> np.ndarray:
 
 
 def placeholder(path: Path) -> Path:
-    """The smart object's placeholder content: a checker of two blues."""
+    """The smart object's placeholder content: a smooth ramp (red = u, green = v), as the UV grid of
+    the Photoshop fixtures (smooth: resampling filters barely differ on it)."""
     w, h = CONTENT
     yy, xx = np.mgrid[0:h, 0:w]
-    check = ((xx // 20 + yy // 20) % 2).astype(bool)
-    rgb = np.where(check[..., None], [40, 80, 200], [120, 170, 240]).astype(np.uint8)
+    rgb = np.dstack([40 + 180 * xx / w, 40 + 180 * yy / h, np.full(xx.shape, 160.0)]).astype(np.uint8)
+    rgb[:40, :40] = [230, 40, 40]  # a red top-left corner: the content's orientation shows
     Image.fromarray(rgb, "RGB").save(path)
     return path
 
@@ -64,7 +65,7 @@ def build_mockup(path: Path, *, warped: bool = True) -> Path:
         pts = []
         for k, p in enumerate(warp.points):
             row, col = divmod(k, 4)
-            bulge = BULGE * np.sin(np.pi * col / 3.0) if row in (1, 2) else 0.0
+            bulge = BULGE * np.sin(np.pi * col / 3.0) if row >= 2 else 0.0
             pts.append(psapi.geometry.Point2D(p.x, p.y + bulge))
         warp = psapi.SmartObjectWarp(pts, 4, 4)
     layer = psapi.SmartObjectLayer_8bit(doc, str(content), "Design", warp=warp)

@@ -165,7 +165,8 @@ def _filters(data: Any) -> str | None:
     fx = data.get(b"filterFX") if hasattr(data, "get") else None
     if fx is None:
         return None
-    names = [str(f.get(b"Nm  ", "a filter")).rstrip("\x00").rstrip(".") for f in fx.get(b"filterFXList", [])]
+    names = [str(getattr(f.get(b"Nm  "), "value", f.get(b"Nm  ", "a filter"))).rstrip("\x00").rstrip(".")
+             for f in fx.get(b"filterFXList", [])]
     listed = ", ".join(names) or "smart filters"
     return f"it has smart filters ({listed}), which cannot be rendered outside Photoshop " \
            "(rasterise or remove them in Photoshop)"

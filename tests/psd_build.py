@@ -25,9 +25,9 @@ def folds(h: int, w: int) -> np.ndarray:
     return (0.85 + 0.15 * np.cos(x / 11.0)).repeat(h, axis=0)
 
 
-def panel_mask() -> np.ndarray:
-    img = Image.new("L", SIZE, 0)
-    ImageDraw.Draw(img).rounded_rectangle(PANEL, radius=30, fill=255)
+def panel_mask(k: int = 1) -> np.ndarray:
+    img = Image.new("L", (SIZE[0] * k, SIZE[1] * k), 0)
+    ImageDraw.Draw(img).rounded_rectangle(tuple(c * k for c in PANEL), radius=30 * k, fill=255)
     return np.asarray(img)
 
 
@@ -35,10 +35,10 @@ def _planar(rgba: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(rgba, (2, 0, 1)))
 
 
-def placeholder(path: Path) -> Path:
+def placeholder(path: Path, k: int = 1) -> Path:
     """The smart object's placeholder content: a smooth ramp (red = u, green = v), as the UV grid of
     the Photoshop fixtures (smooth: resampling filters barely differ on it)."""
-    w, h = CONTENT
+    w, h = CONTENT[0] * k, CONTENT[1] * k
     yy, xx = np.mgrid[0:h, 0:w]
     rgb = np.dstack([40 + 180 * xx / w, 40 + 180 * yy / h, np.full(xx.shape, 160.0)]).astype(np.uint8)
     rgb[:40, :40] = [230, 40, 40]  # a red top-left corner: the content's orientation shows
@@ -46,31 +46,32 @@ def placeholder(path: Path) -> Path:
     return path
 
 
-def build_mockup(path: Path, *, warped: bool = True) -> Path:
+def build_mockup(path: Path, *, warped: bool = True, k: int = 1) -> Path:
     """The mockup PSD at `path`. Layers, bottom to top: Scene (pixels), Colour (the garment in a light
-    grey, recoloured per variant), Design (a smart object, warped onto the garment), Shading (multiply)."""
+    grey, recoloured per variant), Design (a smart object, warped onto the garment), Shading (multiply).
+    `k` scales everything (the benchmark's large templates)."""
     import photoshopapi as psapi
 
-    w, h = SIZE
+    w, h = SIZE[0] * k, SIZE[1] * k
     doc = psapi.LayeredFile_8bit(psapi.enum.ColorMode.rgb, w, h)
     centre = {"width": w, "height": h, "pos_x": w / 2, "pos_y": h / 2}  # photoshopapi places layers by their centre
-    mask = panel_mask()
+    mask = panel_mask(k)
     # photoshopapi stacks each added layer under the ones before: added top first
     shade = (255 * folds(h, w)).astype(np.uint8)
     doc.add_layer(psapi.ImageLayer_8bit(_planar(np.dstack([shade, shade, shade, mask])), "Shading",
                                         blend_mode=psapi.enum.BlendMode.multiply, **centre))
-    content = placeholder(path.with_suffix(".placeholder.png"))
-    warp = psapi.SmartObjectWarp.generate_default(CONTENT[0], CONTENT[1])
+    content = placeholder(path.with_suffix(".placeholder.png"), k)
+    warp = psapi.SmartObjectWarp.generate_default(CONTENT[0] * k, CONTENT[1] * k)
     if warped:
         pts = []
-        for k, p in enumerate(warp.points):
-            row, col = divmod(k, 4)
-            bulge = BULGE * np.sin(np.pi * col / 3.0) if row >= 2 else 0.0
+        for n, p in enumerate(warp.points):
+            row, col = divmod(n, 4)
+            bulge = k * BULGE * np.sin(np.pi * col / 3.0) if row >= 2 else 0.0
             pts.append(psapi.geometry.Point2D(p.x, p.y + bulge))
         warp = psapi.SmartObjectWarp(pts, 4, 4)
     layer = psapi.SmartObjectLayer_8bit(doc, str(content), "Design", warp=warp)
     # scaled and moved (photoshopapi multiplies row vectors: the translation is the last row)
-    layer.transform(np.array([[SCALE, 0.0, 0.0], [0.0, SCALE, 0.0], [ORIGIN[0], ORIGIN[1], 1.0]]))
+    layer.transform(np.array([[SCALE, 0.0, 0.0], [0.0, SCALE, 0.0], [k * ORIGIN[0], k * ORIGIN[1], 1.0]]))
     doc.add_layer(layer)
     grey = (200 * folds(h, w)).astype(np.uint8)
     doc.add_layer(psapi.ImageLayer_8bit(_planar(np.dstack([grey, grey, grey, mask])), "Colour", **centre))

@@ -10,11 +10,12 @@ highlights, texture, clipping layers) is composited by psd-tools over the kept b
 The colour layer is a solid-colour fill layer (its colour is set per variant) or a pixel layer
 (recoloured with the compositor's shading-preserving recolour, `imaging.recolour`).
 
-Memory: the document is held as psd-tools reads it (its compressed channels), plus per kept
-colour its backdrop (16 bytes a pixel: RGB and alpha in float32), the inverse map (6 bytes a pixel
-of the smart object's footprint) and, while a variant is composited, psd-tools' canvases (about
-40 bytes a pixel): a 4096x4096 template peaks near 1 GB with one colour kept; `COLOURS_KEPT`
-bounds the backdrops.
+Memory: the document as psd-tools reads it (its compressed channels); per kept colour
+(`COLOURS_KEPT`) its backdrop and the document without the smart object (20 bytes a pixel); the
+inverse map (6 bytes a pixel of the smart object's footprint); and while a backdrop is made,
+psd-tools' full-document float32 canvases and, for a pixel colour layer, its recolour preparation.
+Measured peak (benchmarks/bench_psd.py): 410 MB at 1440x1200, 2.6 GB at 4320x3600 (15.6 Mpx,
+about 170 bytes a pixel, two colours kept): a 4000x4000 template needs about 3 GB a worker.
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ def _mask_over(layer: Any, box: tuple[int, int, int, int]) -> np.ndarray:
     return out
 
 
+def _rgba8(color: np.ndarray, alpha: np.ndarray, under: np.ndarray) -> np.ndarray:
+    """psd-tools' result over a backdrop as RGBA uint8: its colour is over the backdrop, its alpha the
+    upper part's own, so the alpha is their union."""
+    a = 1.0 - (1.0 - alpha) * (1.0 - under)
+    return np.clip(np.rint(np.concatenate([color[..., :3], a], axis=2) * 255.0), 0, 255).astype(np.uint8)
+
+
 class Template:
     """An open PSD template: `render(design, colour)` is one variant's whole document, RGBA."""
 
@@ -122,7 +130,7 @@ class Template:
         self.map = inverse_map(self.target.placement, self.psd.size)
         self.stand_in: Any = self.target.layer
         self._below_ids, self._above_ids = self._split()
-        self._backdrops: LRU[tuple[np.ndarray, np.ndarray]] = LRU(COLOURS_KEPT)
+        self._backdrops: LRU[tuple[np.ndarray, np.ndarray, np.ndarray]] = LRU(COLOURS_KEPT)
         self._lock = threading.Lock()  # the document is changed in place while a variant is composited
         self._colour_pixels = self._pixels(self.colour_layer) if self.colour_layer is not None \
             and self.colour_layer.kind == "pixel" else None
@@ -168,34 +176,45 @@ class Template:
 
     # --- per colour, per variant -----------------------------------------------------------------
 
-    def _backdrop(self, hex_: str | None) -> tuple[np.ndarray, np.ndarray]:
-        """The part of the stack below the cut, composited in `hex_` (the colour layer's colour)."""
+    def _backdrop(self, hex_: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """In the colour `hex_`: the part of the stack below the cut (colour and alpha, float32) and
+        the whole document without the smart object (RGBA uint8): what every variant shows outside
+        the smart object's footprint."""
         def make():
             self._set_colour(hex_)
-            color, _, alpha = psd_tools().composite.composite(
-                self.psd, layer_filter=lambda ly: id(ly) in self._below_ids and ly.is_visible())
-            return color, alpha
-        return self._backdrops.get_or(hex_ if self._colour_below() else None, make)
+            composite = psd_tools().composite.composite
+            color, _, alpha = composite(self.psd, layer_filter=lambda ly: id(ly) in self._below_ids and ly.is_visible())
+            without = id(self.stand_in)
+            rest_c, _, rest_a = composite(self.psd, color=color, alpha=alpha, layer_filter=lambda ly: id(
+                ly) in self._above_ids and id(ly) != without and ly.is_visible())
+            return color, alpha, _rgba8(rest_c, rest_a, alpha)
+        return self._backdrops.get_or(hex_ if self.colour_layer is not None else None, make)
 
     def _colour_below(self) -> bool:
         return self.colour_layer is not None and id(self.colour_layer) in self._below_ids
 
     def render(self, design: Image.Image | None, hex_: str | None) -> Image.Image:
         """The document with `design` in the smart object (its old content when None) and the colour
-        layer in `hex_` (as it is when None), as an RGBA image of the document's size."""
+        layer in `hex_` (as it is when None), as an RGBA image of the document's size. Only the smart
+        object's footprint is composited: the rest is the same in every variant of a colour."""
         with self._lock:
-            color, alpha = self._backdrop(hex_)
-            self._set_colour(hex_)
+            color, alpha, whole = self._backdrop(hex_)
+            if self.map is None:  # the smart object lies wholly outside the document
+                return Image.fromarray(whole, "RGBA")
+            if not self._colour_below():
+                self._set_colour(hex_)
             if design is not None:
                 self._put_design(design)
             elif self.stand_in is not self.target.layer:
                 self._restore()
+            x0, y0, x1, y1 = box = self.map.box
+            under_c, under_a = color[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
             out_c, _, out_a = psd_tools().composite.composite(
-                self.psd, color=color, alpha=alpha,
+                self.psd, color=under_c, alpha=under_a, viewport=box,
                 layer_filter=lambda ly: id(ly) in self._above_ids and ly.is_visible())
-        # the colour is over the backdrop; the alpha returned is the upper part's own: their union
-        rgba = np.concatenate([out_c[..., :3], 1.0 - (1.0 - out_a) * (1.0 - alpha)], axis=2)
-        return Image.fromarray(np.clip(np.rint(rgba * 255.0), 0, 255).astype(np.uint8), "RGBA")
+        out = whole.copy()
+        out[y0:y1, x0:x1] = _rgba8(out_c, out_a, under_a)
+        return Image.fromarray(out, "RGBA")
 
     def _put_design(self, design: Image.Image) -> None:
         """The warped design in the smart object's place: a pixel layer with its blend mode, opacity,
@@ -204,8 +223,7 @@ class Template:
         from psd_tools.constants import Compression
 
         content = fit_design(design, self.target.size, self.fit)
-        if self.map is None:  # the smart object lies wholly outside the document
-            return
+        assert self.map is not None
         x0, y0, x1, y1 = self.map.box
         warped = self.map.apply(content)
         old = self.stand_in

@@ -46,10 +46,11 @@ def placeholder(path: Path, k: int = 1) -> Path:
     return path
 
 
-def build_mockup(path: Path, *, warped: bool = True, k: int = 1) -> Path:
+def build_mockup(path: Path, *, warped: bool = True, k: int = 1, fill: bool = False) -> Path:
     """The mockup PSD at `path`. Layers, bottom to top: Scene (pixels), Colour (the garment in a light
     grey, recoloured per variant), Design (a smart object, warped onto the garment), Shading (multiply).
-    `k` scales everything (the benchmark's large templates)."""
+    `k` scales everything (the benchmark's large templates). With `fill`, Colour is a solid-colour fill
+    layer (mid-grey) masked to the garment instead of a pixel layer."""
     import photoshopapi as psapi
 
     w, h = SIZE[0] * k, SIZE[1] * k
@@ -73,24 +74,48 @@ def build_mockup(path: Path, *, warped: bool = True, k: int = 1) -> Path:
     # scaled and moved (photoshopapi multiplies row vectors: the translation is the last row)
     layer.transform(np.array([[SCALE, 0.0, 0.0], [0.0, SCALE, 0.0], [k * ORIGIN[0], k * ORIGIN[1], 1.0]]))
     doc.add_layer(layer)
-    grey = (200 * folds(h, w)).astype(np.uint8)
-    doc.add_layer(psapi.ImageLayer_8bit(_planar(np.dstack([grey, grey, grey, mask])), "Colour", **centre))
+    if fill:  # pixels for now, made a fill layer below (photoshopapi writes no fill layers)
+        doc.add_layer(psapi.ImageLayer_8bit(np.full((3, h, w), 128, np.uint8), "Colour", layer_mask=mask, **centre))
+    else:
+        grey = (200 * folds(h, w)).astype(np.uint8)
+        doc.add_layer(psapi.ImageLayer_8bit(_planar(np.dstack([grey, grey, grey, mask])), "Colour", **centre))
     yy = np.linspace(0, 1, h)[:, None].repeat(w, axis=1)
     scene = np.dstack([200 + 30 * yy, 196 + 30 * yy, 188 + 30 * yy, np.full_like(yy, 255)]).astype(np.uint8)
     doc.add_layer(psapi.ImageLayer_8bit(_planar(scene), "Scene", **centre))
     for added in doc.flat_layers:
         added.fill = 1.0  # photoshopapi leaves a layer's fill opacity at 0
     doc.write(str(path))
-    _corners_from_top_left(path)
+    _finish(path, fill)
     return path
 
 
-def _corners_from_top_left(path: Path) -> None:
+def _fill_layer(layer) -> None:
+    """A pixel layer made a solid-colour fill layer as Photoshop writes one: a `SoCo` block with its
+    colour, no pixels (its mask is the shape)."""
+    from psd_tools.constants import Compression, Tag
+    from psd_tools.psd.descriptor import Descriptor, Double
+    from psd_tools.psd.tagged_blocks import DescriptorBlock
+
+    colour = Descriptor(classID=b"RGBC")
+    for key in (b"Rd  ", b"Grn ", b"Bl  "):
+        colour[key] = Double(128.0)
+    block = DescriptorBlock(version=16, classID=b"null")
+    block[b"Clr "] = colour
+    layer.tagged_blocks.set_data(Tag.SOLID_COLOR_SHEET_SETTING, block)
+    for info, data in zip(layer._record.channel_info, layer._channels, strict=True):
+        if info.id >= 0:
+            data.compression, data.data = Compression.RAW, b""
+
+
+def _finish(path: Path, fill: bool) -> None:
     """photoshopapi writes Trnf and nonAffineTransform starting from the bottom-right corner;
-    Photoshop's files start from the top-left (TL, TR, BR, BL): rewritten so, with psd-tools."""
+    Photoshop's files start from the top-left (TL, TR, BR, BL): rewritten so, with psd-tools (and
+    the fill layer made)."""
     from psd_tools import PSDImage
 
     psd = PSDImage.open(path)
+    if fill:
+        _fill_layer(next(layer for layer in psd if layer.name.startswith("Colour")))
     for layer in psd.descendants():
         if layer.kind == "smartobject":
             data = layer.smart_object._config.data
@@ -113,4 +138,22 @@ def build_cmyk(path: Path) -> Path:
     content = placeholder(path.with_suffix(".placeholder.png"))
     doc.add_layer(psapi.SmartObjectLayer_8bit(doc, str(content), "Design", color_mode=psapi.enum.ColorMode.cmyk))
     doc.write(str(path))
+    return path
+
+
+def add_effect(path: Path, effect: bytes = b"DrSh") -> Path:
+    """The smart object of the PSD at `path` given a layer effect (default a drop shadow), saved."""
+    from psd_tools import PSDImage
+    from psd_tools.constants import Tag
+    from psd_tools.psd.descriptor import Bool, Descriptor
+    from psd_tools.psd.tagged_blocks import DescriptorBlock
+
+    psd = PSDImage.open(path)
+    layer = next(layer for layer in psd.descendants() if layer.kind == "smartobject")
+    item = Descriptor(classID=effect)
+    item[b"enab"], item[b"present"] = Bool(True), Bool(True)
+    block = DescriptorBlock(version=16, classID=b"null")
+    block[b"masterFXSwitch"], block[effect] = Bool(True), item
+    layer.tagged_blocks.set_data(Tag.OBJECT_BASED_EFFECTS_LAYER_INFO, block)
+    psd.save(path)
     return path

@@ -165,6 +165,14 @@ def test_a_missing_linked_file_is_refused(fixtures, tmp_path):
     assert e.value.key == "smart_object"
 
 
+def test_effects_psd_tools_does_not_draw_are_refused(tmp_path):
+    path = psd_build.add_effect(psd_build.build_mockup(tmp_path / "fx.psd"), b"DrSh")
+    with pytest.raises(PsdError) as e:
+        Template(path, "Design")
+    assert str(e.value) == ("fx.psd: smart object 'Design' cannot be rendered: it has layer effects that cannot be "
+                            "rendered (Drop Shadow); only colour, gradient and pattern overlays and strokes are")
+
+
 # --- a mockup the tests build ----------------------------------------------------------------------
 
 CATALOG = """\
@@ -225,6 +233,25 @@ def test_a_psd_mockup_builds_in_every_colour_and_design(mockup):
     assert garment["navy"][2] > garment["navy"][0] and garment["cherry"][0] > 2 * garment["cherry"][2]
     white = garment["white"]  # neutral, and lighter than the others in every channel (in a fold's shade)
     assert white.max() - white.min() <= 8 and (white > garment["navy"]).all() and (white > garment["cherry"]).all()
+
+
+def test_a_fill_colour_layer_takes_each_colour(tmp_path):
+    """Colour as a solid-colour fill layer: the garment is the variant's colour under the shading."""
+    from mockups import build
+
+    psd_build.build_mockup(tmp_path / "tee.psd", fill=True)
+    for name, rgb in (("red", (210, 30, 40)), ("green", (30, 170, 70))):
+        Image.new("RGBA", (300, 240), (*rgb, 255)).save(tmp_path / f"{name}.png")
+    report = build(write_catalog(tmp_path))
+    assert report.built == 6 and not report.failures
+    shade = psd_build.folds(*reversed(psd_build.SIZE))
+    for colour, hex_ in (("navy", "#1F2A44"), ("cherry", "#B22234"), ("white", "#F4F4F2")):
+        image = np.asarray(Image.open(tmp_path / f"build/shop/TEE/{colour}--as-shot--green.png").convert("RGB"),
+                           np.float32)
+        for x, y in ((100, 250), (85, 60), (280, 150)):  # on the garment, away from the design
+            expected = np.array([int(hex_[k:k + 2], 16) for k in (1, 3, 5)]) * shade[y, x]
+            assert np.abs(image[y, x] - expected).max() <= 2, (colour, (x, y), image[y, x], expected)
+        assert np.abs(image[10, 10] - (200, 196, 188)).max() <= 2
 
 
 def test_the_warp_bends_the_design(mockup):

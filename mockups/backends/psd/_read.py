@@ -34,6 +34,8 @@ class PsdError(MockupsError):
 INSTALL = "PSD mockups need psd-tools: pip install 'mockups[psd]'"
 # the layer effects psd-tools composites (composite._compose_effects); the others are a TODO there
 RENDERED_EFFECTS = ("ColorOverlay", "GradientOverlay", "PatternOverlay", "Stroke")
+EFFECT_NAMES = {"DropShadow": "Drop Shadow", "InnerShadow": "Inner Shadow", "OuterGlow": "Outer Glow",
+                "InnerGlow": "Inner Glow", "Satin": "Satin", "BevelEmboss": "Bevel & Emboss"}  # as Photoshop says
 
 
 def psd_tools() -> Any:
@@ -201,8 +203,8 @@ def _effects(layer: Any) -> str | None:
     effects = getattr(layer, "effects", None)
     if not effects or not getattr(effects, "enabled", True):
         return None
-    other = sorted({type(e).__name__ for e in effects if getattr(e, "enabled", True)
-                    and type(e).__name__ not in RENDERED_EFFECTS})
+    other = sorted({EFFECT_NAMES.get(type(e).__name__, type(e).__name__) for e in effects
+                    if getattr(e, "enabled", True) and type(e).__name__ not in RENDERED_EFFECTS})
     if not other:
         return None
     return f"it has layer effects that cannot be rendered ({', '.join(other)}); only colour, gradient and pattern " \

@@ -328,6 +328,18 @@ def test_the_calibration_gate_warns_naming_the_layer(mockup):
                and "against Photoshop's own render" in w for w in warnings), warnings
 
 
+def test_colours_without_a_colour_layer_are_a_warning(mockup, tmp_path):
+    from mockups import prepare
+
+    root = tmp_path / "p"
+    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    catalog = write_catalog(root)
+    catalog.write_text(catalog.read_text().replace("      colour_layer: Colour\n", ""))
+    warnings = [f"{w.line}:{w.column}: {w.path}: {w.message}" for w in prepare(catalog).warnings]
+    assert "8:7: products[0].psd: TEE has no colour_layer, so its 3 colours make the same image: name the layer " \
+           "that carries the garment's colour, or list one colour" in warnings
+
+
 def test_inspect_lists_each_smart_object(fixtures, tmp_path):
     shutil.copy(TRANSFORMED, tmp_path / "t.psd")
     Image.new("RGBA", (64, 64), (200, 0, 0, 255)).save(tmp_path / "red.png")

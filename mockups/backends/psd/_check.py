@@ -25,7 +25,6 @@ from mockups.errors import ImageInputError, Problem
 TEMPLATES_KEPT = 2  # open templates per process (each holds its document and a few backdrops)
 VERSION = "1"  # a change to the pixels a template makes bumps this (a part of the local backend's job params)
 _templates: LRU[Template] = LRU(TEMPLATES_KEPT, thread_safe=True)
-_scores: dict[tuple, Score] = {}
 
 
 def template(path: Path, settings, sha: str | None = None) -> Template:
@@ -36,10 +35,8 @@ def template(path: Path, settings, sha: str | None = None) -> Template:
 
 
 def score(found: Template) -> Score:
-    key = (str(found.path), found.target.path, sha256_file(found.path))
-    if key not in _scores:
-        _scores[key] = found.calibration()
-    return _scores[key]
+    """The template's calibration score, computed once per open template."""
+    return found.calibration()
 
 
 def calibration_warning(found: Template, result: Score) -> str | None:
@@ -67,6 +64,11 @@ def check_products(catalog) -> list[Problem]:
         warning = calibration_warning(found, result)
         if warning:
             problems.append(catalog.doc.problem((*where, "smart_object"), warning, severity="warning"))
+        colours = len(product.colours if product.colours is not None else catalog.model.colours)
+        if product.psd.colour_layer is None and colours > 1:
+            problems.append(catalog.doc.problem(where, f"{product.sku} has no colour_layer, so its {colours} colours "
+                                                "make the same image: name the layer that carries the garment's "
+                                                "colour, or list one colour", severity="warning"))
     return problems
 
 

@@ -136,6 +136,7 @@ class Template:
             and self.colour_layer.kind == "pixel" else None
         self._recolour_prep: Any = None
         self._dyed: str | None = None  # the colour the pixel colour layer is in now
+        self._score: Score | None = None
 
     # --- the split -------------------------------------------------------------------------------
 
@@ -296,5 +297,8 @@ class Template:
     # --- the gate ----------------------------------------------------------------------------------
 
     def calibration(self) -> Score:
-        """Our render of the smart object's own content against Photoshop's (see `_calibrate`)."""
-        return calibrate(self.target, self.path.parent, self.psd.size)
+        """Our render of the smart object's own content against Photoshop's (see `_calibrate`),
+        computed once."""
+        if self._score is None:
+            self._score = calibrate(self.target, self.path.parent, self.psd.size)
+        return self._score

@@ -141,19 +141,26 @@ def build_cmyk(path: Path) -> Path:
     return path
 
 
-def add_effect(path: Path, effect: bytes = b"DrSh") -> Path:
-    """The smart object of the PSD at `path` given a layer effect (default a drop shadow), saved."""
+def add_effect(path: Path, effect: bytes = b"DrSh", layer: str | None = None) -> Path:
+    """A layer of the PSD at `path` (default its smart object) given a layer effect (default a drop
+    shadow; b"SoFi": a grey colour overlay), saved."""
     from psd_tools import PSDImage
     from psd_tools.constants import Tag
-    from psd_tools.psd.descriptor import Bool, Descriptor
+    from psd_tools.psd.descriptor import Bool, Descriptor, Double
     from psd_tools.psd.tagged_blocks import DescriptorBlock
 
     psd = PSDImage.open(path)
-    layer = next(layer for layer in psd.descendants() if layer.kind == "smartobject")
+    target = next(ly for ly in psd.descendants() if (ly.kind == "smartobject" if layer is None
+                                                     else ly.name.rstrip("\x00") == layer))
     item = Descriptor(classID=effect)
     item[b"enab"], item[b"present"] = Bool(True), Bool(True)
+    if effect == b"SoFi":
+        colour = Descriptor(classID=b"RGBC")
+        for key in (b"Rd  ", b"Grn ", b"Bl  "):
+            colour[key] = Double(128.0)
+        item[b"Clr "] = colour
     block = DescriptorBlock(version=16, classID=b"null")
     block[b"masterFXSwitch"], block[effect] = Bool(True), item
-    layer.tagged_blocks.set_data(Tag.OBJECT_BASED_EFFECTS_LAYER_INFO, block)
+    target.tagged_blocks.set_data(Tag.OBJECT_BASED_EFFECTS_LAYER_INFO, block)
     psd.save(path)
     return path

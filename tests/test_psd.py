@@ -235,11 +235,15 @@ def test_a_psd_mockup_builds_in_every_colour_and_design(mockup):
     assert white.max() - white.min() <= 8 and (white > garment["navy"]).all() and (white > garment["cherry"]).all()
 
 
-def test_a_fill_colour_layer_takes_each_colour(tmp_path):
-    """Colour as a solid-colour fill layer: the garment is the variant's colour under the shading."""
+@pytest.mark.parametrize("kind", ["fill", "overlay"])
+def test_a_fill_or_overlay_colour_layer_takes_each_colour(tmp_path, kind):
+    """Colour as a solid-colour fill layer, or a layer with a Color Overlay: the garment is the
+    variant's colour under the shading."""
     from mockups import build
 
-    psd_build.build_mockup(tmp_path / "tee.psd", fill=True)
+    psd_build.build_mockup(tmp_path / "tee.psd", fill=kind == "fill")
+    if kind == "overlay":
+        psd_build.add_effect(tmp_path / "tee.psd", b"SoFi", "Colour")
     for name, rgb in (("red", (210, 30, 40)), ("green", (30, 170, 70))):
         Image.new("RGBA", (300, 240), (*rgb, 255)).save(tmp_path / f"{name}.png")
     report = build(write_catalog(tmp_path))

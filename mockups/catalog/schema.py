@@ -288,8 +288,9 @@ class PsdTemplate(Strict):
         min_length=1, description="the smart-object layer that receives the design: its name, or its path "
                                   "'Group/Layer' when names repeat")
     colour_layer: Annotated[str | None, Given("a layer name")] = Field(
-        None, description="the layer that carries the garment colour: a solid-colour fill layer (its colour is "
-                          "set) or a pixel layer (recoloured, its shading kept); default: no colour change")
+        None, description="the layer that carries the garment colour: a solid-colour fill layer or a layer with a "
+                          "Color Overlay (its colour is set) or a pixel layer (recoloured, its shading kept); default: "
+                          "no colour change")
     fit: Literal["contain", "cover"] = Field(
         "contain", description="how a design fills the smart object's canvas, keeping its aspect: contain = all "
                                "of it inside, cover = the whole canvas covered (the overflow cut off)")

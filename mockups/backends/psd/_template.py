@@ -7,8 +7,9 @@ adjustments it supports) and kept; per variant only the design is warped (one `c
 inverse map built once) and put in the smart object's place, and the part above (shading,
 highlights, texture, clipping layers) is composited by psd-tools over the kept backdrop.
 
-The colour layer is a solid-colour fill layer (its colour is set per variant) or a pixel layer
-(recoloured with the compositor's shading-preserving recolour, `imaging.recolour`).
+The colour layer is a solid-colour fill layer or a layer with a Color Overlay effect (its colour is
+set per variant), or a pixel layer (recoloured with the compositor's shading-preserving recolour,
+`imaging.recolour`).
 
 Memory: the document as psd-tools reads it (its compressed channels); per kept colour
 (`COLOURS_KEPT`) its backdrop and the document without the smart object (20 bytes a pixel); the
@@ -95,6 +96,17 @@ def _mask_over(layer: Any, box: tuple[int, int, int, int]) -> np.ndarray:
     return out
 
 
+def _colour_overlay(layer: Any) -> Any:
+    """The layer's enabled Color Overlay effect (RGB), which shows its colour, or None."""
+    if layer is None or not layer.effects or not layer.effects.enabled:
+        return None
+    for effect in layer.effects:
+        if type(effect).__name__ == "ColorOverlay" and effect.enabled and effect.color is not None \
+                and all(k in effect.color for k in (b"Rd  ", b"Grn ", b"Bl  ")):
+            return effect
+    return None
+
+
 def _rgba8(color: np.ndarray, alpha: np.ndarray, under: np.ndarray) -> np.ndarray:
     """psd-tools' result over a backdrop as RGBA uint8: its colour is over the backdrop, its alpha the
     upper part's own, so the alpha is their union."""
@@ -123,9 +135,12 @@ class Template:
                            "smart_object")
         self.colour_layer = None if colour_layer is None else find_layer(self.psd, colour_layer, name, "colour layer",
                                                                              "colour_layer")
-        if self.colour_layer is not None and self.colour_layer.kind not in ("solidcolorfill", "pixel"):
-            raise PsdError(f"{name}: colour layer '{colour_layer}' is a {self.colour_layer.kind} layer; a colour layer "
-                           "is a solid-colour fill layer or a pixel layer", "colour_layer")
+        self._overlay = _colour_overlay(self.colour_layer)
+        if self.colour_layer is not None and self._overlay is None \
+                and self.colour_layer.kind not in ("solidcolorfill", "pixel"):
+            raise PsdError(f"{name}: colour layer '{colour_layer}' is a {self.colour_layer.kind} layer without a colour "
+                           "overlay; a colour layer is a solid-colour fill layer, a layer with a Color Overlay "
+                           "effect or a pixel layer", "colour_layer")
         assert self.target.placement is not None
         self.map = inverse_map(self.target.placement, self.psd.size)
         self.stand_in: Any = self.target.layer
@@ -133,7 +148,7 @@ class Template:
         self._backdrops: LRU[tuple[np.ndarray, np.ndarray, np.ndarray]] = LRU(COLOURS_KEPT)
         self._lock = threading.Lock()  # the document is changed in place while a variant is composited
         self._colour_pixels = self._pixels(self.colour_layer) if self.colour_layer is not None \
-            and self.colour_layer.kind == "pixel" else None
+            and self._overlay is None and self.colour_layer.kind == "pixel" else None
         self._recolour_prep: Any = None
         self._dyed: str | None = None  # the colour the pixel colour layer is in now
         self._score: Score | None = None
@@ -256,8 +271,8 @@ class Template:
         if layer is None or hex_ is None:
             return
         r, g, b = imaging.parse_hex(hex_)
-        if layer.kind == "solidcolorfill":
-            clr = layer.data
+        if self._overlay is not None or layer.kind == "solidcolorfill":  # the colour is a descriptor's
+            clr = self._overlay.color if self._overlay is not None else layer.data
             for key, value in ((b"Rd  ", r), (b"Grn ", g), (b"Bl  ", b)):
                 clr[key] = type(clr[key])(float(value))
         elif hex_ != self._dyed:

@@ -138,8 +138,8 @@ class Template:
         self._overlay = _colour_overlay(self.colour_layer)
         if self.colour_layer is not None and self._overlay is None \
                 and self.colour_layer.kind not in ("solidcolorfill", "pixel"):
-            raise PsdError(f"{name}: colour layer '{colour_layer}' is a {self.colour_layer.kind} layer without a colour "
-                           "overlay; a colour layer is a solid-colour fill layer, a layer with a Color Overlay "
+            raise PsdError(f"{name}: colour layer '{colour_layer}' is a {self.colour_layer.kind} layer without a "
+                           "colour overlay; a colour layer is a solid-colour fill layer, a layer with a Color Overlay "
                            "effect or a pixel layer", "colour_layer")
         assert self.target.placement is not None
         self.map = inverse_map(self.target.placement, self.psd.size)

@@ -101,7 +101,7 @@ def test_bounds_in_document_pixels_and_linked_files(fixtures):
     """smart-object-slice.psd stores its warp bounds in document pixels; placedLayer links two files."""
     for name, layer in (("smart-object-slice.psd", "Shape 1"), ("smart-object-slice.psb", "Shape 1"),
                         ("placedLayer.psd", "linked-png"), ("placedLayer.psd", "linked-psd"),
-                        ("placedLayer.psb", "embedded-png")):
+                        ("placedLayer.psb", "embedded-png"), ("layers/smartobject-layer.psd", "Smart object")):
         t = Template(fixtures / "psd-tools" / name, layer)
         score = t.calibration()
         assert score.iou >= 0.999 and score.psnr >= 27.0, f"{name} {layer}: {score}"  # 27.3: a 2x upscale
@@ -353,7 +353,10 @@ def test_inspect_lists_each_smart_object(fixtures, tmp_path):
     done = subprocess.run([sys.executable, "-m", "mockups", "inspect", "catalog.yaml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("TEE  ")]
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("TEE  ") and ", calibration " in ln]
     assert len(lines) == 11
     assert lines[1].startswith("TEE  t.psd: rotation: embedded, 512x512, affine, warp custom, ok, calibration 3")
     assert "quilt_warp/bbox_change: embedded, 512x512, scale, warp quilt, ok, calibration" in done.stdout
+    stack = [ln for ln in done.stdout.splitlines() if "layer stack" in ln]
+    assert stack and stack[0].startswith("TEE  t.psd: layer stack (psd-tools) against Photoshop's merged image: ")
+    assert float(stack[0].rsplit(": ", 1)[1].split()[0]) >= 35.0  # psd-tools draws this file as Photoshop did

@@ -228,12 +228,13 @@ def _inspect_psds(catalog, products) -> int:
     psds = [p for p in products if p.psd is not None]
     if not psds:
         return 0
-    from mockups.backends.psd import PsdError, inspect_psd
+    from mockups.backends.psd import PsdError, inspect_psd, stack_score
 
     failed = 0
     for product in psds:
         try:
             rows = inspect_psd(catalog.path(product.psd.file))
+            stack = stack_score(catalog.path(product.psd.file))
         except PsdError as e:
             print(f"failed {product.sku}: {e}", file=sys.stderr)
             failed += 1
@@ -243,6 +244,9 @@ def _inspect_psds(catalog, products) -> int:
             if row.score is not None and not row.score.ok:
                 print(f"warning: {product.sku}: {row.file}: smart object '{row.layer}' scores {row.score}, below the "
                       f"calibration gate", file=sys.stderr)
+        merged = "no merged image saved" if stack is None else f"{stack:.1f} dB"
+        print(f"{product.sku}  {Path(product.psd.file).name}: layer stack (psd-tools) against Photoshop's merged "
+              f"image: {merged}")
     return failed
 
 

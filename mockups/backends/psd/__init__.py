@@ -10,10 +10,10 @@ that does not open a PSD pays for it.
 """
 
 from mockups.backends.psd._calibrate import MIN_IOU, MIN_PSNR, Score, calibrate, open_psd
-from mockups.backends.psd._check import VERSION, Row, check_products, inspect_psd, render_job
+from mockups.backends.psd._check import VERSION, Row, check_products, inspect_psd, render_job, stack_score
 from mockups.backends.psd._read import PsdError, SmartObject, document_problem, smart_objects
 from mockups.backends.psd._template import Template, fit_design
 
 __all__ = ["MIN_IOU", "MIN_PSNR", "VERSION", "PsdError", "Row", "Score", "SmartObject", "Template", "calibrate",
            "check_products", "document_problem", "fit_design", "inspect_psd", "open_psd", "render_job",
-           "smart_objects"]
+           "smart_objects", "stack_score"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mockups import imaging
 from mockups._files import sha256_file
 from mockups._lru import LRU
@@ -125,3 +127,22 @@ def inspect_psd(path: Path) -> list[Row]:
         rows.append(Row(path.name, so.path, so.kind, so.size, so.transform, so.warp,
                         "ok" if problem is None else f"not supported: {problem}", result))
     return rows
+
+
+def stack_score(path: Path) -> float | None:
+    """PSNR of psd-tools' composite of the whole document against the merged image Photoshop saved
+    in it (the rest of the layer stack, as the variants inherit it); None without a merged image."""
+    from mockups.backends.psd._read import psd_tools
+
+    psd = open_psd(path)
+    if document_problem(psd) is not None:
+        return None
+    merged = psd.topil()
+    if merged is None:
+        return None
+    color, _, alpha = psd_tools().composite.composite(psd, layer_filter=lambda layer: layer.is_visible())
+    ours = np.concatenate([color[..., :3] * alpha, alpha], axis=2)
+    theirs = np.asarray(merged.convert("RGBA"), np.float32) / 255.0
+    theirs[..., :3] *= theirs[..., 3:4]
+    mse = float(np.mean((ours - theirs) ** 2))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))

@@ -112,7 +112,8 @@ def test_the_split_stack_equals_one_composite(fixtures):
     composite of the whole document (smart-object-slice has a shape layer above its smart object)."""
     from psd_tools.composite import composite
 
-    for path, layer in ((fixtures / "psd-tools" / "placedLayer.psd", "embedded-png"), (TRANSFORMED, "rotation")):
+    for path, layer in ((fixtures / "psd-tools" / "placedLayer.psd", "embedded-png"), (TRANSFORMED, "rotation"),
+                        (fixtures / "psd-tools" / "smart-object-slice.psd", "Shape 1")):
         ours = premultiplied(Template(path, layer).render(None, None))
         c, _, a = composite(open_psd(path))
         whole = np.concatenate([c[..., :3], a], axis=2)
@@ -256,6 +257,22 @@ def test_a_fill_or_overlay_colour_layer_takes_each_colour(tmp_path, kind):
             expected = np.array([int(hex_[k:k + 2], 16) for k in (1, 3, 5)]) * shade[y, x]
             assert np.abs(image[y, x] - expected).max() <= 2, (colour, (x, y), image[y, x], expected)
         assert np.abs(image[10, 10] - (200, 196, 188)).max() <= 2
+
+
+def test_a_variant_equals_compositing_the_whole_swapped_psd(mockup):
+    """Per variant only the smart object's footprint is composited over the kept backdrop: the same
+    image as swapping the design in and compositing the whole document with psd-tools."""
+    from psd_tools.composite import composite
+
+    design = Image.new("RGBA", (300, 240), (0, 0, 0, 0))
+    design.paste((240, 200, 30, 255), (40, 30, 260, 210))  # transparent round it: the edges are blended
+    ours = premultiplied(Template(mockup / "tee.psd", "Design", "Colour", "contain").render(design, "#B22234"))
+    whole = Template(mockup / "tee.psd", "Design", "Colour", "contain")
+    whole._set_colour("#B22234")
+    whole._put_design(design)
+    c, _, a = composite(whole.psd)
+    theirs = np.concatenate([c[..., :3] * a, a], axis=2)
+    assert np.abs(ours - theirs).max() <= 2 / 255
 
 
 def test_the_warp_bends_the_design(mockup):

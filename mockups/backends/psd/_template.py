@@ -107,11 +107,13 @@ def _colour_overlay(layer: Any) -> Any:
     return None
 
 
-def _rgba8(color: np.ndarray, alpha: np.ndarray, under: np.ndarray) -> np.ndarray:
-    """psd-tools' result over a backdrop as RGBA uint8: its colour is over the backdrop, its alpha the
-    upper part's own, so the alpha is their union."""
-    a = 1.0 - (1.0 - alpha) * (1.0 - under)
-    return np.clip(np.rint(np.concatenate([color[..., :3], a], axis=2) * 255.0), 0, 255).astype(np.uint8)
+def _rgba8(color: np.ndarray, alpha: np.ndarray, under_c: np.ndarray, under_a: np.ndarray) -> np.ndarray:
+    """psd-tools' result over a backdrop as RGBA uint8. psd-tools hands back the isolated colour of
+    what it composited (the backdrop's share taken out) and its own alpha, made to be put over that
+    backdrop again with normal blending: done here."""
+    a = alpha + under_a * (1.0 - alpha)
+    c = (color[..., :3] * alpha + under_c[..., :3] * under_a * (1.0 - alpha)) / np.maximum(a, 1e-6)
+    return np.clip(np.rint(np.concatenate([c, a], axis=2) * 255.0), 0, 255).astype(np.uint8)
 
 
 class Template:
@@ -203,7 +205,7 @@ class Template:
             without = id(self.stand_in)
             rest_c, _, rest_a = composite(self.psd, color=color, alpha=alpha, layer_filter=lambda ly: id(
                 ly) in self._above_ids and id(ly) != without and ly.is_visible())
-            return color, alpha, _rgba8(rest_c, rest_a, alpha)
+            return color, alpha, _rgba8(rest_c, rest_a, color, alpha)
         return self._backdrops.get_or(hex_ if self.colour_layer is not None else None, make)
 
     def _colour_below(self) -> bool:
@@ -229,7 +231,7 @@ class Template:
                 self.psd, color=under_c, alpha=under_a, viewport=box,
                 layer_filter=lambda ly: id(ly) in self._above_ids and ly.is_visible())
         out = whole.copy()
-        out[y0:y1, x0:x1] = _rgba8(out_c, out_a, under_a)
+        out[y0:y1, x0:x1] = _rgba8(out_c, out_a, under_c, under_a)
         return Image.fromarray(out, "RGBA")
 
     def _put_design(self, design: Image.Image) -> None:

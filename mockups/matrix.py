@@ -42,7 +42,7 @@ EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _PATH_FIELDS = {"image", "mask", "recolour_mask"}
 _LATER_DEFAULTS = {"photo": "auto", "scene_fit": "crop", "cylinder": None, "scale": 1.0, "anchor": "center",
                    "offset": [0.0, 0.0], "rotation": 0.0, "finish": "print", "placements": None, "material": "auto",
-                   "old_print": "auto"}
+                   "old_print": "auto", "psd": None}
 _NONE = object()
 _SELECTION_FIELDS = {"colours", "backgrounds", "designs", "template", "placements"}  # placements: the variant's own
 
@@ -118,7 +118,7 @@ class Variant:
     @property
     def image(self) -> str:
         """The product photo the variant is made from (a placement may have a photo of its side)."""
-        return self.print.image or self.product.image
+        return self.print.image or self.product.image or (self.product.psd.file if self.product.psd else "")
 
     @property
     def id(self) -> str:
@@ -166,7 +166,8 @@ class PhotoKind:
 
     @property
     def scene(self) -> bool:
-        return self.kind == "scene"
+        """The product keeps its own setting: a scene photo, or a PSD template (the document is the picture)."""
+        return self.kind in ("scene", "psd")
 
 
 def photo_kinds(catalog: Catalog, *, hash_file: Callable[[Path], str] | None = None,
@@ -178,12 +179,14 @@ def photo_kinds(catalog: Catalog, *, hash_file: Callable[[Path], str] | None = N
     seen: dict = catalog.memo.setdefault("photo_kinds", {})
     out: dict[str, PhotoKind] = {}
     for product in catalog.model.products:
-        if product.mask is not None:
+        if product.psd is not None:
+            out[product.sku] = PhotoKind("psd", forced=True)
+        elif product.mask is not None:
             out[product.sku] = PhotoKind("mask")
         elif product.photo == "cutout":
             out[product.sku] = PhotoKind("cutout", forced=True)
         else:
-            out[product.sku] = _photo_kind(catalog.path(product.image), product.photo, seen, hash_file, memo)
+            out[product.sku] = _photo_kind(catalog.path(product.image or ""), product.photo, seen, hash_file, memo)
     return out
 
 

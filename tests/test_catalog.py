@@ -56,7 +56,7 @@ def test_every_problem_at_once_sorted_by_line(project):
     assert found == [
         "3:21: channels[0].size: expected a size like '2048x2048' (16 to 8192 pixels a side), got 'big'",
         "12:5: products[1].colour: unknown key 'colour' (did you mean 'colours'?); expected one of: sku, name, "
-        "image, mask, recolour_mask, designs, placements, old_print, material, colours, backgrounds, template, "
+        "image, psd, mask, recolour_mask, designs, placements, old_print, material, colours, backgrounds, template, "
         "mode, caption, photo, scene_fit, print_area, cylinder, scale, anchor, offset, rotation, finish",
         "16:33: colours[1].hex: expected a string, got the number 12",
     ]

@@ -485,10 +485,19 @@ class LocalBackend(Backend):
 
     def job_params(self, catalog, variant) -> dict:
         o = self.options
-        return {"shadow": o.get("shadow", True), "displacement": o.get("displacement", 6.0), "seed": o.get("seed", 0)}
+        params = {"shadow": o.get("shadow", True), "displacement": o.get("displacement", 6.0), "seed": o.get("seed", 0)}
+        if variant.product.psd is not None:  # rendered by the PSD templates, whose version is theirs
+            from mockups.backends.psd import VERSION
+
+            params["psd"] = VERSION
+        return params
 
     def check(self, catalog, jobs) -> list[Problem]:
         problems, seen = [], set()
+        if any(p.psd is not None for p in catalog.model.products):  # psd-tools is imported only then
+            from mockups.backends.psd import check_products
+
+            problems += check_products(catalog)
         for job in jobs:
             bg = job.variant.background
             if bg.kind == "prompt" and bg.id not in seen and job.variant.channel.background is None:
@@ -501,4 +510,11 @@ class LocalBackend(Backend):
         return problems
 
     def render(self, job) -> Rendered:
+        if job.variant.product.psd is not None:
+            from mockups.backends.psd import render_job
+
+            rendered = render_job(job)
+            if job.variant.product.caption:
+                rendered.image = self.compositor.caption(rendered.image, job.variant.product.caption)
+            return rendered
         return self.compositor.render(job)

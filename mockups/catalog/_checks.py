@@ -87,7 +87,9 @@ def _references(doc: Document) -> list[Problem]:
                 for j, ref in enumerate(refs):
                     problems += _ref(doc, ("products", i, key, j), ref, section, what)
         placements = product.get("placements")
-        if not placements:
+        if "psd" in product or "image" not in product:
+            problems += _psd_product(doc, i, product)
+        elif not placements:
             problems += _print_areas(doc, ("products", i), product)
         if isinstance(placements, dict):
             own = [k for k in PRINT_KEYS if k in product]
@@ -128,6 +130,22 @@ def _references(doc: Document) -> list[Problem]:
                                             f"{did_you_mean(name, placement_names)}; known placements: "
                                             f"{', '.join(placement_names) or 'none'}"))
     return problems
+
+
+PSD_ONLY_PHOTO = ("mask", "recolour_mask", "print_area", "cylinder", "placements", "old_print")
+
+
+def _psd_product(doc: Document, i: int, product: dict) -> list[Problem]:
+    """A product has an image (a photo) or a psd (a mockup template); a template's design goes into
+    its smart object, so a photo's print settings do not apply to it."""
+    if "psd" not in product:
+        return [doc.problem(("products", i), "a product needs an image (a photo) or a psd (a Photoshop mockup "
+                            "template)", key=True)]
+    if "image" in product:
+        return [doc.problem(("products", i, "psd"), "give either image (a photo) or psd (a Photoshop mockup "
+                            "template), not both", key=True)]
+    return [doc.problem(("products", i, key), f"a psd product's design goes into its smart object: {key} does not "
+                        "apply to it (remove it)", key=True) for key in PSD_ONLY_PHOTO if key in product]
 
 
 def _print_areas(doc: Document, where: tuple, item: dict, needed: bool = False) -> list[Problem]:
@@ -233,6 +251,9 @@ class FileChecker:
 
     def check(self) -> list[Problem]:
         for i, product in _items(self.doc, "products"):
+            psd = product.get("psd")
+            if isinstance(psd, dict) and isinstance(psd.get("file"), str) and psd["file"]:
+                self.psd(("products", i, "psd", "file"), psd["file"])
             size = self.image(("products", i, "image"), product.get("image"))
             named = product.get("old_print") if product.get("old_print") not in (None, *OLD_PRINT_SETTINGS) \
                 else None
@@ -331,6 +352,26 @@ class FileChecker:
                      "have (scale it down)")
             return None
         return size
+
+    def psd(self, path: tuple, value: str) -> None:
+        """A PSD or PSB file: inside the project, present, with Photoshop's signature (what is in it
+        is checked by the backend, which opens it)."""
+        target = self.resolve(path, value)
+        if target is None:
+            return
+        try:
+            if not target.is_file():
+                near = (did_you_mean(target.name, [p.name for p in target.parent.glob("*")])
+                        if target.parent.is_dir() else "")
+                self.add(path, f"file not found: {_short(value)}{near} (looked in {self.root})")
+                return
+            with open(target, "rb") as f:
+                head = f.read(4)
+        except OSError as e:
+            self.add(path, f"cannot read {_short(value)}: {e.strerror or e}")
+            return
+        if head != b"8BPS":
+            self.add(path, f"{_short(value)} is not a Photoshop file (expected a .psd or .psb)")
 
     def _masks(self, where: tuple, item: dict, keys: tuple[str, ...], size: tuple[int, int] | None) -> None:
         """The mask files `keys` of a product (or placement) `item` exist, are images, and are the

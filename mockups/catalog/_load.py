@@ -64,6 +64,7 @@ class Catalog:
                                                  None if p.old_print in OLD_PRINT_SETTINGS else p.old_print)]
         names += [x for p in m.products for pl in (p.placements or {}).values()
                   for x in (pl.image, pl.mask, pl.recolour_mask)]
+        names += [p.psd.file for p in m.products if p.psd]
         names += [d.image for d in m.designs] + [b.image for b in m.backgrounds]
         return [self.path(n) for n in dict.fromkeys(n for n in names if n)]
 

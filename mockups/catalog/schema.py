@@ -282,10 +282,30 @@ class Placement(PrintFit):
         None, description="with `image`: its dyeable area")
 
 
+class PsdTemplate(Strict):
+    """A mockup made in Photoshop: the design goes into one of its smart objects, warped as Photoshop
+    would, under the layers above it (shading, highlights); the document is the variant's picture."""
+
+    file: FilePath = Field(description="the PSD or PSB file, relative to the catalog's folder")
+    smart_object: Annotated[str, _needs("a layer name")] = Field(
+        min_length=1, description="the smart-object layer that receives the design: its name, or its path "
+                                  "'Group/Layer' when names repeat")
+    colour_layer: Annotated[str | None, Given("a layer name")] = Field(
+        None, description="the layer that carries the garment colour: a solid-colour fill layer or a layer with a "
+                          "Color Overlay (its colour is set) or a pixel layer (recoloured, its shading kept); default: "
+                          "no colour change")
+    fit: Literal["contain", "cover"] = Field(
+        "contain", description="how a design fills the smart object's canvas, keeping its aspect: contain = all "
+                               "of it inside, cover = the whole canvas covered (the overflow cut off)")
+
+
 class _ProductKeys(Strict):
     sku: Ident
     name: str = Field(min_length=1)
-    image: FilePath = Field(description="product photo; its alpha (or `mask`) is the silhouette")
+    image: Annotated[FilePath | None, Given("a file path")] = Field(
+        None, description="product photo; its alpha (or `mask`) is the silhouette (a product has an image or a psd)")
+    psd: Annotated[PsdTemplate | None, Given("a PSD template {file, smart_object, ...}")] = Field(
+        None, description="a Photoshop mockup template instead of a photo: the design goes into its smart object")
     mask: Annotated[FilePath | None, Given("a file path")] = Field(
         None, description="silhouette mask (white = product) for photos without alpha")
     recolour_mask: Annotated[FilePath | None, Given("a file path")] = Field(
@@ -410,7 +430,7 @@ SECTION_KEYS: dict[tuple, type[BaseModel]] = {
     ("defaults", "local"): LocalOptions, ("channels", 0): Channel, ("products", 0): Product,
     ("colours", 0): Colour, ("backgrounds", 0): Background, ("designs", 0): Design,
     ("matrix",): Matrix, ("matrix", "exclude", 0): Rule, ("matrix", "include", 0): Rule,
-    ("products", 0, "caption"): Caption, ("backgrounds", 0, "gradient"): Gradient,
+    ("products", 0, "caption"): Caption, ("products", 0, "psd"): PsdTemplate, ("backgrounds", 0, "gradient"): Gradient,
     ("products", 0, "cylinder"): CylinderArea, ("products", 0, "placements", "*"): Placement,
     ("products", 0, "placements", "*", "cylinder"): CylinderArea,
 }

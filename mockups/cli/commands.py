@@ -245,6 +245,33 @@ def cmd_gallery(args) -> int:
     return OK
 
 
+def _inspect_psds(catalog, products) -> int:
+    """A line per smart object of each PSD product's template; the number of templates that failed."""
+    psds = [p for p in products if p.psd is not None]
+    if not psds:
+        return 0
+    from mockups.backends.psd import PsdError, inspect_psd, stack_score
+
+    failed = 0
+    for product in psds:
+        try:
+            rows = inspect_psd(catalog.path(product.psd.file))
+            stack = stack_score(catalog.path(product.psd.file))
+        except PsdError as e:
+            print(f"failed {product.sku}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        for row in rows:
+            print(f"{product.sku}  {row}")
+            if row.score is not None and not row.score.ok:
+                print(f"warning: {product.sku}: {row.file}: smart object '{row.layer}' scores {row.score}, below the "
+                      f"calibration gate", file=sys.stderr)
+        merged = "no merged image saved" if stack is None else f"{stack:.1f} dB"
+        print(f"{product.sku}  {Path(product.psd.file).name}: layer stack (psd-tools) against Photoshop's merged "
+              f"image: {merged}")
+    return failed
+
+
 def cmd_inspect(args) -> int:
     """A line per product (what was found in its photo, and where its overlay is), warnings on stderr."""
     from mockups.catalog import load_catalog
@@ -280,6 +307,7 @@ def cmd_inspect(args) -> int:
     failed = sum(1 for f in found if not f.ok)
     print(f"{len(found)} product{'s' if len(found) != 1 else ''}: {written} overlay{'s' if written != 1 else ''} "
           f"drawn, {len(found) - written - failed} up to date" + (f", {failed} failed" if failed else ""))
+    failed += _inspect_psds(catalog, products)
     return FAILED if failed else OK
 
 

@@ -268,7 +268,7 @@ def photo_warnings(catalog: Catalog, kinds: dict[str, PhotoKind]) -> list:
     out = []
     for i, product in enumerate(catalog.model.products):
         kind = kinds.get(product.sku)
-        if kind is None:
+        if kind is None or kind.kind == "psd":
             continue
         if kind.scene:
             how = "`photo: scene`" if kind.forced else f"classified so with confidence {kind.confidence:.2f}"

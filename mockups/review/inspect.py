@@ -180,6 +180,8 @@ def inspect_products(catalog, products: Iterable | None = None, *, folder: Path 
     hash_file = hash_file or sha256_file
     work: list[Callable[[], Inspection]] = []
     for product in catalog.model.products if products is None else products:
+        if getattr(product, "psd", None) is not None:  # a PSD template has no photo to look at
+            continue
         try:  # hashed here, in one thread: a StatCache is not shared between threads
             hashes = {role: hash_file(path) for role, path in _inputs(catalog, product).items()}
         except OSError as e:
@@ -208,7 +210,7 @@ def write_overlays(build_dir: Path, catalog, jobs: Iterable, *, prune: bool = Fa
     seen: dict[str, dict] = {}
     for job in jobs:
         product = job.variant.product
-        if product.sku not in seen:
+        if product.sku not in seen and product.psd is None:  # a PSD template has no photo to look at
             seen[product.sku] = {"product": product,
                                  "hashes": {role: sha for role, (_, sha) in job.inputs.items()}}
     out = _run([partial(inspect_product, catalog, s["product"], folder=folder, hashes=s["hashes"])

@@ -144,6 +144,8 @@ class Server:
             if at is None:
                 raise _Refused(404, f"{sku} has no placement {placement!r}")
         image = getattr(at, "image", None) or product.image
+        if image is None:  # a PSD template: its design goes into a smart object, not a print area
+            raise _Refused(404, f"{sku} is a PSD template: it has no print area to edit")
         return catalog, product, at, catalog.path(image)
 
     def editor_page(self, sku: str, placement: str | None) -> bytes:

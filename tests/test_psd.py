@@ -327,6 +327,19 @@ def test_validate_refuses_a_cmyk_document(mockup, tmp_path):
         "rendered (convert it in Photoshop: Image > Mode > RGB Color)"]
 
 
+def test_the_openai_backend_refuses_a_psd_product(mockup, tmp_path):
+    """A template is rendered locally; the AI backend, which edits photos, says so before any request."""
+    from mockups import prepare
+
+    root = tmp_path / "p"
+    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    with pytest.raises(CatalogError) as e:
+        prepare(write_catalog(root), backend="openai")
+    messages = {p.message for p in e.value.problems if p.severity == "error"}
+    assert messages == {"product 'TEE' is a PSD template: the openai backend edits photos, not templates; build it "
+                        "with --backend local (or give it an image)"}
+
+
 def test_the_catalog_checks_a_psd_product(tmp_path):
     (tmp_path / "x.psd").write_bytes(b"GIF89a")
     (tmp_path / "catalog.yaml").write_text(CATALOG.format(file="x.psd", layer="Design", fit="contain").replace(

@@ -60,6 +60,10 @@ def check_jobs(backend, catalog, jobs) -> list[Problem]:
     for job in jobs:
         v, p = job.variant, job.params
         pi = products.index(v.product.sku)
+        if v.product.psd is not None:  # a Photoshop template is the local backend's to render
+            problems.add(("products", pi, "psd"), f"product '{v.product.sku}' is a PSD template: the openai backend "
+                         "edits photos, not templates; build it with --backend local (or give it an image)")
+            continue
         request = {"model": p["model"], "prompt": job.prompt, "quality": p["quality"], "n": 1,
                    "size": p["size"] if p["size"] != "auto" else backend.request_size(job),
                    "input_fidelity": p.get("input_fidelity"), "complexity": p.get("complexity"),

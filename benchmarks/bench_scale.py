@@ -2,10 +2,12 @@
 of several runs, every ratio measured in the same run), on the 240-variant catalog of
 bench_command.py (5 products x 8 colours x 6 backgrounds at 1024x1024 JPEG):
 
-- remote: runner A builds with `--cache s3://...` (an S3 API: moto's server on 127.0.0.1), then
-  runner B, another checkout with its own empty local cache, builds the same catalog: B's time
-  against A's, and A's against a build without a shared cache. Also the S3 requests each build
-  sent, by kind (LIST, GET, PUT, HEAD), counted by the server: listings, not a request per variant.
+- remote: runner A builds with `--cache URL`, then runner B, another checkout with its own empty
+  local cache, builds the same catalog: B's time against A's, and A's against a build without a
+  shared cache. Twice: with `s3://` (an S3 API: moto's server, which runs in this benchmark's
+  process, so on 2 cores its CPU competes with the build's workers: a real S3 costs the build
+  none) and with `file://` (no server at all). Also the S3 requests each build sent, by kind
+  (LIST, GET, PUT, HEAD), counted by the server: listings, not a request per variant.
 - dask: a fresh build on a 2-worker Dask LocalCluster (`--executor dask -j 2`, the cluster's start
   included) against the process pool (`-j 2`).
 
@@ -72,28 +74,36 @@ def remote(runs: int, work: Path) -> None:
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
     template = work / "template"
     write_whole(template)
-    local, first, second, requests = [], [], [], {}
+    local: list[float] = []
+    first: dict[str, list[float]] = {"s3": [], "file": []}
+    second: dict[str, list[float]] = {"s3": [], "file": []}
+    requests: dict[str, dict] = {}
     try:
         for run in range(runs):
-            url = f"s3://bench/run{run}"
             plain = _checkout(template, work / f"plain{run}")
             local.append(timed([*MOCKUPS, "build", str(plain), "--no-gallery"], plain.parent)[0])
-            for name, times in (("A", first), ("B", second)):
-                catalog = _checkout(template, work / f"{name}{run}")
+            for kind, name in (("s3", "A"), ("s3", "B"), ("file", "A"), ("file", "B")):
+                url = f"s3://bench/run{run}" if kind == "s3" else (work / f"shared{run}").as_uri()
+                times = (first if name == "A" else second)[kind]
+                catalog = _checkout(template, work / f"{kind}{name}{run}")
                 counter.seen.clear()
                 seconds, _, out = timed([*MOCKUPS, "build", str(catalog), "--no-gallery", "--cache", url],
                                         catalog.parent)
                 times.append(seconds)
-                requests[name] = dict(counter.seen)
+                if kind == "s3":
+                    requests[name] = dict(counter.seen)
                 if name == "B" and " 0 made" not in out:
                     raise SystemExit(f"runner B made variants:\n{out}")
     finally:
         server.stop()
-    a, b, c = statistics.median(first), statistics.median(second), statistics.median(local)
+    c = statistics.median(local)
     print(f"remote cache, 240 variants at 1024x1024 JPEG, medians of {runs}:")
-    print(f"  no shared cache     {c:6.2f} s")
-    print(f"  runner A (fills it) {a:6.2f} s   {a / c:5.2f}x the time of no shared cache")
-    print(f"  runner B (reads it) {b:6.2f} s   {b / a:5.3f}x runner A's time ({a / b:.1f}x faster); 0 made")
+    print(f"  no shared cache              {c:6.2f} s")
+    for kind in ("s3", "file"):
+        a, b = statistics.median(first[kind]), statistics.median(second[kind])
+        print(f"  {kind + '://':7} runner A (fills it) {a:6.2f} s   {a / c:5.2f}x the time of no shared cache")
+        print(f"  {kind + '://':7} runner B (reads it) {b:6.2f} s   {b / a:5.3f}x runner A's time ({a / b:.1f}x "
+              f"faster); 0 made")
     for name in ("A", "B"):
         seen = requests[name]
         total = sum(seen.values())
@@ -118,11 +128,13 @@ def dask(runs: int, work: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("which", nargs="*", choices=["remote", "dask"], default=["remote", "dask"])
+    ap.add_argument("which", nargs="*", metavar="remote|dask", help="which figures (default: both)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mockups-bench-scale-") as tmp:
-        for which in args.which:
+        for which in args.which or ["remote", "dask"]:
+            if which not in ("remote", "dask"):
+                ap.error(f"unknown figure '{which}': remote or dask")
             {"remote": remote, "dask": dask}[which](args.runs, Path(tmp))
 
 

@@ -70,7 +70,7 @@ def make_output(backend: Backend, job: Job, store: ObjectStore, reuse: bool = Tr
     data, thumb, meta = finish(job, rendered)
     store.put(job.key, job.variant.ext, data, meta, thumb)
     if remote is not None:
-        remote.push(job.key, job.variant.ext, store)  # a failure is the remote's warning, never the job's
+        remote.push_soon(job.key, job.variant.ext, store)  # a failure is the remote's warning, never the job's
     return meta
 
 
@@ -104,6 +104,7 @@ def run_chunk(setup: WorkerSetup, jobs: list[Job]) -> ChunkResult:
             results.append((False, *failure(e), traceback.format_exc()))
     if remote is None:
         return results, [], {}
+    remote.flush()  # the chunk's outputs are all in the remote (or its failure is known) before it reports
     requests = {k: n - before.get(k, 0) for k, n in remote.requests.items() if n != before.get(k, 0)}
     return results, remote.problems[seen:], requests
 

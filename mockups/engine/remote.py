@@ -32,10 +32,13 @@ import threading
 import urllib.parse
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from mockups.engine.cache import ObjectStore, atomic_write
 from mockups.errors import RemoteCacheError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ SCHEMA = 1
 PROTOCOL_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
                      "abfss": "adlfs", "http": "aiohttp", "https": "aiohttp"}
 __all__ = ["RemoteCache", "RemoteCacheError", "shown"]
+UPLOADS = 4  # a worker's uploads in flight (push_soon)
 TIMEOUT = 30.0  # seconds for one request: a remote that hangs is given up, not waited for
 
 
@@ -68,6 +72,8 @@ class RemoteCache:
         self.known: set[str] | None = None  # the keys the listing found (None: not listed)
         self._records: dict[str, dict] = {}  # records read by `present` over http
         self._lock = threading.Lock()
+        self._uploads: ThreadPoolExecutor | None = None  # the threads of push_soon, made when first needed
+        self._pending: list = []
         self._fs, self._root, self.listable, self.local = _open(self.url)
 
     def __getstate__(self) -> dict:  # a worker only writes what the listing did not find: it needs no listing
@@ -163,6 +169,22 @@ class RemoteCache:
             return None
 
     # --- writing --------------------------------------------------------------------------------
+
+    def push_soon(self, key: str, ext: str, store: ObjectStore) -> None:
+        """`push` in a background thread, so that a worker renders the next output while this one
+        uploads; `flush` waits for every upload started."""
+        with self._lock:
+            if self._uploads is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._uploads = ThreadPoolExecutor(UPLOADS, thread_name_prefix="mockups-upload")
+            self._pending.append(self._uploads.submit(self.push, key, ext, store))
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()  # push never raises: a failure is in `problems`
 
     def push(self, key: str, ext: str, store: ObjectStore) -> None:
         """Write a finished local object to the remote: its blobs, then its record. Never raises."""

@@ -244,7 +244,10 @@ class Runner:
                 raise Interrupted()
             if not self.limiter.acquire(self.stop):  # stopped while waiting for a slot
                 raise Interrupted()
-            return make_output(self.backend, job, self.store, self.options.reuse, self.options.remote)
+            meta = make_output(self.backend, job, self.store, self.options.reuse, self.options.remote)
+            if self.options.remote is not None:
+                self.options.remote.flush()
+            return meta
 
         def sleep(seconds: float) -> None:
             self.stop.wait(seconds)  # a stop wakes a sleeping retry at once

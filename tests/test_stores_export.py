@@ -124,3 +124,24 @@ def test_a_handles_rows_further_down_get_variant_images_only(tmp_path):
     assert rows[2][0] == "mug" and rows[2][5] == "mug.jpg"  # another product: untouched
     assert rows[3][5:] == ["", "", "", "https://x/n.webp"]  # the tee again: its variant's image, no listing
     assert changed == 3
+
+
+def test_variants_without_skus_get_their_own_colours_image_whatever_the_option_order(tmp_path):
+    """Size first, colour second, no SKUs (common in exports): each row is matched by its values."""
+    from mockups.stores import shopify
+    from mockups.stores._table import read_table
+    from mockups.stores.exporter import ProductImages
+
+    (tmp_path / "s.csv").write_text(
+        "Handle,Title,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Variant SKU,Image Src,Image Position,"
+        "Image Alt Text,Variant Image\n"
+        "tee,Tee,Size,M,Color,Black,,,,,\n"
+        "tee,,,M,,White,,,,,\n"
+        "tee,,,L,,Black,,,,,\n")
+    imgs = ProductImages([("https://x/b.webp", "Tee - Black"), ("https://x/w.webp", "Tee - White")],
+                         {"black": ["https://x/b.webp"], "white": ["https://x/w.webp"]})
+    record = {"variants": [{"sku": "", "colour": "black", "options": {"Size": "M", "Color": "Black"}},
+                           {"sku": "", "colour": "white", "options": {"Size": "M", "Color": "White"}},
+                           {"sku": "", "colour": "black", "options": {"Size": "L", "Color": "Black"}}]}
+    table, _ = shopify.update(read_table(tmp_path / "s.csv"), {"tee": (record, imgs)})
+    assert [cells[-1] for _, cells in table.rows] == ["https://x/b.webp", "https://x/w.webp", "https://x/b.webp"]

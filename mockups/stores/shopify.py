@@ -168,9 +168,19 @@ def update(table: Table, by_handle: dict[str, tuple[dict, Any]]) -> tuple[Table,
     return Table(table.file, table.header, out, table.bom, table.newline, table.delimiter), changed
 
 
+def _values_key(values) -> frozenset:
+    """A variant's option values, whatever their order and case (its identity without a SKU)."""
+    return frozenset(str(v).strip().lower() for v in values if str(v).strip())
+
+
 def _update_group(group, cols, width: int, record: dict, imgs) -> tuple[list, int]:
     colour_of = {v["sku"]: v["colour"] for v in record["variants"] if v["sku"]}
-    colour_by_value = {str(o).lower(): v["colour"] for v in record["variants"] for o in v["options"].values()}
+    by_values = {_values_key(v["options"].values()): v["colour"] for v in record["variants"]}  # "m", "black"
+    colours_of_value: dict[str, set] = {}
+    for v in record["variants"]:
+        for o in v["options"].values():
+            colours_of_value.setdefault(str(o).lower(), set()).add(v["colour"])
+    colour_by_value = {o: next(iter(cs)) for o, cs in colours_of_value.items() if len(cs) == 1}  # not a size
     before = [list(c) for _, c in group]
     for _, cells in group:
         for role in ("image", "position", "alt"):
@@ -178,8 +188,8 @@ def _update_group(group, cols, width: int, record: dict, imgs) -> tuple[list, in
         values = [_cell(cells, cols[f"option{n} value"]) for n in (1, 2, 3)]
         sku = _cell(cells, cols["sku"])
         if any(values) or sku:
-            colour = colour_of.get(sku) or next((colour_by_value[x.lower()] for x in values
-                                                 if x.lower() in colour_by_value), "")
+            colour = colour_of.get(sku) or by_values.get(_values_key(values)) or next(
+                (colour_by_value[x.lower()] for x in values if x.lower() in colour_by_value), "")
             cells[cols["variant image"]] = imgs.main(colour) or cells[cols["variant image"]]
     for k, (url, alt) in enumerate(imgs.images):
         if k >= len(group):

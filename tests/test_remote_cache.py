@@ -232,3 +232,21 @@ def test_an_unusable_url_is_a_usage_error(project, capsys):
         RemoteCache("nosuch://bucket")
     assert main(["build", str(catalog), "--cache", "nosuch://bucket"]) == 2
     assert "cannot use nosuch://bucket" in capsys.readouterr().err
+
+
+def test_a_record_that_does_not_describe_its_blob_is_never_used(project, tmp_path):
+    """Another writer's record (a wrong extension, a wrong size) is a miss, not a crash."""
+    import json
+
+    remote = tmp_path.parent / f"{tmp_path.name}-remote"
+    first, second = _runner(project, tmp_path, "a"), _runner(project, tmp_path, "b")
+    a = build(first, remote_cache=remote.as_uri())
+    records = sorted((remote / "ac").iterdir())
+    wrong_ext, wrong_size = json.loads(records[0].read_text()), json.loads(records[1].read_text())
+    wrong_ext["ext"] = "jpg"
+    wrong_size["meta"]["bytes"] += 1
+    records[0].write_text(json.dumps(wrong_ext))
+    records[1].write_text(json.dumps(wrong_size))
+    b = build(second, remote_cache=remote.as_uri())
+    assert b.built == 2 and b.fetched == a.built - 2 and not b.failures
+    assert _outputs(second.parent) == _outputs(first.parent)

@@ -65,6 +65,8 @@ def make_output(backend: Backend, job: Job, store: ObjectStore, reuse: bool = Tr
     while this one was planned, or by a worker that died after making it) is not made again."""
     found = store.get(job.key, job.variant.ext) if reuse else None
     if found:
+        if remote is not None:  # made by a worker that died before its upload finished, say
+            remote.push_soon(job.key, job.variant.ext, store)
         return found[1]
     rendered = backend.render(job)
     data, thumb, meta = finish(job, rendered)

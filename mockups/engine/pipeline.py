@@ -378,7 +378,7 @@ def fetch_remote(prepared: Prepared) -> int:
     remote, store = prepared.remote, prepared.store
     started = time.monotonic()
     with ThreadPoolExecutor(REMOTE_THREADS) as pool:
-        got = list(pool.map(lambda item: remote.fetch(item.job.key, store), items))
+        got = list(pool.map(lambda item: remote.fetch(item.job.key, item.job.variant.ext, store), items))
     for item, ok in zip(items, got, strict=True):
         if not ok:
             unfetched(item, prepared.backend.estimate)

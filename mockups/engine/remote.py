@@ -80,7 +80,17 @@ class RemoteCache:
         return {"url": self.url, "read_only": self.read_only, "disabled": self.disabled}
 
     def __setstate__(self, state: dict) -> None:
-        RemoteCache.__init__(self, state["url"], state["read_only"])
+        try:
+            RemoteCache.__init__(self, state["url"], state["read_only"])
+        except RemoteCacheError as e:  # a worker without the package: its outputs stay local, with a warning
+            self.url, self.read_only, self.shown = state["url"], state["read_only"], shown(state["url"])
+            self.requests, self.problems, self.known, self._records = Counter(), [], None, {}
+            self._lock, self._uploads, self._pending = threading.Lock(), None, []
+            self.listable = self.local = False
+            self.disabled = False
+            self.note(f"remote cache {self.shown}: a worker cannot use it ({e}); its outputs are kept in its "
+                      f"local cache only")
+            return
         self.disabled = state["disabled"]
 
     # --- reading --------------------------------------------------------------------------------
@@ -134,9 +144,11 @@ class RemoteCache:
         ok = isinstance(record, dict) and record.get("schema") == SCHEMA and isinstance(record.get("meta"), dict)
         return record if ok else None
 
-    def fetch(self, key: str, store: ObjectStore) -> bool:
-        """Copy the object of `key` into the local store; False if the remote lacks it (or failed)."""
-        if self.disabled:
+    def fetch(self, key: str, ext: str, store: ObjectStore, *, always: bool = False) -> bool:
+        """Copy the object of `key` (an `ext` file) into the local store; False if the remote lacks
+        it, its record does not describe its blob, or the remote failed. `always`: even after a
+        failure (a cluster's outputs can reach this machine no other way)."""
+        if self.disabled and not always:
             return False
         try:
             record = self._records.pop(key, None) or self._read_record(key)
@@ -147,7 +159,12 @@ class RemoteCache:
             if data is None or (record.get("thumb") and thumb is None):
                 logger.info("remote cache %s: a blob of %s is missing; it is made again", self.shown, key)
                 return False
-            store.put(key, record["ext"], data, record["meta"], thumb)
+            meta = record["meta"]
+            if record.get("ext") != ext or meta.get("bytes") != len(data) or meta.get("sha256") != record["output"]:
+                logger.warning("remote cache %s: the record of %s does not describe its output (another writer's "
+                               "layout?): not used, it is made again", self.shown, key)
+                return False
+            store.put(key, ext, data, meta, thumb)
             return True
         except Exception as e:  # noqa: BLE001
             self.fail(f"cannot read {key}", e)

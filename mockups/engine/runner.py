@@ -195,8 +195,10 @@ class Runner:
             if ok and remote is not None and remote.known is not None and not remote.disabled:
                 remote.known.add(job.key)  # the worker wrote it there: nothing for the build to write after
             if ok and not self._here(job):
-                ok, value, fatal, trace = False, ("the worker's output is not in this machine's cache: workers on "
-                                                  "other machines need a shared cache (--cache URL)"), True, None
+                why = ("the worker's output reached neither this machine's cache nor the shared one (see the remote "
+                       "cache's warning)" if remote is not None else "the worker's output is not in this machine's "
+                       "cache: workers on other machines need a shared cache (--cache URL)")
+                ok, value, fatal, trace = False, why, remote is None, None
             self._finish(Outcome(job, True, meta=value) if ok
                          else Outcome(job, False, error=value, fatal=fatal, traceback=trace))
 
@@ -205,7 +207,7 @@ class Runner:
         if self.store.get(job.key, job.variant.ext):
             return True
         remote = self.options.remote
-        return remote is not None and remote.fetch(job.key, self.store)
+        return remote is not None and remote.fetch(job.key, job.variant.ext, self.store, always=True)
 
     def _guarded(self, job: Job, work) -> Outcome:
         """Run work(job); turn every error into an Outcome so one variant never stops the others."""

@@ -150,3 +150,46 @@ def test_an_unverified_model_warns_and_nothing_secret_is_recorded(catalogs, fake
         assert not path.is_file() or key.encode() not in path.read_bytes(), path
     record = json.loads(next((catalog.parent / ".mockups-cache" / "batches").glob("batch_*.json")).read_text())
     assert len(record["jobs"]) == 8 and record["status"] == "in_progress"
+
+
+def test_a_narrowed_build_collects_its_own_and_keeps_the_others_results(catalogs, fake_openai, capsys):  # noqa: F811
+    _, catalog = catalogs
+    assert cli.main(["build", str(catalog), "--batch"]) == PENDING
+    fake_openai.batch.run()
+    assert cli.main(["build", str(catalog), "--batch", "--only", "sku=TEE"]) == 0
+    records = list((catalog.parent / ".mockups-cache" / "batches").glob("batch_*.json"))
+    assert len(records) == 1 and len(json.loads(records[0].read_text())["jobs"]) == 4  # the mug's, kept
+    assert cli.main(["build", str(catalog), "--batch"]) == 0
+    assert "4 made, 0 failed" in capsys.readouterr().out.splitlines()[-1]
+    assert len(fake_openai.batch.batches) == 1  # nothing paid for twice
+    assert not list((catalog.parent / ".mockups-cache" / "batches").glob("batch_*.json"))
+
+
+def test_a_plain_build_leaves_batched_variants_alone_and_the_budget_leaves_them_out(catalogs, fake_openai,  # noqa: F811
+                                                                                     capsys):
+    _, catalog = catalogs
+    assert cli.main(["build", str(catalog), "--batch"]) == PENDING
+    edits = len(fake_openai.requests)
+    capsys.readouterr()
+    assert cli.main(["build", str(catalog), "--max-cost", "0.000001"]) == PENDING  # nothing new to pay for
+    assert "8 variants are in OpenAI batches that `build --batch` submitted" in capsys.readouterr().err
+    assert len(fake_openai.requests) == edits  # no direct edit: they are not paid for twice
+    assert cli.main(["build", str(catalog), "--batch", "--max-cost", "0.000001"]) == PENDING
+
+
+def test_a_result_file_that_is_gone_fails_its_requests_and_an_unreadable_state_is_a_warning(
+        catalogs, fake_openai, capsys):  # noqa: F811
+    _, catalog = catalogs
+    assert cli.main(["build", str(catalog), "--batch"]) == PENDING
+    (batch,) = fake_openai.batch.batches.values()
+    saved = fake_openai.batch.batches.pop(batch["id"])  # the API no longer knows it (for now)
+    capsys.readouterr()
+    assert cli.main(["build", str(catalog), "--batch"]) == PENDING  # a warning; still recorded
+    assert f"OpenAI batch {batch['id']}: its state could not be read" in capsys.readouterr().err
+    fake_openai.batch.batches[batch["id"]] = saved
+    fake_openai.batch.run()
+    del fake_openai.batch.files[saved["output_file_id"]]  # expired on OpenAI's side (30 days)
+    assert cli.main(["build", str(catalog), "--batch"]) == 1
+    errors = {e["error"] for e in manifest.load(catalog.parent / "build").values()}
+    assert errors == {"in the batch: the batch's result file is no longer on OpenAI (batch files expire after 30 days)"}
+    assert not list((catalog.parent / ".mockups-cache" / "batches").glob("batch_*.json"))

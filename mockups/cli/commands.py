@@ -164,11 +164,11 @@ def cmd_build(args) -> int:
         progress.close()
     print(summary_line(report))
     _warn_outputs(report.warnings)  # also those of outputs from the cache or unchanged: still outstanding
-    for text in report.cache_warnings:
+    for text in report.notices:
         print(f"warning: {text}", file=sys.stderr)
     if report.stop_reason:
         print(f"stopped early: {report.stop_reason}", file=sys.stderr)
-    if report.pending:
+    if report.pending and args.batch:
         ids = ", ".join(report.batches) if report.batches else "submitted before"
         print(f"{len(report.pending)} variants are in OpenAI batches ({ids}): run the same command again later "
               f"to collect them (`mockups batch status` shows progress)")
@@ -224,7 +224,7 @@ def markdown_summary(report: BuildReport) -> str:
         summary_line(report), plan.counts(), changed=changed[:200],
         failed=[f"`{o.job.id}`: {o.error}" for o in report.failures], removed=[f"`{vid}`" for vid in plan.removed],
         output_warnings=[(_output.warning_cell(w.file, w.message), w.count) for w in report.warnings],
-        warnings=[str(p) for p in report.prepared.warnings] + report.cache_warnings)
+        warnings=[str(p) for p in report.prepared.warnings] + report.notices)
 
 
 def _check_markdown(plan) -> str:

@@ -32,6 +32,7 @@ import pydantic
 from mockups.backends.base import Backend, backend_class, get_backend
 from mockups.catalog import Catalog, load_catalog, problems_from
 from mockups.engine import manifest, record
+from mockups.engine.batching import pending_in_batches, run_batched
 from mockups.engine.cache import JsonMemo, ObjectStore, StatCache, place, remove_temporaries
 from mockups.engine.events import BuildEvent, JobFailed, JobFinished, Outcome
 from mockups.engine.plan import ItemStatus, Plan, make_plan, unfetched
@@ -144,13 +145,19 @@ class BuildReport:
     interrupted: bool = False
     warnings: list[BuildWarning] = field(default_factory=list)  # of the selected variants' outputs
     fetched: int = 0  # outputs fetched from the remote cache (also counted in `placed`)
-    pending: list[Job] = field(default_factory=list)  # --batch: jobs in a batch not finished yet
+    pending: list[Job] = field(default_factory=list)  # jobs in a batch not finished (or not collected) yet
     batches: list[str] = field(default_factory=list)  # --batch: the ids of the batches submitted now
+    batch_warnings: list[str] = field(default_factory=list)  # what went wrong with the Batch API (it went on)
 
     @property
     def cache_warnings(self) -> list[str]:
         """What went wrong with the remote cache (the build went on with the local one)."""
         return list(self.prepared.remote.problems) if self.prepared.remote else []
+
+    @property
+    def notices(self) -> list[str]:
+        """The remote cache's and the Batch API's warnings: the build went on without them."""
+        return self.cache_warnings + self.batch_warnings
 
     @property
     def failures(self) -> list[Outcome]:
@@ -310,8 +317,10 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
             raise TypeError("build() needs a catalog (a Catalog or a path) or prepared=")
         prepared = prepare(catalog, options)
     plan = prepared.plan
-    if options.max_cost is not None and plan.estimated_cost > options.max_cost:
-        raise BudgetExceeded(f"the plan's estimated cost ${plan.estimated_cost:.2f} is over --max-cost "
+    in_batches = pending_in_batches(prepared.backend, prepared.store)  # submitted (and paid for) before
+    estimated = sum(i.estimate for i in plan.stale if i.job.key not in in_batches)
+    if options.max_cost is not None and estimated > options.max_cost:
+        raise BudgetExceeded(f"the plan's estimated cost ${estimated:.2f} is over --max-cost "
                              f"${options.max_cost:.2f}; nothing was started")
     report = BuildReport(prepared)
     with _lock(prepared.store.root):
@@ -332,11 +341,17 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         try:
             jobs = [i.job for i in plan.stale]
             if options.batch:  # those the backend can batch go to its batch API; the rest are made below
-                from mockups.engine.batching import run_batched
-
                 run = run_batched(prepared.backend, jobs, prepared.store, remote=prepared.remote,
-                                  on_event=_tee(on_event, writer.record))
+                                  on_event=_tee(on_event, writer.record),
+                                  all_selected=not (Selection.of(options.only) or Shard.of(options.shard)))
                 batched, report.pending, report.batches, jobs = run.outcomes, run.pending, run.submitted, run.to_run
+                report.batch_warnings = run.warnings
+            elif in_batches:  # not made again at full price while a batch holds them
+                report.pending = [j for j in jobs if j.key in in_batches]
+                jobs = [j for j in jobs if j.key not in in_batches]
+                report.batch_warnings = [f"{len(report.pending)} variants are in OpenAI batches that `build --batch` "
+                                         "submitted: they are not made again; collect them with `mockups build "
+                                         "--batch`, or cancel them with `mockups batch cancel`"]
             report.outcomes = batched + runner.run(jobs)
         except KeyboardInterrupt:
             report.interrupted = True

@@ -38,6 +38,7 @@ from mockups.backends.local import Compositor, print_corners
 from mockups.backends.openai import images as oi
 from mockups.backends.openai import models as openai_models
 from mockups.backends.openai.batch import Batches
+from mockups.backends.openai.batch import pending_keys as batch_pending_keys
 from mockups.backends.openai.check import ALPHA_FORMATS, check_jobs
 from mockups.backends.openai.images import decode
 from mockups.backends.openai.models import Estimate, ModelTable, Upload, parse_size
@@ -252,6 +253,10 @@ class OpenAIBackend(Backend):
         p, v = job.params, job.variant
         return not (v.scene or (p["mode"] == "scene" and p.get("strategy") == "plates")
                     or (p["mode"] == "scene" and p["product_lock"] and v.channel.background))
+
+    def batch_pending(self, cache_dir) -> set[str]:
+        """The job keys in batches recorded in this cache folder (read from it: no request)."""
+        return batch_pending_keys(cache_dir)
 
     def batches(self, cache_dir) -> Batches:
         return Batches(self.client(), cache_dir, purpose=self.opts.get("upload_purpose") or "vision")

@@ -26,11 +26,13 @@ import hashlib
 import io
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import openai
 from openai.types import ImagesResponse
 
@@ -78,24 +80,38 @@ class Submitted:
         return cls(data["id"], data["input_file_id"], dict(data["jobs"]), float(data["created"]), **known)
 
 
+def submitted(cache_dir: str | Path) -> list[Submitted]:
+    """The batches recorded in a cache folder (no request: a plain build reads them too)."""
+    out = []
+    for path in sorted((Path(cache_dir) / "batches").glob("batch_*.json")):
+        try:
+            out.append(Submitted.from_json(json.loads(path.read_text())))
+        except (ValueError, KeyError, TypeError) as e:
+            logger.warning("%s is damaged (%s): that batch's results cannot be collected", path, e)
+    return out
+
+
+def pending_keys(cache_dir: str | Path) -> set[str]:
+    """The job keys that recorded batches hold (submitted, not collected yet)."""
+    return {key for b in submitted(cache_dir) for key in b.jobs}
+
+
 class Batches:
     """The batches of one cache folder, through a client (the backend's)."""
 
     def __init__(self, client: openai.OpenAI, cache_dir: str | Path, *, purpose: str = "vision"):
         self.client = client
-        self.folder = Path(cache_dir) / "batches"
+        self.cache_dir = Path(cache_dir)
+        self.folder = self.cache_dir / "batches"
         self.purpose = purpose  # of the input images' uploads (OpenAI does not say which one edits need)
+        self._index: dict | None = None  # sha256 -> upload (uploads.json), read once, saved by save_uploads
+        self._uploading: dict[str, threading.Lock] = {}  # one lock an image: its upload happens once
+        self._lock = threading.Lock()
 
     # --- records ---------------------------------------------------------------------------------
 
     def submitted(self) -> list[Submitted]:
-        out = []
-        for path in sorted(self.folder.glob("batch_*.json")):
-            try:
-                out.append(Submitted.from_json(json.loads(path.read_text())))
-            except (ValueError, KeyError, TypeError) as e:
-                logger.warning("%s is damaged (%s): that batch's results cannot be collected", path, e)
-        return out
+        return submitted(self.cache_dir)
 
     def _save(self, batch: Submitted) -> None:
         atomic_write(self.folder / f"{batch.id}.json", json.dumps(batch.to_json(), indent=1).encode())
@@ -104,25 +120,44 @@ class Batches:
         (self.folder / f"{batch.id}.json").unlink(missing_ok=True)
 
     def pending_keys(self) -> set[str]:
-        return {key for b in self.submitted() for key in b.jobs}
+        return pending_keys(self.cache_dir)
 
     # --- submitting ------------------------------------------------------------------------------
 
     def upload(self, data: bytes, name: str) -> str:
-        """The file id of these image bytes, uploading them only the first time."""
+        """The file id of these image bytes, uploading them only the first time (thread-safe: two
+        threads with the same image wait for one upload; the index is kept in memory and written
+        by `save_uploads`)."""
         digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            if self._index is None:
+                self._index = self._read_index()
+            one = self._uploading.setdefault(digest, threading.Lock())
+        with one:
+            found = self._index.get(digest)
+            if found:
+                return found["id"]
+            made = self._call(self.client.files.create, file=(name, io.BytesIO(data), "image/png"),
+                              purpose=self.purpose)
+            with self._lock:
+                self._index[digest] = {"id": made.id, "bytes": len(data), "uploaded": time.time()}
+            return made.id
+
+    def _read_index(self) -> dict:
         index_file = self.folder / "uploads.json"
-        index = json.loads(index_file.read_text()) if index_file.exists() else {}
-        if digest in index:
-            return index[digest]["id"]
-        found = self._call(self.client.files.create, file=(name, io.BytesIO(data), "image/png"),
-                           purpose=self.purpose)
-        index[digest] = {"id": found.id, "bytes": len(data), "uploaded": time.time()}
-        atomic_write(index_file, json.dumps(index, sort_keys=True, indent=1).encode())
-        return found.id
+        try:
+            return json.loads(index_file.read_text()) if index_file.exists() else {}
+        except ValueError:
+            return {}  # a damaged index only costs uploads again
+
+    def save_uploads(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                atomic_write(self.folder / "uploads.json", json.dumps(self._index, sort_keys=True, indent=1).encode())
 
     def submit(self, lines: list[tuple[str, str, dict]]) -> list[Submitted]:
         """Submit (job key, variant id, request body) lines in batches of BATCH_LINES; return them."""
+        self.save_uploads()
         out = []
         for start in range(0, len(lines), BATCH_LINES):
             part = lines[start:start + BATCH_LINES]
@@ -151,23 +186,37 @@ class Batches:
         self._save(batch)
         return batch
 
-    def collect(self, batch: Submitted) -> Iterator[Collected]:
-        """Every result of a finished batch (answers, then failures); the requests it never ran
-        (expired, cancelled, failed batches) as failures. The record is dropped once all are read."""
+    def collect(self, batch: Submitted, wanted: set[str] | None = None, *, keep: bool = False) -> Iterator[Collected]:
+        """The results of a finished batch for the `wanted` keys (default: all): answers, failures,
+        and the requests it never ran (an expired, cancelled or failed batch) as failures. The
+        record then forgets the keys collected, and the others unless `keep` (a build that selects
+        only some variants keeps the rest's results for a later one); it is deleted once empty.
+        A result file that cannot be read raises BackendError (the record is kept: the next build
+        tries again), except one that is gone (404): its requests fail."""
+        wanted = set(batch.jobs) if wanted is None else wanted & set(batch.jobs)
         answered: set[str] = set()
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if file_id:
-                for found in self._lines(file_id):
-                    if found.key in batch.jobs and found.key not in answered:
-                        answered.add(found.key)
-                        yield found
         why = {"expired": "the batch expired (24 h) before this request ran",
                "cancelled": "the batch was cancelled before this request ran",
                "failed": f"the batch failed: {batch.errors or 'no reason given'}"}.get(batch.status,
                                                                                      "no result in the batch")
-        for key in batch.jobs.keys() - answered:
+        try:
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                for found in self._lines(file_id) if file_id else ():
+                    if found.key in wanted and found.key not in answered:
+                        answered.add(found.key)
+                        yield found
+        except openai.NotFoundError:
+            why = "the batch's result file is no longer on OpenAI (batch files expire after 30 days)"
+        except (openai.OpenAIError, httpx.HTTPError) as e:
+            raise BackendError(f"batch {batch.id}: its results could not be read ({type(e).__name__}: {e}); "
+                               f"the next build tries again") from None
+        for key in sorted(wanted - answered):
             yield Collected(key, error=why)
-        self._forget(batch)
+        batch.jobs = {k: v for k, v in batch.jobs.items() if keep and k not in wanted}
+        if batch.jobs:
+            self._save(batch)
+        else:
+            self._forget(batch)
 
     def _lines(self, file_id: str) -> Iterator[Collected]:
         with self.client.files.with_streaming_response.content(file_id) as response:

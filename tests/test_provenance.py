@@ -97,3 +97,27 @@ def test_export_refuses_an_ai_output_that_lost_it(project, fake_openai, tmp_path
     assert "refusing to export AI-made images without their provenance metadata" in err
     assert f"{e['output']}: made by openai (gpt-image-2) but the file does not carry its IPTC DigitalSourceType" in err
     assert not feed.exists()  # nothing written
+
+
+def test_export_of_a_published_set_asks_the_file_when_the_variant_was_rebuilt_since(project, fake_openai,  # noqa: F811
+                                                                                    tmp_path, capsys):
+    path = _project(project, fake_openai)
+    only = ["--only", "sku=TEE,background=studio,channel=w2"]
+    assert main(["build", str(path), "--backend", "openai", *only]) == 0
+    assert main(["approve", str(path), "--backend", "openai", *only, "--by", "tester"]) == 0
+    shop = tmp_path / "shop"
+    assert main(["publish", str(path), "--backend", "openai", "--to", str(shop), *only]) == 0
+    assert main(["build", str(path), "--backend", "local", *only]) == 0  # the manifest now says local
+    feed = tmp_path / "feed.tsv"
+    export = ["export", "merchant", str(path), "--base-url", "https://cdn.example.com", "--out", str(feed),
+              "--channel", "w2", "--published", str(shop)]
+    assert main(export) == 0  # the published files are the AI ones, and carry their source type
+    published = sorted(shop.rglob("*.webp"))
+    with Image.open(published[0]) as im:  # an editor that drops metadata
+        im.load()
+        im.save(published[0], "WEBP")
+    feed.unlink()
+    capsys.readouterr()
+    assert main(export) == 1
+    assert "whether it must carry an AI source type cannot be told" in capsys.readouterr().err
+    assert not feed.exists()

@@ -12,10 +12,12 @@ The rules, those of sccache's multi-level caches and Bazel's remote cache:
   per variant; over http(s), which cannot list, each key the local tier lacks costs one GET;
 - blobs are written before the record, so a record means its blobs are whole, and every blob read
   is checked against its name, so nothing half-written is ever used;
-- keys are content hashes: two runners writing the same key write the same output, so a race is
-  harmless (the last record wins);
-- a remote that fails is a warning (`problems`) and is not used again in this build: never a
-  failed build. `read_only` (pull requests from forks) never writes.
+- keys are content hashes of what makes an output, and each record names its own blobs: two
+  runners racing on a key leave one whole, valid object (the last record wins; for the local
+  backend the two are the same bytes);
+- a remote that fails is a warning (`problems`) and is not written again in this build (a
+  cluster's outputs are still fetched): never a failed build. `read_only` (pull requests from
+  forks) never writes.
 
 Credentials come from each filesystem's own settings (for S3: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_PROFILE...) and are never written anywhere: `shown` is the URL without

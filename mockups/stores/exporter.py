@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mockups.engine import manifest
 from mockups.engine.cache import atomic_write
-from mockups.imaging import DIGITAL_SOURCE_TYPES, ImagingError, digital_source_type
+from mockups.imaging import DIGITAL_SOURCE_TYPES, ImagingError, digital_source_type, read_metadata
 from mockups.stores import merchant, shopify
 from mockups.stores._model import StoreError, StoreFileError
 from mockups.stores._table import read_table, table_bytes
@@ -57,11 +57,32 @@ def _outputs(build_dir: Path, published: Path | None) -> tuple[dict[str, dict], 
         raise StoreFileError(f"{published}: no readable published.json ({e}); run `mockups publish --to "
                              f"{published}` first") from None
     chosen = record.get("variants", {}) if isinstance(record, dict) else {}
-    return {vid: {**entries.get(vid, {}), **p} for vid, p in chosen.items() if isinstance(p, dict)}, published
+    return {vid: _published_entry(entries.get(vid, {}), p) for vid, p in chosen.items() if isinstance(p, dict)}, \
+        published
+
+
+MADE_BY = ("backend", "model", "digital_source")
+
+
+def _published_entry(built: dict, published: dict) -> dict:
+    """A published output's entry: the manifest's, if the published file is the one built (same
+    sha256); else what made it is not known from the manifest (the variant was rebuilt since), and
+    the file's own embedded metadata is asked instead (`made_by_file`)."""
+    if built.get("sha256") == published.get("sha256"):
+        return {**built, **published}
+    return {**{k: v for k, v in built.items() if k not in MADE_BY}, **published, "made_by_file": True}
 
 
 def check_provenance(entry: dict, data: bytes, shown: str) -> str | None:
     """Why the output must not be exported (an AI-made image without its IPTC source type), or None."""
+    if entry.get("made_by_file"):  # published before a rebuild: the file says what made it
+        try:
+            entry = {**entry, **{k: v for k, v in read_metadata(data).items() if k in ("backend", "model")}}
+        except ImagingError as e:
+            return f"{shown}: {e}"
+        if not entry.get("backend"):
+            return (f"{shown}: neither the manifest (the variant was rebuilt since it was published) nor the file "
+                    "says what made it, so whether it must carry an AI source type cannot be told: publish it again")
     wanted = entry.get("digital_source")  # what the backend declared (outputs made since it does)
     if not wanted and entry.get("backend") == "openai" and entry.get("model"):  # an edit made before that
         wanted = "trainedAlgorithmicMedia"

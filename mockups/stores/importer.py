@@ -207,7 +207,8 @@ def import_store(kind: str, file: str | Path, out: str | Path | None = None, *, 
     """Import a store's export into `out` (default: the current folder): catalog.yaml, assets/ and
     store-import.json. Raises StoreFileError for an unreadable export or --colours file, StoreError
     when nothing could be imported, CatalogError when the catalog it would write does not validate
-    (then nothing is written)."""
+    (then neither catalog.yaml nor store-import.json is written; the photos already fetched stay in
+    assets/, where the next import finds them)."""
     from mockups.catalog import parse_catalog
 
     if kind not in READERS:
@@ -231,7 +232,7 @@ def import_store(kind: str, file: str | Path, out: str | Path | None = None, *, 
     used = {c for p in products for c in p.colours}
     new_colours = [c for c in resolved.values() if c.id in used]
     text = _catalog_text(report, products, new_colours, before, f"{listing.kind} export {file.name}", size)
-    parse_catalog(text, report.catalog)  # CatalogError: nothing is written
+    parse_catalog(text, report.catalog)  # CatalogError: the catalog and the record are not written
     report.written = write_if_changed(report.catalog, text.encode("utf-8"))
     sidecar = json.dumps(_record(listing, products, new_colours, before), indent=2, sort_keys=True,
                          ensure_ascii=False) + "\n"

@@ -242,3 +242,18 @@ def test_the_import_command(tmp_path, shop, capsys, store, name):
     assert main(["validate", str(tmp_path / "p" / "catalog.yaml")]) == 0
     assert main(["import", store, str(export), "--out", str(tmp_path / "p")]) == 0
     assert "catalog.yaml unchanged;" in capsys.readouterr().out
+
+
+def test_numeric_handles_and_colour_names_and_a_malformed_address(tmp_path):
+    """WooCommerce parents and feed groups are often numbers, colour options too ("100"); a cell
+    with a broken address is that photo's failure, not the import's."""
+    (tmp_path / "front.jpg").write_bytes(garment(PHOTOS["tee-front.jpg"]))
+    (tmp_path / "p.csv").write_text(
+        "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Image Src,Image Position,Variant Image\n"
+        "12345,Tee,Color,Black,001,front.jpg,1,\n"
+        "12345,,,100,002,,,\n"
+        "777,Cap,Color,Black,003,http://[::1/cap.png,1,\n")
+    report = import_store("shopify", tmp_path / "p.csv", tmp_path / "p", colours=None)
+    doc = _catalog(tmp_path / "p")  # it validates: the numbers are quoted strings
+    assert [p["sku"] for p in doc["products"]] == ["12345"]
+    assert any("http://[::1/cap.png" in line and "not a valid address" in line for line in report.failed), report

@@ -189,3 +189,20 @@ def test_what_the_user_removed_stays_removed(tmp_path):
     assert cat.read_text() == text and not report.written and not report.changes
     assert "canvas-tote: not added again (you removed it from the catalog)" in report.kept
     assert "classic-tee: left out as you left them: heather-grey" in report.kept
+
+
+def test_a_colour_for_the_last_product_and_a_new_product_at_the_same_place():
+    """Both go at the end of the last product: the colour must stay in its list, the product after it."""
+    import yaml
+
+    from mockups.stores.catalog_text import NewColour, NewProduct, merge
+
+    text = ("version: 1\nproducts:\n  - sku: tee\n    name: Tee\n    image: assets/tee.png\n    colours:\n"
+            "      - black\ncolours:\n  - {id: black, name: Black, hex: \"#1B1B1D\"}\n")
+    last = {"products": {"tee": {"colours": ["black"], "name": "Tee", "image": "assets/tee.png"}},
+            "colours": {"black": {"name": "Black", "hex": "#1B1B1D"}}}
+    products = [NewProduct("tee", "Tee", "assets/tee.png", ["black", "navy"]),
+                NewProduct("cap", "Cap", "assets/cap.png", ["navy"])]
+    colours = [NewColour("black", "Black", "#1B1B1D"), NewColour("navy", "Navy", "#1F2A44")]
+    doc = yaml.safe_load(merge(text, products, colours, last).text)
+    assert [(p["sku"], p["colours"]) for p in doc["products"]] == [("tee", ["black", "navy"]), ("cap", ["navy"])]

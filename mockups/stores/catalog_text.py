@@ -55,12 +55,12 @@ class Merge:
 
 
 def product_lines(p: NewProduct, pad: str) -> list[str]:
-    return [f"{pad}- sku: {p.sku}", f"{pad}  name: {q(p.name)}", f"{pad}  image: {q(p.image)}",
-            f"{pad}  colours: [{', '.join(p.colours)}]"]
+    return [f"{pad}- sku: {q(p.sku)}", f"{pad}  name: {q(p.name)}", f"{pad}  image: {q(p.image)}",
+            f"{pad}  colours: [{', '.join(q(c) for c in p.colours)}]"]
 
 
 def colour_line(c: NewColour, pad: str) -> str:
-    return f'{pad}- {{id: {c.id}, name: {q(c.name)}, hex: "{c.hex}"}}'
+    return f'{pad}- {{id: {q(c.id)}, name: {q(c.name)}, hex: "{c.hex}"}}'
 
 
 def new_catalog(products: list[NewProduct], colours: list[NewColour], *, source: str, size: str) -> str:
@@ -152,9 +152,9 @@ def _product_edits(text: str, item, p: NewProduct, last: dict | None, out: Merge
         added = [c for c in p.colours if c not in have and c not in before]
         if added and listed.flow_style:
             close = listed.end_mark.index - 1
-            edits.append((close, close, ("" if not listed.value else ", ") + ", ".join(added)))
+            edits.append((close, close, ("" if not listed.value else ", ") + ", ".join(q(c) for c in added)))
         elif added:
-            edits.append(_append(text, listed, [f"{_pad(text, listed.value[-1])}- {c}" for c in added]))
+            edits.append(_append(text, listed, [f"{_pad(text, listed.value[-1])}- {q(c)}" for c in added]))
         if added:
             out.changes.append(f"{p.sku}: new colour{'s' if len(added) > 1 else ''} {', '.join(added)}")
     return edits
@@ -211,7 +211,10 @@ def merge(text: str, products: list[NewProduct], colours: list[NewColour], last:
         pad = _pad(text, cseq.value[-1])
         edits.append(_append(text, cseq, [colour_line(c, pad) for c in new_colours]))
         out.changes += [f"new colour {c.id} ({c.name}, {c.hex})" for c in new_colours]
-    for start, stop, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+    # from the end, so earlier offsets stay valid; of two edits at one place (a colour added to the
+    # last product's list, and new products after it) the later-made goes in first, so it ends up after
+    order = sorted(range(len(edits)), key=lambda n: (edits[n][0], edits[n][1], n), reverse=True)
+    for start, stop, new in (edits[n] for n in order):
         text = text[:start] + new + text[stop:]
     out.text = text
     return out

@@ -87,6 +87,8 @@ def _http(client: httpx.Client, url: str, limits: Limits) -> bytes:
         raise _Transient(f"timed out after {limits.timeout:g} s") from None
     except httpx.TransportError as e:
         raise _Transient(f"cannot connect: {e}") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as e:  # a redirect loop, an undecodable answer, a bad address
+        raise _Failed(f"{type(e).__name__}: {e}") from None
 
 
 def _local(url: str, base: Path, limits: Limits) -> bytes:
@@ -128,7 +130,10 @@ def _ours(data: bytes) -> bool:
 
 
 def fetch_one(client: httpx.Client, url: str, where: str, stem: Path, base: Path, limits: Limits) -> Fetched:
-    scheme = urllib.parse.urlparse(url).scheme.lower()
+    try:
+        scheme = urllib.parse.urlparse(url).scheme.lower()
+    except ValueError as e:  # "http://[::1/x.png"
+        return Fetched(url, where, error=f"not a valid address ({e})")
     try:
         if scheme in ("http", "https"):
             data = _retrying(limits)(lambda: _http(client, url, limits))
@@ -160,7 +165,10 @@ def _retrying(limits: Limits):
 
 def stem_for(folder: Path, url: str, taken: set[Path]) -> Path:
     """Where a photo goes in `folder` (without suffix): its URL's file name, made unique."""
-    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).stem or "photo"
+    try:
+        name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).stem or "photo"
+    except ValueError:  # a malformed address: fetch_one says so; its file would be named "photo"
+        name = "photo"
     clean = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.")[:60] or "photo"
     stem = folder / clean
     if stem in taken:

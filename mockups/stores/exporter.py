@@ -235,7 +235,11 @@ def export_store(kind: str, catalog_file: str | Path = "catalog.yaml", *, base_u
 def _merchant(products, images, from_file, target: Path, report: ExportReport) -> bytes:
     rows = _merchant_rows(products, images, report)
     if from_file:
-        if Path(from_file).read_bytes().lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        try:
+            head = Path(from_file).read_bytes()[:4096]
+        except OSError as e:
+            raise StoreFileError(f"--from {from_file}: cannot read it ({e.strerror or e})") from None
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
             raise StoreFileError(f"--from {from_file}: only a TSV feed can be updated in place; write an XML "
                                  "supplemental feed with --out FILE.xml instead")
         table, report.rows = merchant.update(read_table(Path(from_file), delimiter="\t"), rows)

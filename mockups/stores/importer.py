@@ -60,7 +60,10 @@ def _built_outputs(out: Path) -> set[str]:
 
 
 def _is_output(url: str, outputs: set[str]) -> bool:
-    parts = urllib.parse.urlparse(url).path.split("/")
+    try:
+        parts = urllib.parse.urlparse(url).path.split("/")
+    except ValueError:  # a malformed address: its fetch says so
+        return False
     return any("/".join(parts[-n:]) in outputs for n in range(2, min(len(parts), 6) + 1))
 
 

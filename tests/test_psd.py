@@ -170,8 +170,9 @@ def test_effects_psd_tools_does_not_draw_are_refused(tmp_path):
     path = psd_build.add_effect(psd_build.build_mockup(tmp_path / "fx.psd"), b"DrSh")
     with pytest.raises(PsdError) as e:
         Template(path, "Design")
-    assert str(e.value) == ("fx.psd: smart object 'Design' cannot be rendered: it has layer effects that cannot be "
-                            "rendered (Drop Shadow); only colour, gradient and pattern overlays and strokes are")
+    assert str(e.value) == ("fx.psd: smart object 'Design' cannot be rendered: it has layer effects (Drop Shadow), "
+                            "which would not be drawn on the design that replaces its content; turn them off, or put "
+                            "them on a layer above it")
 
 
 # --- a mockup the tests build ----------------------------------------------------------------------
@@ -390,3 +391,21 @@ def test_inspect_lists_each_smart_object(fixtures, tmp_path):
     stack = [ln for ln in done.stdout.splitlines() if "layer stack" in ln]
     assert stack and stack[0].startswith("TEE  t.psd: layer stack (psd-tools) against Photoshop's merged image: ")
     assert float(stack[0].rsplit(": ", 1)[1].split()[0]) >= 35.0  # psd-tools draws this file as Photoshop did
+
+
+def test_content_that_cannot_be_drawn_skips_the_gate_with_a_warning(mockup, tmp_path, monkeypatch):
+    """A smart object whose current content is a PDF or a vector file cannot be calibrated, but
+    renders: the gate is skipped, saying so, and the variants are made."""
+    from mockups import build
+    from mockups.backends.psd._template import Template
+
+    def cannot(self):
+        raise OSError("cannot identify image file (a PDF)")
+
+    monkeypatch.setattr(Template, "calibration", cannot)
+    root = tmp_path / "p"
+    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    report = build(write_catalog(root), jobs=1)
+    assert report.built == 6 and not report.failures
+    texts = {str(w.message) for w in report.warnings} | {p.message for p in report.prepared.warnings}
+    assert any("its current content cannot be drawn" in t and "calibration gate is skipped" in t for t in texts), texts

@@ -62,6 +62,7 @@ def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
     among the workers (the last of 5 on 2 workers) go in looks too: otherwise one worker makes a
     whole product while the others wait, where sharing it costs each of them one preparation."""
     products = list(dict.fromkeys(job.inputs.get("product") for job in jobs))
+    jobs = _colour_major(jobs, products)
     by_product = len(products) >= workers
     tail = set(products[len(products) - len(products) % workers:]) if by_product and workers > 1 else set()
     out: list[list[Job]] = []
@@ -75,6 +76,16 @@ def chunks(jobs: list[Job], workers: int, limit: int = 48) -> list[list[Job]]:
             out.append([job])
         last = look
     return out
+
+
+def _colour_major(jobs: list[Job], products: list) -> list[Job]:
+    """A PSD template's jobs ordered by colour (a template keeps a few colours' backdrops, and the
+    matrix orders designs outside colours); every other product's as they came."""
+    if not any(job.variant.product.psd is not None for job in jobs):
+        return jobs
+    index = {p: i for i, p in enumerate(products)}
+    return sorted(jobs, key=lambda j: (index[j.inputs.get("product")],
+                                       j.variant.colour.hex if j.variant.product.psd is not None else ""))
 
 
 # --- the run -------------------------------------------------------------------------------------

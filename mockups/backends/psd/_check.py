@@ -41,12 +41,30 @@ def score(found: Template) -> Score:
     return found.calibration()
 
 
-def calibration_warning(found: Template, result: Score) -> str | None:
+def safe_score(found: Template) -> tuple[Score | None, str | None]:
+    """(the score, None), or (None, why it cannot be computed): content Pillow cannot draw (a PDF,
+    a vector file) is no reason to refuse a template that renders, only a gate skipped."""
+    try:
+        return score(found), None
+    except Exception as e:  # noqa: BLE001 - psd-tools and Pillow raise many kinds on content they cannot draw
+        return None, (f"{found.path.name}: smart object '{found.target.path}': its current content cannot be drawn "
+                      f"to check our geometry against Photoshop's ({type(e).__name__}: {e}); the calibration gate "
+                      "is skipped: check the images")
+
+
+def calibration_warning(found: Template, result: Score | None, why: str | None = None) -> str | None:
+    if result is None:
+        return why
     if result.ok:
         return None
     return (f"{found.path.name}: smart object '{found.target.path}' scores {result} against Photoshop's own render "
             f"of its content (the gate is {MIN_PSNR:.0f} dB and IoU {MIN_IOU}): designs may not land where "
             "Photoshop would put them; check the images, or see `mockups inspect`")
+
+
+def unreadable(file, error: Exception) -> str:
+    return (f"{Path(str(file)).name}: psd-tools cannot read this template ({type(error).__name__}: {error}); "
+            "re-save it from Photoshop, or report the file")
 
 
 def check_products(catalog) -> list[Problem]:
@@ -59,11 +77,13 @@ def check_products(catalog) -> list[Problem]:
         where = ("products", i, "psd")
         try:
             found = template(catalog.path(product.psd.file), product.psd)
-            result = score(found)
         except PsdError as e:
             problems.append(catalog.doc.problem((*where, e.key), str(e)))
             continue
-        warning = calibration_warning(found, result)
+        except Exception as e:  # noqa: BLE001 - what psd-tools raises on a layer it cannot read
+            problems.append(catalog.doc.problem((*where, "file"), unreadable(product.psd.file, e)))
+            continue
+        warning = calibration_warning(found, *safe_score(found))
         if warning:
             problems.append(catalog.doc.problem((*where, "smart_object"), warning, severity="warning"))
         colours = len(product.colours if product.colours is not None else catalog.model.colours)
@@ -85,10 +105,12 @@ def render_job(job) -> Rendered:
         colour = v.colour.hex if v.product.psd.colour_layer else None
         document = found.render(design, colour)
         image = imaging.frame(document, tuple(v.channel.size), fit=v.product.scene_fit, colour=v.channel.background)
-        warning = calibration_warning(found, score(found))
     except (PsdError, imaging.ImagingError) as e:
         raise ImageInputError(f"{path.name}: {e}" if not str(e).startswith(path.name) else str(e),
                               variant=job.id) from None
+    except (AttributeError, KeyError, TypeError, ValueError) as e:  # psd-tools on a layer it cannot read
+        raise ImageInputError(unreadable(path.name, e), variant=job.id) from None
+    warning = calibration_warning(found, *safe_score(found))
     return Rendered(image=image, model=f"psd-template-{VERSION}", warnings=[warning] if warning else [])
 
 

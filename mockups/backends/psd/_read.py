@@ -33,7 +33,6 @@ class PsdError(MockupsError):
 
 INSTALL = "PSD mockups need psd-tools: pip install 'mockups[psd]'"
 # the layer effects psd-tools composites (composite._compose_effects); the others are a TODO there
-RENDERED_EFFECTS = ("ColorOverlay", "GradientOverlay", "PatternOverlay", "Stroke")
 EFFECT_NAMES = {"DropShadow": "Drop Shadow", "InnerShadow": "Inner Shadow", "OuterGlow": "Outer Glow",
                 "InnerGlow": "Inner Glow", "Satin": "Satin", "BevelEmboss": "Bevel & Emboss"}  # as Photoshop says
 
@@ -191,7 +190,7 @@ def smart_objects(psd: Any, folder: Path) -> list[SmartObject]:
             continue
         so = layer.smart_object
         found = describe(so._config.data, layer.name, layer_path(layer))  # Trnf, warp, Sz: only there
-        problem = found.problem or _effects(layer) or _linked(so, folder)
+        problem = found.problem or _effects(layer) or _vector_mask(layer) or _linked(so, folder)
         found = SmartObject(found.name, found.path, "linked" if so.kind != "data" else "embedded",
                             str(so.filetype or ""), found.size, found.transform, found.warp,
                             found.placement if problem is None else None, problem, layer)
@@ -204,11 +203,18 @@ def _effects(layer: Any) -> str | None:
     if not effects or not getattr(effects, "enabled", True):
         return None
     other = sorted({EFFECT_NAMES.get(type(e).__name__, type(e).__name__) for e in effects
-                    if getattr(e, "enabled", True) and type(e).__name__ not in RENDERED_EFFECTS})
+                    if getattr(e, "enabled", True)})
     if not other:
         return None
-    return f"it has layer effects that cannot be rendered ({', '.join(other)}); only colour, gradient and pattern " \
-           "overlays and strokes are"
+    return f"it has layer effects ({', '.join(other)}), which would not be drawn on the design that replaces its " \
+           "content; turn them off, or put them on a layer above it"
+
+
+def _vector_mask(layer: Any) -> str | None:
+    if not (hasattr(layer, "has_vector_mask") and layer.has_vector_mask()):
+        return None
+    return "it has a vector mask, which would not be carried to the design that replaces its content; " \
+           "rasterize it into a layer mask in Photoshop (Layer > Rasterize > Vector Mask)"
 
 
 def _linked(so: Any, folder: Path) -> str | None:

@@ -306,10 +306,16 @@ class Template:
 
     @staticmethod
     def _pixels(layer: Any) -> Image.Image:
+        """The colour layer's pixels with its own pixel mask applied (the recoloured layer that
+        replaces it carries no mask: without this a full-canvas layer masked to the garment would
+        colour the whole scene)."""
         image = layer.topil()
         if image is None:
             raise PsdError(f"colour layer '{layer.name}' has no pixels")
-        return image.convert("RGBA")
+        rgba = np.asarray(image.convert("RGBA"), np.float32)
+        box = (layer.left, layer.top, layer.left + rgba.shape[1], layer.top + rgba.shape[0])
+        rgba[..., 3:4] *= _mask_over(layer, box)
+        return Image.fromarray(np.clip(np.rint(rgba), 0, 255).astype(np.uint8), "RGBA")
 
     # --- the gate ----------------------------------------------------------------------------------
 

@@ -409,3 +409,19 @@ def test_content_that_cannot_be_drawn_skips_the_gate_with_a_warning(mockup, tmp_
     assert report.built == 6 and not report.failures
     texts = {str(w.message) for w in report.warnings} | {p.message for p in report.prepared.warnings}
     assert any("its current content cannot be drawn" in t and "calibration gate is skipped" in t for t in texts), texts
+
+
+def test_a_document_in_another_colour_space_is_a_warning(mockup):
+    """Adobe RGB (here a Lab profile stands in) is composited as sRGB numbers: the user is told."""
+    from PIL import ImageCms
+
+    from mockups.backends.psd._check import profile_warning
+    from mockups.backends.psd._template import Template
+
+    found = Template(mockup / "tee.psd", "Design", "Colour")
+    assert profile_warning(found) is None  # none embedded: sRGB is assumed
+    other = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    found.psd.image_resources.get_data = lambda key, default=None: other
+    warning = profile_warning(found)
+    assert warning is not None and warning.startswith("tee.psd: the document's colour profile is ")
+    assert "not sRGB" in warning and "Convert to Profile" in warning

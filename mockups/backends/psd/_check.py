@@ -10,6 +10,7 @@ layer in the variant's colour, the document framed on the channel's canvas.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,29 @@ def calibration_warning(found: Template, result: Score | None, why: str | None =
             "Photoshop would put them; check the images, or see `mockups inspect`")
 
 
+def profile_warning(found: Template) -> str | None:
+    """A document in a colour space other than sRGB (Adobe RGB is common from photographers): its
+    numbers are composited and written as they are, so its colours shift in the outputs."""
+    from psd_tools.constants import Resource
+
+    try:
+        data = found.psd.image_resources.get_data(Resource.ICC_PROFILE)
+    except (AttributeError, KeyError, ValueError):
+        return None
+    if not data:
+        return None
+    try:
+        from PIL import ImageCms
+
+        name = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(data))).strip()
+    except (OSError, ImageCms.PyCMSError):
+        name = "an embedded profile that cannot be read"
+    if "srgb" in name.lower():
+        return None
+    return (f"{found.path.name}: the document's colour profile is {name}, not sRGB: its colours are used as sRGB "
+            "numbers, so they shift in the outputs; convert it in Photoshop (Edit > Convert to Profile > sRGB)")
+
+
 def unreadable(file, error: Exception) -> str:
     return (f"{Path(str(file)).name}: psd-tools cannot read this template ({type(error).__name__}: {error}); "
             "re-save it from Photoshop, or report the file")
@@ -83,6 +107,9 @@ def check_products(catalog) -> list[Problem]:
         except Exception as e:  # noqa: BLE001 - what psd-tools raises on a layer it cannot read
             problems.append(catalog.doc.problem((*where, "file"), unreadable(product.psd.file, e)))
             continue
+        profile = profile_warning(found)
+        if profile:
+            problems.append(catalog.doc.problem((*where, "file"), profile, severity="warning"))
         warning = calibration_warning(found, *safe_score(found))
         if warning:
             problems.append(catalog.doc.problem((*where, "smart_object"), warning, severity="warning"))

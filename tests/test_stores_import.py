@@ -257,3 +257,15 @@ def test_numeric_handles_and_colour_names_and_a_malformed_address(tmp_path):
     doc = _catalog(tmp_path / "p")  # it validates: the numbers are quoted strings
     assert [p["sku"] for p in doc["products"]] == ["12345"]
     assert any("http://[::1/cap.png" in line and "not a valid address" in line for line in report.failed), report
+
+
+def test_woocommerce_images_split_at_comma_space_so_a_url_may_hold_a_comma(tmp_path):
+    from mockups.stores._table import read_table
+    from mockups.stores.woocommerce import _photos
+
+    (tmp_path / "w.csv").write_text('ID,Type,SKU,Images\n1,simple,A,"https://cdn.x/w_400,h_400/a.jpg, '
+                                    'https://cdn.x/b.jpg"\n2,simple,B,"https://x/c.jpg,https://x/d.jpg"\n')
+    table = read_table(tmp_path / "w.csv")
+    (l1, c1), (l2, c2) = table.rows
+    assert [p.url for p in _photos(table, l1, c1)] == ["https://cdn.x/w_400,h_400/a.jpg", "https://cdn.x/b.jpg"]
+    assert [p.url for p in _photos(table, l2, c2)] == ["https://x/c.jpg", "https://x/d.jpg"]

@@ -73,17 +73,19 @@ def _fetch(listing: Listing, base: Path, out: Path, limits: Limits) -> dict[str,
     items: list[tuple[str, str, Path]] = []
     ours: dict[str, Fetched] = {}
     taken: set[Path] = set()
+    seen: set[str] = set()
     outputs = _built_outputs(out)
     for product in listing.products:
         folder = out / "assets" / product.sku
         wanted = product.photos[:1] + [v.image for v in product.variants if v.image]
         for photo in wanted:
-            if not photo or photo.url in ours or any(photo.url == i[0] for i in items):
+            if not photo or photo.url in ours or photo.url in seen:
                 continue
             if _is_output(photo.url, outputs):
                 ours[photo.url] = Fetched(photo.url, photo.where, ours=True)
             else:
                 items.append((photo.url, photo.where, stem_for(folder, photo.url, taken)))
+                seen.add(photo.url)
     return {**ours, **{f.url: f for f in fetch_all(items, base, limits)}}
 
 

@@ -9,6 +9,7 @@ the first the main one.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mockups.stores._model import Listing, Photo, Product, StoreFileError, Variant
@@ -33,7 +34,9 @@ def _attributes(table: Table, cells: list[str]) -> dict[str, str]:
 
 
 def _photos(table: Table, line: int, cells: list[str]) -> list[Photo]:
-    return [Photo(u.strip(), table.where(line)) for u in _cell(table, cells, "Images").split(",") if u.strip()]
+    cell = _cell(table, cells, "Images")  # WooCommerce joins them with ", ": a URL may hold a comma itself
+    urls = re.split(r",\s+", cell) if re.search(r",\s", cell) else cell.split(",")
+    return [Photo(u.strip(), table.where(line)) for u in urls if u.strip()]
 
 
 def _colour_of(attributes: dict[str, str]) -> tuple[str, str] | None:

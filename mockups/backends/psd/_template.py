@@ -47,6 +47,8 @@ def find_layer(psd: Any, wanted: str, file: str, what: str, key: str = "smart_ob
     found = [ly for ly in layers if (layer_path(ly) if "/" in wanted else ly.name) == wanted]
     if not found:  # some writers pad names with a space: a name as the user sees it in Photoshop
         found = [ly for ly in layers if (layer_path(ly) if "/" in wanted else ly.name).rstrip(" \x00") == wanted]
+    if not found and "/" in wanted:  # a layer's own name may hold a "/" ("Your design / logo")
+        found = [ly for ly in layers if ly.name.rstrip(" \x00") == wanted]
     if len(found) > 1:
         raise PsdError(f"{file}: {len(found)} layers are named '{wanted}'; give the {what} as a path "
                        f"like '{layer_path(found[-1])}'", key)

@@ -129,9 +129,12 @@ def test_the_command_serves_until_interrupted(project, log, tmp_path):
     from tests.conftest import REPO
 
     path = project()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1"}  # SIGABRT: every thread's stack
+    # Ctrl-C as a terminal delivers it: a suite started in the background (`pytest &` from a script)
+    # has SIGINT ignored, which every child inherits, and a Python child then never sees it
     proc = subprocess.Popen([sys.executable, "-m", "mockups", "serve", str(path), "--port", "0", "--backend", RECORDING,
-                             "--by", "Ana"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--by", "Ana"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().startswith("Done: 8 variants")
         line = proc.stdout.readline()
@@ -141,12 +144,12 @@ def test_the_command_serves_until_interrupted(project, log, tmp_path):
             assert r.status == 200 and b'name="mockups-serve"' in r.read()
     finally:
         proc.send_signal(signal.SIGINT)
-        try:  # a generous bound: once in a loaded CI run 20 s were not enough (not reproduced since)
-            out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints where each thread is
             out, err = proc.communicate()
-            raise AssertionError(f"serve did not stop 60 s after Ctrl-C; stdout: {out!r}; stderr: {err!r}") from None
+            raise AssertionError(f"serve did not stop 30 s after Ctrl-C; stdout: {out!r}; stderr: {err!r}") from None
     assert proc.returncode == 0 and "stopped" in out, err
 
 

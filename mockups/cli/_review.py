@@ -213,8 +213,8 @@ def cmd_serve(args) -> int:
     print(f"serving {server.url} (Ctrl-C to stop): rebuilds when the catalog, a template or an asset changes; "
           f"decisions are written to {shown(approvals.path_for(catalog.file))}", flush=True)
     try:
-        while True:
-            _time.sleep(3600)
+        while True:  # short sleeps: Ctrl-C may reach another of the threads, and Python raises it in
+            _time.sleep(0.5)  # this one only when this one runs again
     except KeyboardInterrupt:
         print("stopped")
     finally:

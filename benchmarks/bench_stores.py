@@ -21,22 +21,7 @@ import httpx  # noqa: E402
 
 from mockups.cli import main  # noqa: E402
 from mockups.stores import export_store, import_store  # noqa: E402
-from tests.store_helpers import Routes, garment, serve  # noqa: E402
-
-COLOURS = ["Black", "Navy", "White", "Forest Green", "Mustard"]
-
-
-def csv_text(base: str) -> str:
-    lines = ["Title,URL handle,SKU,Option1 name,Option1 value,Option2 name,Option2 value,Product image URL,"
-             "Image position,Variant image URL"]
-    for n in range(50):
-        for k in range(10):
-            c, s = COLOURS[k // 2], "SM"[k % 2]
-            first = k == 0
-            lines.append(f"{'Product %d' % n if first else ''},product-{n},P{n}-{k},{'Color' if first else ''},{c},"
-                         f"{'Size' if first else ''},{s},{f'{base}/p{n}.jpg' if first else ''},{'1' if first else ''},"
-                         f"{f'{base}/p{n}-black.jpg' if c == 'Black' else ''}")
-    return "\n".join(lines) + "\n"
+from tests.store_helpers import Routes, big_shopify_csv, garment, serve  # noqa: E402
 
 
 def main_() -> None:
@@ -46,7 +31,8 @@ def main_() -> None:
         routes[f"/p{n}-black.jpg"] = (200, "image/jpeg", garment((30, 30, 32), size=800), 0)
     with tempfile.TemporaryDirectory() as tmp, serve(routes) as base:
         d = Path(tmp)
-        (d / "big.csv").write_text(csv_text(base))
+        (d / "big.csv").write_text(big_shopify_csv(
+            lambda n: f"{base}/p{n}.jpg", lambda n, colour: f"{base}/p{n}-black.jpg" if colour == "Black" else ""))
         t = time.perf_counter()
         with httpx.Client() as client:
             for path in routes:

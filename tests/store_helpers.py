@@ -109,3 +109,21 @@ def fixture(name: str, folder: Path, base: str) -> Path:
     out = folder / name
     out.write_bytes((FIXTURES / name).read_bytes().replace(b"{base}", base.encode()))
     return out
+
+
+BIG_COLOURS = ["Black", "Navy", "White", "Forest Green", "Mustard"]
+
+
+def big_shopify_csv(product_photo, colour_photo=lambda n, colour: "") -> str:
+    """A Shopify product CSV (current headers) of 50 products x 5 colours x 2 sizes: 500 variants.
+    Product n's photo is `product_photo(n)`; a variant's own photo `colour_photo(n, colour)` ("": none)."""
+    lines = ["Title,URL handle,SKU,Option1 name,Option1 value,Option2 name,Option2 value,Price,"
+             "Product image URL,Image position,Variant image URL"]
+    for n in range(50):
+        for k in range(10):
+            colour, size = BIG_COLOURS[k // 2], "SM"[k % 2]
+            first = k == 0
+            lines.append(f"{'Product %d' % n if first else ''},product-{n},P{n}-{colour[:3].upper()}-{size},"
+                         f"{'Color' if first else ''},{colour},{'Size' if first else ''},{size},10,"
+                         f"{product_photo(n) if first else ''},{'1' if first else ''},{colour_photo(n, colour)}")
+    return "\n".join(lines) + "\n"

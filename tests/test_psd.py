@@ -211,6 +211,13 @@ def mockup(tmp_path_factory) -> Path:
     return root
 
 
+def _copy(mockup: Path, tmp_path: Path) -> Path:
+    """The test-built mockup project copied into tmp_path/p, without its build and cache."""
+    root = tmp_path / "p"
+    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    return root
+
+
 def write_catalog(root: Path, *, file: str = "tee.psd", layer: str = "Design", fit: str = "cover") -> Path:
     (root / "catalog.yaml").write_text(CATALOG.format(file=file, layer=layer, fit=fit))
     return root / "catalog.yaml"
@@ -294,8 +301,7 @@ def test_the_warp_bends_the_design(mockup):
 def test_editing_the_psd_rebuilds_its_variants(mockup, tmp_path):
     from mockups import build, plan
 
-    root = tmp_path / "p"
-    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    root = _copy(mockup, tmp_path)
     catalog = write_catalog(root)
     build(catalog)
     assert not plan(catalog).stale
@@ -306,8 +312,7 @@ def test_editing_the_psd_rebuilds_its_variants(mockup, tmp_path):
 def test_validate_refuses_a_missing_layer_with_a_did_you_mean(mockup, tmp_path):
     from mockups import prepare
 
-    root = tmp_path / "p"
-    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    root = _copy(mockup, tmp_path)
     with pytest.raises(CatalogError) as e:
         prepare(write_catalog(root, layer="Desing"))
     assert [f"{p.line}:{p.column}: {p.path}: {p.message}" for p in e.value.problems] == [
@@ -318,8 +323,7 @@ def test_validate_refuses_a_missing_layer_with_a_did_you_mean(mockup, tmp_path):
 def test_validate_refuses_a_cmyk_document(mockup, tmp_path):
     from mockups import prepare
 
-    root = tmp_path / "p"
-    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    root = _copy(mockup, tmp_path)
     psd_build.build_cmyk(root / "cmyk.psd")
     with pytest.raises(CatalogError) as e:
         prepare(write_catalog(root, file="cmyk.psd"))
@@ -332,8 +336,7 @@ def test_the_openai_backend_refuses_a_psd_product(mockup, tmp_path):
     """A template is rendered locally; the AI backend, which edits photos, says so before any request."""
     from mockups import prepare
 
-    root = tmp_path / "p"
-    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    root = _copy(mockup, tmp_path)
     with pytest.raises(CatalogError) as e:
         prepare(write_catalog(root), backend="openai")
     messages = {p.message for p in e.value.problems if p.severity == "error"}
@@ -366,8 +369,7 @@ def test_the_calibration_gate_warns_naming_the_layer(mockup):
 def test_colours_without_a_colour_layer_are_a_warning(mockup, tmp_path):
     from mockups import prepare
 
-    root = tmp_path / "p"
-    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    root = _copy(mockup, tmp_path)
     catalog = write_catalog(root)
     catalog.write_text(catalog.read_text().replace("      colour_layer: Colour\n", ""))
     warnings = [f"{w.line}:{w.column}: {w.path}: {w.message}" for w in prepare(catalog).warnings]
@@ -403,8 +405,7 @@ def test_content_that_cannot_be_drawn_skips_the_gate_with_a_warning(mockup, tmp_
         raise OSError("cannot identify image file (a PDF)")
 
     monkeypatch.setattr(Template, "calibration", cannot)
-    root = tmp_path / "p"
-    shutil.copytree(mockup, root, ignore=shutil.ignore_patterns("build", ".mockups*"))
+    root = _copy(mockup, tmp_path)
     report = build(write_catalog(root), jobs=1)
     assert report.built == 6 and not report.failures
     texts = {str(w.message) for w in report.warnings} | {p.message for p in report.prepared.warnings}

@@ -15,7 +15,7 @@ from mockups.engine import manifest
 from mockups.stores import Limits, import_store
 from mockups.stores.exporter import export_store
 from tests.conftest import png_bytes, tiny_product
-from tests.store_helpers import fixture, garment, photo_routes, serve
+from tests.store_helpers import big_shopify_csv, fixture, garment, photo_routes, serve
 
 FAST = Limits(timeout=2, retries=1, backoff=0.01)
 
@@ -145,19 +145,9 @@ def test_round_trip_import_build_export_reimport_changes_nothing(tmp_path):
 
 
 def test_fifty_products_five_hundred_variants(tmp_path):
-    header = ("Title,URL handle,SKU,Option1 name,Option1 value,Option2 name,Option2 value,Price,"
-              "Product image URL,Image position,Variant image URL")
-    colours = ["Black", "Navy", "White", "Forest Green", "Mustard"]
-    lines = [header]
     for n in range(50):
         (tmp_path / f"p{n}.png").write_bytes(png_bytes(tiny_product(48, colour=(200 + n % 40, 200, 200))))
-        for k in range(10):
-            colour, size = colours[k // 2], "SM"[k % 2]
-            first = k == 0
-            lines.append(f"{'Product %d' % n if first else ''},product-{n},P{n}-{colour[:3].upper()}-{size},"
-                         f"{'Color' if first else ''},{colour},{'Size' if first else ''},{size},10,"
-                         f"{'p%d.png' % n if first else ''},{'1' if first else ''},")
-    (tmp_path / "big.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "big.csv").write_text(big_shopify_csv(lambda n: f"p{n}.png"))
     report = import_store("shopify", tmp_path / "big.csv", tmp_path / "p", size="32x32")
     assert report.products == 50 and not report.unresolved and not report.failed
     cat = tmp_path / "p" / "catalog.yaml"

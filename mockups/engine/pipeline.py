@@ -46,7 +46,6 @@ from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
 logger = logging.getLogger(__name__)
 
 MANIFEST_EVERY = 2.0  # seconds between manifest saves during a build
-REMOTE_THREADS = 16  # requests in flight to a remote cache (each waits on the network, not the CPU)
 
 
 @dataclass
@@ -383,17 +382,14 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
 
 
 def fetch_remote(prepared: Prepared) -> int:
-    """Fetch the plan's remote hits into the local store, a few at a time; one that cannot be
+    """Fetch the plan's remote hits into the local store, several at a time; one that cannot be
     fetched after all goes back to being made. Returns how many were fetched."""
     items = [i for i in prepared.plan.items if i.remote]
     if not items or prepared.remote is None:
         return 0
-    from concurrent.futures import ThreadPoolExecutor
-
-    remote, store = prepared.remote, prepared.store
+    remote = prepared.remote
     started = time.monotonic()
-    with ThreadPoolExecutor(REMOTE_THREADS) as pool:
-        got = list(pool.map(lambda item: remote.fetch(item.job.key, item.job.variant.ext, store), items))
+    got = remote.fetch_all([(i.job.key, i.job.variant.ext) for i in items], prepared.store)
     for item, ok in zip(items, got, strict=True):
         if not ok:
             unfetched(item, prepared.backend.estimate)
@@ -412,10 +408,7 @@ def backfill_remote(prepared: Prepared) -> None:
     missing = list({i.job.key: i.job.variant.ext for i in prepared.plan.items
                     if i.job.key not in remote.known and prepared.store.meta(i.job.key) is not None}.items())
     if missing:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(REMOTE_THREADS) as pool:
-            list(pool.map(lambda pair: remote.push(pair[0], pair[1], prepared.store), missing))
+        remote.push_all(missing, prepared.store)
         logger.info("remote cache %s: %d outputs it lacked written", remote.shown, len(missing))
 
 

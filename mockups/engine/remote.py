@@ -48,6 +48,7 @@ SCHEMA = 1
 PROTOCOL_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
                      "abfss": "adlfs", "http": "aiohttp", "https": "aiohttp"}
 __all__ = ["RemoteCache", "RemoteCacheError", "shown"]
+REQUESTS = 16  # requests in flight for a listing's records, a build's fetches and its backfill
 UPLOADS = 4  # a worker's uploads in flight (push_soon)
 TIMEOUT = 30.0  # seconds for one request: a remote that hangs is given up, not waited for
 
@@ -122,8 +123,6 @@ class RemoteCache:
         return {p.rsplit("/", 1)[-1] for p in found}
 
     def _get_records(self, keys: set[str]) -> set[str]:
-        from concurrent.futures import ThreadPoolExecutor
-
         def one(key: str) -> str | None:
             found = self._read_record(key)
             if found is not None:
@@ -131,8 +130,7 @@ class RemoteCache:
                 return key
             return None
 
-        with ThreadPoolExecutor(16) as pool:
-            return {k for k in pool.map(one, sorted(keys)) if k}
+        return {k for k in _in_flight(one, sorted(keys)) if k}
 
     def _read_record(self, key: str) -> dict | None:
         data = self._get(f"ac/{key}")
@@ -188,6 +186,14 @@ class RemoteCache:
             return None
 
     # --- writing --------------------------------------------------------------------------------
+
+    def fetch_all(self, objects: list[tuple[str, str]], store: ObjectStore) -> list[bool]:
+        """`fetch` each (key, ext), REQUESTS at a time; whether each was fetched, in order."""
+        return _in_flight(lambda o: self.fetch(o[0], o[1], store), objects)
+
+    def push_all(self, objects: list[tuple[str, str]], store: ObjectStore) -> None:
+        """`push` each (key, ext), REQUESTS at a time."""
+        _in_flight(lambda o: self.push(o[0], o[1], store), objects)
 
     def push_soon(self, key: str, ext: str, store: ObjectStore) -> None:
         """`push` in a background thread, so that a worker renders the next output while this one
@@ -257,6 +263,16 @@ class RemoteCache:
                 self.problems.append(text)
         if first:
             logger.warning("%s", text)
+
+
+def _in_flight(fn, items: list) -> list:
+    """fn of each item, REQUESTS of them at once (each waits on the network, not the CPU)."""
+    if not items:
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(REQUESTS, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def _short(error: Exception) -> str:

@@ -9,11 +9,12 @@ from collections import deque
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from mockups import imaging as im
+from mockups.backends.local import max_filter
 from mockups.imaging._colour import _encode_srgb, srgb_to_linear
-from mockups.imaging._common import dilate, erode, gaussian_blur
+from mockups.imaging._common import dilate, erode, gaussian_blur, interp_increasing, median
 
 # ---------------------------------------------------------------------------
 # Helpers: synthetic products
@@ -658,3 +659,65 @@ def test_gaussian_blur_preserves_mass_and_width(sigma):
     centre = (profile * x).sum()
     var = (profile * (x - centre) ** 2).sum()
     assert abs(np.sqrt(var) - sigma) / sigma < 0.1
+
+
+# --- exact fast equivalents: the same bits as numpy's and Pillow's own, on data like the compositor's
+
+def _bits(a) -> np.ndarray:
+    a = np.asarray(a)
+    return a.view(np.int64 if a.dtype == np.float64 else np.int32)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_median_is_numpys_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4096, 300_000)) + seed % 2  # odd and even lengths
+    v = (rng.normal(size=n) * rng.choice([1e-4, 1.0, 80.0]) + rng.normal() * 50).astype(np.float32)
+    if seed % 4 == 0:
+        v = np.round(v, 1).astype(np.float32)  # ties
+    if seed % 5 == 0:
+        v[: n // 2 + 1] = v[0]  # the median among a run of equal values
+    if seed % 7 == 0:
+        v = np.sort(v)  # the sample sees sorted data
+    expected, got = np.median(v), median(v)
+    assert got.dtype == expected.dtype
+    assert _bits(got) == _bits(expected)
+
+
+def test_median_leaves_what_it_cannot_bracket_to_numpy():
+    v = np.linspace(0, 1, 10_000, dtype=np.float32)
+    v[17] = np.nan
+    assert np.isnan(median(v))
+    assert median(np.arange(10, dtype=np.float32)) == np.median(np.arange(10, dtype=np.float32))
+    ints = np.arange(50_001)
+    assert median(ints) == np.median(ints)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_interp_increasing_is_numpys_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    lo = float(rng.normal() * 10)
+    hi = lo + abs(float(rng.normal())) * float(rng.choice([1e-6, 1e-3, 1.0, 100.0]))
+    xp = np.linspace(lo, hi + 1e-6, int(rng.choice([5, 1024])), dtype=np.float32)  # tiny spans repeat values
+    fp = (np.cumsum(rng.random(xp.size)) * rng.choice([1, -1])).astype(np.float32)
+    x = (rng.random(40_000) * (hi - lo) * 1.2 + lo - 0.1 * (hi - lo)).astype(np.float32)  # beyond both ends
+    x[:64] = xp[rng.integers(0, xp.size, 64)]  # exactly on the knots
+    assert np.array_equal(_bits(interp_increasing(x, xp, fp)), _bits(np.interp(x, xp, fp)))
+
+
+def test_interp_increasing_leaves_odd_inputs_to_numpy():
+    xp = np.array([0.0, 1.0, 0.5, 2.0] * 300)  # not increasing
+    x = np.random.default_rng(0).random(5000) * 2
+    assert np.array_equal(interp_increasing(x, xp, xp), np.interp(x, xp, xp), equal_nan=True)
+    x[3] = np.nan
+    ramp = np.linspace(0, 2, 1024)
+    assert np.array_equal(interp_increasing(x, ramp, ramp), np.interp(x, ramp, ramp), equal_nan=True)
+
+
+@pytest.mark.parametrize("shape", [(1024, 768), (5, 7), (1, 9), (300, 2)])
+def test_max_filter_is_pillows_max_filter(shape):
+    rng = np.random.default_rng(sum(shape))
+    a = (rng.random(shape) * 255).astype(np.uint8)
+    a[rng.random(shape) < 0.5] = 0
+    expected = np.asarray(Image.fromarray(a, "L").filter(ImageFilter.MaxFilter(5)))
+    assert np.array_equal(max_filter(a, 2), expected)

@@ -24,6 +24,8 @@ __all__ = [
     "smoothstep",
     "bleed_colour",
     "border_mask",
+    "median",
+    "interp_increasing",
 ]
 
 
@@ -85,6 +87,76 @@ def box_blur(a: np.ndarray, radius: int) -> np.ndarray:
     for axis in (0, 1):
         out = _window_sum(out, radius, axis)
     return out * np.float32(1.0 / (2 * radius + 1) ** 2)
+
+
+def median(values: np.ndarray) -> np.floating:
+    """``np.median`` of a 1-D float array, bit for bit, about 3x faster on large arrays.
+
+    The middle order statistics are found in a narrow bracket around the median of a strided
+    sample (every 64th value): the values below the bracket are only counted, and the few inside
+    it partitioned, where ``np.median`` partitions the whole array. A bracket that misses the
+    middle (an unlucky sample, NaNs) falls back to ``np.median``. The two middle values (or the
+    one) are then averaged by ``np.median`` itself, so even its rounding is the same.
+    """
+    v = np.asarray(values)
+    n = v.size
+    if v.ndim != 1 or n < 4096 or v.dtype.kind != "f":
+        return np.median(v)
+    lo_k, hi_k = (n - 1) // 2, n // 2
+    sample = np.sort(v[::64])
+    mid, reach = sample.size // 2, int(3 * np.sqrt(sample.size)) + 2
+    a, b = sample[max(0, mid - reach)], sample[min(sample.size - 1, mid + reach)]
+    below = int(np.count_nonzero(v < a))
+    inside = v[(v >= a) & (v <= b)]
+    if not (below <= lo_k and hi_k < below + inside.size) or np.isnan(b) or np.isnan(v).any():
+        return np.median(v)
+    kth = sorted({lo_k - below, hi_k - below})
+    return np.median(np.partition(inside, kth)[kth])
+
+
+def interp_increasing(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp(x, xp, fp)`` bit for bit (float64), for ``xp`` spaced about evenly (a linspace).
+
+    ``np.interp`` binary-searches ``xp`` for every ``x``; here each ``x``'s interval is computed
+    from the spacing and corrected by a step where rounding put it in a neighbour, then the value
+    is numpy's own formula (``slope[j] * (x - xp[j]) + fp[j]``, slopes precomputed as it does for
+    long inputs), with ``fp[0]`` below ``xp[0]`` and ``fp[-1]`` from ``xp[-1]`` on. 2-3x faster
+    on 10^5 values; anything unusual (NaN, short or unsorted ``xp``) is left to ``np.interp``.
+    """
+    xp = np.asarray(xp, dtype=np.float64)
+    fp = np.asarray(fp, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    n = xp.shape[0]
+    span = float(xp[-1] - xp[0]) if n else 0.0
+    if x.ndim != 1 or n < 3 or fp.shape != xp.shape or not span > 0 or x.size < n or np.isnan(x).any() \
+            or bool((xp[1:] < xp[:-1]).any()):
+        return np.interp(x, xp, fp)
+    with np.errstate(divide="ignore", invalid="ignore"):  # repeated xp: their slopes are never used
+        slopes = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])
+    guess = x - xp[0]
+    guess *= (n - 1) / span
+    np.clip(guess, 0, n - 2, out=guess)
+    j = guess.astype(np.intp)
+    for _ in range(4):  # xp[j] <= x < xp[j + 1], or j at an end
+        at = xp[j]
+        low, high = at > x, xp[j + 1] <= x
+        if not (low_any := bool(low.any())) and not bool(high.any()):
+            break
+        if low_any:
+            j -= low & (j > 0)
+        j += high & (j < n - 2)
+    else:
+        return np.interp(x, xp, fp)  # xp far from evenly spaced (or not increasing)
+    out = x - at
+    out *= slopes[j]
+    out += fp[j]
+    below = x < xp[0]
+    if below.any():
+        out[below] = fp[0]
+    above = x >= xp[-1]
+    if above.any():
+        out[above] = fp[-1]
+    return out
 
 
 def _small_gaussian(a: np.ndarray, sigma: float) -> np.ndarray:

@@ -44,7 +44,7 @@ from mockups.imaging._colour import (
     shade_lab,
     srgb_to_lab,
 )
-from mockups.imaging._common import ImagingError, dilate, erode, gaussian_blur, rgba_array
+from mockups.imaging._common import ImagingError, dilate, erode, gaussian_blur, interp_increasing, median, rgba_array
 
 __all__ = [
     "ShadingStats",
@@ -93,7 +93,7 @@ def shading_stats(lightness: np.ndarray, region: np.ndarray, *,
     p25, p50, p75 = (float(v) for v in np.percentile(values, [25, 50, 75]))
     filled = np.where(region, lightness, np.float32(p50)).astype(np.float32)
     gy, gx = np.gradient(gaussian_blur(filled, sigma))
-    contrast = float(np.median(np.hypot(gx, gy)[region]))
+    contrast = float(median(np.hypot(gx, gy)[region]))
     return ShadingStats(median_l=p50, iqr=p75 - p25, contrast=contrast)
 
 
@@ -336,7 +336,7 @@ def prepare_matched(rgba: Image.Image, dye_mask: np.ndarray | Image.Image, *,
 def _combine(mp: MatchedPrep, gains: tuple[float, float]) -> np.ndarray:
     """Shading ``g_lo * low + g_hi * high``, re-centred so the mid-tone stays the target colour."""
     shading = gains[0] * mp.low + gains[1] * mp.high
-    return (shading - np.float32(np.median(shading[mp.solid]))).astype(np.float32)
+    return (shading - np.float32(median(shading[mp.solid]))).astype(np.float32)
 
 
 def _rendered_stats(mp: MatchedPrep, target: np.ndarray, shading: np.ndarray) -> ShadingStats:
@@ -346,10 +346,10 @@ def _rendered_stats(mp: MatchedPrep, target: np.ndarray, shading: np.ndarray) ->
     if mp.sample is not None:  # on the sampled bands only (see _Sample)
         sm = mp.sample
         lightness = np.full(sm.region.shape, np.float32(target[0]))
-        lightness[sm.where] = np.interp(shading[sm.pick], levels, curve)
+        lightness[sm.where] = interp_increasing(shading[sm.pick], levels, curve)
         return shading_stats(lightness, sm.region)
     lightness = np.full(mp.prep.select.shape, np.float32(target[0]))
-    lightness[mp.prep.select] = np.interp(shading, levels, curve)
+    lightness[mp.prep.select] = interp_increasing(shading, levels, curve)
     return shading_stats(lightness, mp.region)
 
 
@@ -366,20 +366,21 @@ def matched_shading(mp: MatchedPrep, target_hex: str, model: ShadingModel = FABR
     target = hex_to_lab(target_hex)
     want = model.target_stats(mp.source, float(target[0]))
     gains = (1.0, 1.0)
+    shading = _combine(mp, gains)
     for _ in range(iterations):
-        got = _rendered_stats(mp, target, _combine(mp, gains))
+        got = _rendered_stats(mp, target, shading)
         r_iqr = want.iqr / max(got.iqr, 1e-6)
         r_con = want.contrast / max(got.contrast, 1e-6)
         if abs(r_iqr - 1.0) < 0.01 and abs(r_con - 1.0) < 0.01:
-            break
+            return shading, gains, want  # converged on these gains: their field is the one just measured
         fold = float(np.clip(gains[0] * r_iqr, _MIN_GAIN, _MAX_GAIN))
         texture = min(gains[1] * r_con ** 1.5, max(1.0, fold * _TEXTURE_BOOST))
         moved = (fold, float(np.clip(texture, _MIN_GAIN, _MAX_GAIN)))
         if abs(moved[0] / gains[0] - 1.0) < 0.005 and abs(moved[1] / gains[1] - 1.0) < 0.005:
-            gains = moved
-            break
+            return _combine(mp, moved), moved, want  # the gains stopped moving
         gains = moved
-    return _combine(mp, gains), gains, want
+        shading = _combine(mp, gains)
+    return shading, gains, want
 
 
 def recolour_prepared(mp: MatchedPrep, rgba: Image.Image, target_hex: str,

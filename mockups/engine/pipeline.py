@@ -444,18 +444,28 @@ def _about(job: Job, text: str, root: Path) -> tuple[str | None, str]:
 
 
 def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> None:
-    """Contact sheets, the products' overlays and the gallery, from the manifest's entries."""
-    from mockups.review.grid import write_grids
+    """Contact sheets, the products' overlays and the gallery, from the manifest's entries. The
+    sheets and overlays to redraw are drawn side by side (engine.forked), overlays first (an
+    overlay analyses its photo again: the longest tasks go first)."""
+    from mockups.engine.forked import run_all
+    from mockups.review.grid import prune_sheets, sheet_tasks
 
     started = time.monotonic()
-    sheets = write_grids(prepared.build_dir, prepared.catalog, prepared.store, entries)
-    logger.info("contact sheets: %d redrawn in %.2f s", len(sheets), time.monotonic() - started)
+    sheets, current = sheet_tasks(prepared.build_dir, prepared.catalog, prepared.store, entries)
+    overlays: list = []
     if options.inspect:  # before the gallery, which links them
-        from mockups.review.inspect import write_overlays
+        from mockups.review.inspect import overlay_tasks, prune_overlays
 
-        for found in write_overlays(prepared.build_dir, prepared.catalog, prepared.jobs, prune=True):
-            if found.error:  # the product's variants fail or warn with the same error
-                logger.debug("no overlay of %s: %s", found.sku, found.error)
+        overlays = overlay_tasks(prepared.build_dir, prepared.catalog, prepared.jobs)
+    done = run_all([*overlays, *sheets])
+    for found in done[:len(overlays)]:
+        if found.error:  # the product's variants fail or warn with the same error
+            logger.debug("no overlay of %s: %s", found.sku, found.error)
+    prune_sheets(prepared.build_dir, current)
+    if options.inspect:
+        prune_overlays(prepared.build_dir, prepared.catalog)
+    logger.info("contact sheets: %d redrawn, with %d product overlays checked, in %.2f s", len(sheets),
+                len(overlays), time.monotonic() - started)
     if options.gallery:
         from mockups.review.gallery import write_gallery
 

@@ -2,9 +2,8 @@
 
 A sheet is a JPEG (`build/grids/<channel>/<sku>.jpg`) drawn from the thumbnails the workers made;
 it records a stamp of what it shows (its cells' keys, its labels) in its comment and is redrawn
-only when that changed. Sheets are drawn on a thread each, or, when there are many (an edited
-colour redraws every product's sheet), in forked processes, one per core; sheets of products no
-longer built are deleted.
+only when that changed. Sheets are drawn in forked processes, one per core (`engine.forked`: drawing
+is mostly Python under the GIL); sheets of products no longer built are deleted.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ import hashlib
 import io
 import json
 import logging
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,29 +66,35 @@ def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = N
                 entries: dict[str, dict] | None = None) -> list[Path]:
     """Draw the contact sheets whose cells changed; `entries` defaults to the manifest on disk.
     Returns the sheets written."""
+    from mockups.engine.forked import run_all
+
+    tasks, current = sheet_tasks(build_dir, catalog, store, entries)
+    written = run_all(tasks)
+    prune_sheets(build_dir, current)
+    return written
+
+
+def sheet_tasks(build_dir: Path, catalog: Catalog, store: ObjectStore | None = None,
+                entries: dict[str, dict] | None = None) -> tuple[list[Callable[[], Path]], set[Path]]:
+    """The drawing of each sheet whose cells changed (each returns the sheet it wrote), and every
+    sheet the entries show (`prune_sheets` deletes the others)."""
     entries = manifest.load(build_dir) if entries is None else entries
     designs: dict[tuple, set] = {}  # the designs of each print position: several name the sheet
     for e in entries.values():
         designs.setdefault((e["sku"], e.get("placement")), set()).add(e.get("design"))
-    todo, current = [], set()
+    tasks: list[Callable[[], Path]] = []
+    current = set()
     for (channel, sku, placement, design), cells in sorted(sheets(entries).items(), key=lambda kv: str(kv[0])):
         path = sheet_path(build_dir, channel, sku, design, len(designs[sku, placement]) > 1, placement)
         current.add(path)
         stamp = _sheet_stamp(catalog, cells)
         if _stamp(path) != stamp:
-            todo.append((path, cells, stamp))
+            tasks.append(functools.partial(_write, catalog, build_dir, store, path, cells, stamp))
+    return tasks, current
 
-    if len(todo) >= FORK_FROM and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        written = _in_processes(catalog, build_dir, store, todo)  # drawing a sheet is mostly Python: the GIL
-    else:
-        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1) or 1) as pool:
-            written = list(pool.map(lambda args: _write(catalog, build_dir, store, *args), todo))
+
+def prune_sheets(build_dir: Path, current: set[Path]) -> None:
     _prune(build_dir / "grids", current)
-    return written
-
-
-FORK_FROM = 8  # sheets to redraw from which they are drawn in processes (forked: the catalog is not pickled)
-_FORKED: dict = {}
 
 
 def _write(catalog: Catalog, build_dir: Path, store: ObjectStore | None, path: Path, cells: list[dict],
@@ -100,22 +103,6 @@ def _write(catalog: Catalog, build_dir: Path, store: ObjectStore | None, path: P
     draw_sheet(catalog, cells, build_dir, store).save(buf, **SHEET_FORMAT, comment=_STAMP + stamp.encode())
     atomic_write(path, buf.getvalue(), durable=False)  # drawn again from the cache if lost
     return path
-
-
-def _write_forked(index: int) -> Path:
-    catalog, build_dir, store, todo = _FORKED["work"]
-    return _write(catalog, build_dir, store, *todo[index])
-
-
-def _in_processes(catalog: Catalog, build_dir: Path, store: ObjectStore | None, todo: list) -> list[Path]:
-    """The sheets drawn in forked processes, one per core: 50 sheets of 200 cells take 3.5 s, not 7."""
-    _FORKED["work"] = (catalog, build_dir, store, todo)
-    try:
-        with ProcessPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1),
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_write_forked, range(len(todo)), chunksize=max(1, len(todo) // 16)))
-    finally:
-        _FORKED.clear()
 
 
 def _prune(folder: Path, keep: set[Path]) -> None:

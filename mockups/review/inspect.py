@@ -44,7 +44,8 @@ from mockups.engine.cache import atomic_write
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Inspection", "inspect_products", "write_overlays", "overlay_links", "overlay_path", "inspection_key",
+__all__ = ["Inspection", "inspect_products", "write_overlays", "overlay_tasks", "prune_overlays",
+           "overlay_links", "overlay_path", "inspection_key",
            "FOLDER", "VERSION", "OUTLINE", "DYE_TINT", "PRINT_AREA", "LOW_CONFIDENCE"]
 
 VERSION = "2"  # a change to what an overlay shows bumps this (every overlay is redrawn)
@@ -205,7 +206,16 @@ def _run(work: list[Callable[[], Inspection]]) -> list[Inspection]:
 def write_overlays(build_dir: Path, catalog, jobs: Iterable, *, prune: bool = False) -> list[Inspection]:
     """The overlays of the jobs' products in `build_dir/inspect/`, keyed by the hashes the jobs
     already have (nothing is read again for an unchanged product). With `prune`, overlays of
-    products no longer in the catalog are deleted. For `mockups build`."""
+    products no longer in the catalog are deleted."""
+    out = _run(overlay_tasks(build_dir, catalog, jobs))
+    if prune:
+        prune_overlays(build_dir, catalog)
+    return out
+
+
+def overlay_tasks(build_dir: Path, catalog, jobs: Iterable) -> list[Callable[[], Inspection]]:
+    """`write_overlays`' work, a task per product, for `mockups build` to run beside its contact
+    sheets (engine.forked)."""
     folder = Path(build_dir) / FOLDER
     seen: dict[str, dict] = {}
     for job in jobs:
@@ -213,14 +223,18 @@ def write_overlays(build_dir: Path, catalog, jobs: Iterable, *, prune: bool = Fa
         if product.sku not in seen and product.psd is None:  # a PSD template has no photo to look at
             seen[product.sku] = {"product": product,
                                  "hashes": {role: sha for role, (_, sha) in job.inputs.items()}}
-    out = _run([partial(inspect_product, catalog, s["product"], folder=folder, hashes=s["hashes"])
-                for s in seen.values()])
-    if prune and folder.is_dir():
+    return [partial(inspect_product, catalog, s["product"], folder=folder, hashes=s["hashes"])
+            for s in seen.values()]
+
+
+def prune_overlays(build_dir: Path, catalog) -> None:
+    """Delete the overlays of products no longer in the catalog (only those this module wrote)."""
+    folder = Path(build_dir) / FOLDER
+    if folder.is_dir():
         keep = {f"{p.sku}.png" for p in catalog.model.products}
         for path in folder.glob("*.png"):
-            if path.name not in keep and _stored(path) is not None:  # only overlays this module wrote
+            if path.name not in keep and _stored(path) is not None:
                 path.unlink(missing_ok=True)
-    return out
 
 
 def overlay_links(build_dir: Path, skus: Iterable[str]) -> dict[str, str]:

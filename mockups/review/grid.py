@@ -172,6 +172,16 @@ def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: Obje
     return sheet
 
 
+_EMPTY_TILES: dict[int, Image.Image] = {}
+
+
+def _empty(size: int) -> Image.Image:
+    """An empty cell (a copy: failed and missing cells are written on)."""
+    if size not in _EMPTY_TILES:
+        _EMPTY_TILES[size] = Image.new("RGB", (size, size), EMPTY)
+    return _EMPTY_TILES[size].copy()
+
+
 def cell_size(cells: list[dict]) -> int:
     """The sheet's cell: CELL, or the images' own size when smaller (a 128 px channel's sheet is
     not 3.5 times the pixels it shows), but at least MIN_CELL (room for the colour's labels)."""
@@ -180,10 +190,10 @@ def cell_size(cells: list[dict]) -> int:
 
 
 def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None, size: int = CELL) -> Image.Image:
-    tile = Image.new("RGB", (size, size), EMPTY)
     if cell is None:
-        return tile
+        return _empty(size)
     if cell.get("status") != "ok":
+        tile = _empty(size)
         ImageDraw.Draw(tile).text((12, size // 2 - 8), "failed", fill=(178, 34, 52), font=_font(16))
         return tile
     source = store.thumb_path(cell["key"]) if store else None
@@ -191,12 +201,17 @@ def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None, s
     if source is None or not source.exists():
         source, formats = build_dir / cell["output"], None
     try:
-        with Image.open(source, formats=formats) as opened:
+        with Image.open(io.BytesIO(source.read_bytes()), formats=formats) as opened:  # one read, not many
             opened.draft("RGB", (size, size))
             im = opened.convert("RGB")
             im.thumbnail((size, size), Image.Resampling.LANCZOS)
+            if im.size == (size, size):  # fills the cell: nothing of the empty tile would show
+                return im
+            tile = _empty(size)
             tile.paste(im, ((size - im.width) // 2, (size - im.height) // 2))
+            return tile
     except (OSError, ValueError) as e:
         logger.debug("contact sheet: %s shown as missing (%s)", source, e)
+        tile = _empty(size)
         ImageDraw.Draw(tile).text((12, size // 2 - 8), "missing", fill=MUTED, font=_font(16))
-    return tile
+        return tile

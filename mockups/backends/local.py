@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -30,6 +31,8 @@ from PIL import Image
 from mockups import imaging
 from mockups._lru import LRU
 from mockups.backends.base import Backend, Rendered
+from mockups.backends.kept import FOLDER as ANALYSES
+from mockups.backends.kept import PREPARED, AnalysisStore, PreparedStore
 from mockups.catalog.schema import OLD_PRINT_SETTINGS
 from mockups.errors import ImageInputError, Problem
 
@@ -93,12 +96,15 @@ class Compositor:
     }
 
     def __init__(self, *, displacement: float = 6.0, shadow: bool = True,
-                 cache_sizes: Mapping[str, int] | None = None, thread_safe: bool = False):
+                 cache_sizes: Mapping[str, int] | None = None, thread_safe: bool = False,
+                 analyses: AnalysisStore | None = None, prepared: PreparedStore | None = None):
         sizes = {**self.CACHE_SIZES, **(cache_sizes or {})}
         unknown = sorted(set(sizes) - set(self.CACHE_SIZES))
         if unknown:
             raise ValueError(f"unknown compositor caches {unknown}; known: {sorted(self.CACHE_SIZES)}")
         self.displacement, self.shadow, self.thread_safe = float(displacement), shadow, thread_safe
+        self.analyses = analyses or AnalysisStore(None, self.version)  # kept between builds (backends.kept)
+        self.prepared = prepared or PreparedStore(None, self.version)
         self._caches: dict[str, LRU[Any]] = {name: LRU(size, thread_safe=thread_safe) for name, size in sizes.items()}
 
     # --- the pieces ----------------------------------------------------------------------------
@@ -108,7 +114,9 @@ class Compositor:
         `mask:` file, or an automatic matte, warned about when unsure), or for a scene the whole
         photo with its garment found; the recolour preparation of the dyeable area, the shading the
         design follows, the backdrop it was cut from. Made once per product (and worker)."""
-        return self._caches["products"].get_or(product_key(job), lambda: self._prepare(job))
+        return self._caches["products"].get_or(product_key(job), lambda: self.prepared.get_or(
+            input_sha(job, "product"), (*product_key(job), job.input_path("product").name),  # named in warnings
+            lambda: self._prepare(job)))
 
     def look(self, job, *, design: bool = True) -> Image.Image:
         """The product as the variant shows it, in photo space (RGBA): recoloured to the variant's
@@ -202,9 +210,10 @@ class Compositor:
         if kind == "scene" and dye_file is not None:  # the recolour mask is the garment: nothing to look for
             return self._prepare_scene(job, rgba, None, dye_file, photo_warnings(name, kind, kind_confidence,
                                                                                  kind_reason))
-        found = self.guard(job, "product", lambda: imaging.analyse_photo(
+        found = self.guard(job, "product", lambda: self.analyses.analyse(
             rgba, mask=mask, kind=kind if kind in ("cutout", "scene") else "auto",
-            seed=print_corners(v.print) if kind == "scene" else None))
+            seed=print_corners(v.print) if kind == "scene" else None,
+            photo_sha=input_sha(job, "product"), mask_sha=input_sha(job, "mask")))
         warnings = photo_warnings(name, kind, kind_confidence, kind_reason, found)
         if found.kind == "scene":  # a garment not found at all is not guessed at: the photo stays as shot
             silhouette = found.silhouette if found.confidence >= NOT_FOUND else None
@@ -489,8 +498,13 @@ class LocalBackend(Backend):
 
     def __init__(self, options: dict | None = None):
         super().__init__(options)
+        cache_dir = self.options.get("cache_dir")
         self.compositor = Compositor(displacement=float(self.options.get("displacement", 6.0)),
-                                     shadow=self.options.get("shadow", True))
+                                     shadow=self.options.get("shadow", True),
+                                     analyses=AnalysisStore(Path(cache_dir) / ANALYSES if cache_dir else None,
+                                                            Compositor.version),
+                                     prepared=PreparedStore(Path(cache_dir) / PREPARED if cache_dir else None,
+                                                            Compositor.version))
 
     def default_concurrency(self) -> int:
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

@@ -319,8 +319,17 @@ def cmd_clean(args) -> int:
     for key in unused:
         if not args.dry_run:
             freed += prepared.store.remove(key)
+    from mockups.backends.kept import unused as unused_kept
+
+    photos = {job.inputs["product"][1] for job in prepared.jobs if "product" in job.inputs}
+    analyses = unused_kept(prepared.store.root, photos)
+    for path in analyses:
+        if not args.dry_run:
+            freed += path.stat().st_size
+            path.unlink(missing_ok=True)
     verb = "would delete" if args.dry_run else "deleted"
-    print(f"{verb} {len(unused)} unused cache objects" + (f" ({freed / 1e6:.1f} MB)" if freed else ""))
+    also = f" and {len(analyses)} kept photo preparation{'s' if len(analyses) != 1 else ''}" if analyses else ""
+    print(f"{verb} {len(unused)} unused cache objects{also}" + (f" ({freed / 1e6:.1f} MB)" if freed else ""))
     return OK
 
 

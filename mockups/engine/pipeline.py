@@ -454,9 +454,11 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
     sheets, current = sheet_tasks(prepared.build_dir, prepared.catalog, prepared.store, entries)
     overlays: list = []
     if options.inspect:  # before the gallery, which links them
+        from mockups.backends.kept import FOLDER as ANALYSES
         from mockups.review.inspect import overlay_tasks, prune_overlays
 
-        overlays = overlay_tasks(prepared.build_dir, prepared.catalog, prepared.jobs)
+        overlays = overlay_tasks(prepared.build_dir, prepared.catalog, prepared.jobs,
+                                 analyses=prepared.store.root / ANALYSES)
     done = run_all([*overlays, *sheets])
     for found in done[:len(overlays)]:
         if found.error:  # the product's variants fail or warn with the same error

@@ -213,9 +213,10 @@ def write_overlays(build_dir: Path, catalog, jobs: Iterable, *, prune: bool = Fa
     return out
 
 
-def overlay_tasks(build_dir: Path, catalog, jobs: Iterable) -> list[Callable[[], Inspection]]:
+def overlay_tasks(build_dir: Path, catalog, jobs: Iterable, analyses: Path | None = None
+                  ) -> list[Callable[[], Inspection]]:
     """`write_overlays`' work, a task per product, for `mockups build` to run beside its contact
-    sheets (engine.forked)."""
+    sheets (engine.forked); `analyses`: see `inspect_product`."""
     folder = Path(build_dir) / FOLDER
     seen: dict[str, dict] = {}
     for job in jobs:
@@ -223,7 +224,7 @@ def overlay_tasks(build_dir: Path, catalog, jobs: Iterable) -> list[Callable[[],
         if product.sku not in seen and product.psd is None:  # a PSD template has no photo to look at
             seen[product.sku] = {"product": product,
                                  "hashes": {role: sha for role, (_, sha) in job.inputs.items()}}
-    return [partial(inspect_product, catalog, s["product"], folder=folder, hashes=s["hashes"])
+    return [partial(inspect_product, catalog, s["product"], folder=folder, hashes=s["hashes"], analyses=analyses)
             for s in seen.values()]
 
 
@@ -273,8 +274,10 @@ def _failed(product, error: str) -> Inspection:
 
 
 def inspect_product(catalog, product, *, folder: Path, hashes: Mapping[str, str | None],
-                    force: bool = False) -> Inspection:
-    """One product's overlay (written unless up to date) and what was found in its photo."""
+                    force: bool = False, analyses: Path | None = None) -> Inspection:
+    """One product's overlay (written unless up to date) and what was found in its photo;
+    `analyses`: the folder of photo analyses the build's compositor kept (backends.analyses),
+    so that a matte or garment is not found a second time."""
     target = overlay_path(folder, product.sku)
     key = inspection_key(product, hashes)
     stored = None if force else _stored(target)
@@ -284,7 +287,7 @@ def inspect_product(catalog, product, *, folder: Path, hashes: Mapping[str, str 
             return found
     paths = _inputs(catalog, product)
     try:
-        overlay, found = _analyse_and_draw(product, paths, target)
+        overlay, found = _analyse_and_draw(product, paths, target, _store(analyses), hashes)
     except imaging.ImagingError as e:
         return _failed(product, str(e))
     except OSError as e:
@@ -365,7 +368,7 @@ def _mask(path: Path, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im)
 
 
-def _see(product, paths: Mapping[str, Path]) -> _Seen:
+def _see(product, paths: Mapping[str, Path], analyses=None, hashes: Mapping[str, str | None] | None = None) -> _Seen:
     """The photo analysed and its dyeable area found as the local compositor does it
     (`Compositor.product`), with the same warnings (`backends.local.photo_warnings`)."""
     from mockups.backends.local import photo_warnings
@@ -384,8 +387,11 @@ def _see(product, paths: Mapping[str, Path]) -> _Seen:
     else:
         area = print_area_of(product)
         seed = [(float(x), float(y)) for x, y in area] if area and kind == "scene" else None
-        analysis = _named(source, lambda: imaging.analyse_photo(
-            photo, mask=mask, kind=kind if kind in ("cutout", "scene") else "auto", seed=seed))
+        asked = kind if kind in ("cutout", "scene") else "auto"
+        analysis = _named(source, lambda: imaging.analyse_photo(photo, mask=mask, kind=asked, seed=seed)
+                          if analyses is None else
+                          analyses.analyse(photo, photo_sha=(hashes or {}).get("product"),
+                                           mask_sha=(hashes or {}).get("mask"), mask=mask, kind=asked, seed=seed))
         warnings = photo_warnings(source.name, kind, kind_confidence, kind_reason, analysis)
     silhouette = analysis.silhouette
     if dye_file is not None:
@@ -438,8 +444,16 @@ def _coverage(quad, silhouette: np.ndarray) -> float:
     return float(np.count_nonzero(part & (silhouette[sy0:sy1, sx0:sx1] >= 0.5)) / total)
 
 
-def _analyse_and_draw(product, paths: Mapping[str, Path], target: Path) -> tuple[Image.Image, Inspection]:
-    seen = _see(product, paths)
+def _store(folder: Path | None):
+    from mockups.backends.kept import AnalysisStore
+    from mockups.backends.local import Compositor
+
+    return AnalysisStore(folder, Compositor.version)
+
+
+def _analyse_and_draw(product, paths: Mapping[str, Path], target: Path, analyses=None,
+                      hashes: Mapping[str, str | None] | None = None) -> tuple[Image.Image, Inspection]:
+    seen = _see(product, paths, analyses, hashes or {})
     a = seen.analysis
     found = Inspection(product.sku, product.name, product.image, a.kind, round(float(a.kind_confidence), 4),
                        round(float(a.confidence), 4), print_area_of(product), target, written=True,

@@ -42,9 +42,68 @@ def test_a_sheet_shows_its_cells_thumbnails_and_old_sheets_are_deleted(project):
     with Image.open(grids / "MUG.jpg") as sheet:
         im = sheet.convert("RGB")
     cell = MIN_CELL  # the channel's images are 96 px: cells of their size, but no smaller than the labels need
-    assert im.size == (LABEL_W + 2 * (cell + PAD) + PAD, HEAD_H + 2 * (cell + PAD) + PAD) and cell < CELL
-    centre = (LABEL_W + cell // 2, HEAD_H + (cell + PAD) + cell // 2)  # row 2 (navy), column 1 (studio)
+    pitch = -(-(cell + PAD) // 8) * 8  # a colour's row: whole JPEG block rows, to be replaced alone
+    assert im.size == (LABEL_W + 2 * (cell + PAD) + PAD, HEAD_H + 2 * pitch) and cell < CELL and pitch >= cell + PAD
+    centre = (LABEL_W + cell // 2, HEAD_H + pitch + cell // 2)  # row 2 (navy), column 1 (studio)
     assert max(abs(a - b) for a, b in zip(im.getpixel(centre), (0x1F, 0x2A, 0x44), strict=True)) <= 4
     path.write_text(MINIMAL.replace("  - sku: MUG\n    name: Mug\n    image: assets/mug.png\n", ""))
     build(path, BuildOptions(gallery=False, inspect=False, backend="tests.backends_for_tests:Recording"))
     assert sorted(p.name for p in grids.iterdir()) == ["TEE.jpg"]
+
+
+def test_an_edited_colour_replaces_its_rows_and_the_sheet_is_what_a_full_redraw_makes(project, monkeypatch):
+    """One colour's hex changes one row of each sheet: only that row is drawn and encoded, spliced
+    into the sheet at its restart markers, and the file is byte for byte the sheet drawn whole."""
+    import mockups.review.grid as grid
+
+    path = project()
+    build(path, BuildOptions(gallery=False, inspect=False))
+    log = path.parent / "drawn.txt"  # the sheets are drawn in forked processes: they note what they drew here
+
+    def note(what: str) -> None:
+        with open(log, "a") as f:
+            f.write(what + "\n")
+
+    def drawn() -> list[str]:
+        return sorted(log.read_text().split()) if log.exists() else []
+
+    real_rows, real_sheet = grid.draw_rows, grid.draw_sheet
+    monkeypatch.setattr(grid, "draw_rows", lambda c, layout, b, s, first, last: note(f"rows:{first}-{last}")
+                        or real_rows(c, layout, b, s, first, last))
+    monkeypatch.setattr(grid, "draw_sheet", lambda *a: note("whole") or real_sheet(*a))
+    path.write_text(MINIMAL.replace("#1F2A44", "#22304F"))  # navy: the second of two colours
+    build(path, BuildOptions(gallery=False, inspect=False))
+    assert drawn() == ["rows:1-2", "rows:1-2"]  # one row of each of the two sheets, no whole sheet
+    spliced = _sheets(path.parent)
+    for sheet in (path.parent / "build" / "grids" / "web").glob("*.jpg"):
+        sheet.unlink()
+    log.unlink()
+    build(path, BuildOptions(gallery=False, inspect=False))
+    assert drawn() == ["whole", "whole"]
+    assert _sheets(path.parent) == spliced
+    with Image.open(path.parent / "build" / "grids" / "web" / "TEE.jpg") as sheet:
+        sheet.load()  # a valid JPEG, decoded to its last row
+
+
+def test_a_sheet_of_another_layout_or_version_is_drawn_whole(project, monkeypatch):
+    import mockups.review.grid as grid
+
+    path = project()
+    build(path, BuildOptions(gallery=False, inspect=False))
+    tee = path.parent / "build" / "grids" / "web" / "TEE.jpg"
+    data = tee.read_bytes()
+    tee.write_bytes(data[: len(data) // 2] + b"\xff\xd9")  # torn: its block rows do not add up
+    log = path.parent / "drawn.txt"
+    real_sheet = grid.draw_sheet
+
+    def whole(*a):
+        with open(log, "a") as f:
+            f.write(a[1][0]["sku"] + "\n")
+        return real_sheet(*a)
+
+    monkeypatch.setattr(grid, "draw_sheet", whole)
+    path.write_text(MINIMAL.replace("#1F2A44", "#22304F"))
+    build(path, BuildOptions(gallery=False, inspect=False))
+    assert log.read_text().split() == ["TEE"]  # the mug's sheet had its row replaced; the torn one was drawn whole
+    with Image.open(tee) as sheet:
+        sheet.load()

@@ -13,7 +13,9 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,10 @@ INK, MUTED, PAPER, EMPTY = (27, 27, 29), (110, 110, 118), (255, 255, 255), (238,
 #: A sheet of thumbnails is viewed, not archived: JPEG at quality 90 without chroma subsampling
 #: (sharp labels) encodes a 1700x2100 sheet in 0.04 s, where PNG took 0.23 s at zlib level 1 and
 #: about 1 s at level 6, for a file a third the size of level 1's.
-SHEET_FORMAT: dict[str, Any] = {"format": "JPEG", "quality": 90, "subsampling": 0}
+SHEET_FORMAT: dict[str, Any] = {"format": "JPEG", "quality": 90, "subsampling": 0, "restart_marker_rows": 1}
 SHEET_EXT = ".jpg"
 _STAMP = b"mockups-grid:"
+MAX_ROW_STAMPS = 2000  # colours a sheet's comment stamps row by row (19 bytes each)
 
 
 @functools.lru_cache(maxsize=None)  # a font is loaded once, not once per label of every sheet
@@ -98,11 +101,100 @@ def prune_sheets(build_dir: Path, current: set[Path]) -> None:
 
 
 def _write(catalog: Catalog, build_dir: Path, store: ObjectStore | None, path: Path, cells: list[dict],
-           stamp: str) -> Path:
-    buf = io.BytesIO()
-    draw_sheet(catalog, cells, build_dir, store).save(buf, **SHEET_FORMAT, comment=_STAMP + stamp.encode())
-    atomic_write(path, buf.getvalue(), durable=False)  # drawn again from the cache if lost
+           stamp: dict) -> Path:
+    """Draw the sheet, or only its rows whose cells or labels changed when the sheet on disk has
+    the same header and rows (see `splice_rows`); the file is the same either way."""
+    old = _read_sheet(path)
+    layout = Layout.of(catalog, cells)
+    if old is not None and stamp["rows"] and old[0].get("head") == stamp["head"] \
+            and len(old[0].get("rows", ())) == len(stamp["rows"]):
+        changed = [i for i, (a, b) in enumerate(zip(old[0]["rows"], stamp["rows"], strict=True)) if a != b]
+        data = splice_rows(old[1], layout, changed, lambda first, last: _encode(
+            draw_rows(catalog, layout, build_dir, store, first, last)), _comment(stamp))
+    else:
+        data = None
+    if data is None:
+        data = _encode(draw_sheet(catalog, cells, build_dir, store), _comment(stamp))
+    atomic_write(path, data, durable=False)  # drawn again from the cache if lost
     return path
+
+
+def _comment(stamp: dict) -> bytes:
+    return _STAMP + json.dumps(stamp, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _encode(image: Image.Image, comment: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, **SHEET_FORMAT, comment=comment)
+    return buf.getvalue()
+
+
+# --- rows spliced into the sheet on disk -----------------------------------------------------------
+#
+# A sheet's JPEG has a restart marker after every row of 8x8 blocks (SHEET_FORMAT), so each block
+# row is coded on its own, and every colour's row of cells is a whole number of block rows
+# (`Layout.pitch`). A row whose cells changed (an edited colour: one row in every product's sheet)
+# is drawn and encoded alone and its block rows replace the old ones in the file; the bytes are
+# those a full redraw encodes, which a test checks.
+
+def _segments(data: bytes) -> tuple[bytes, list[bytes]] | None:
+    """The JPEG's header (up to and including its scan header) and its block rows' coded data."""
+    if not data.startswith(b"\xff\xd8") or not data.endswith(b"\xff\xd9"):
+        return None
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker, length = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+        if marker == 0xDA:
+            end = i + 2 + length
+            return data[:end], re.split(rb"\xff[\xd0-\xd7]", data[end:-2])  # 0xFF in coded data is 0xFF 0x00
+        i += 2 + length
+    return None
+
+
+def _with_comment(header: bytes, comment: bytes) -> bytes:
+    """The header with its COM segment's text replaced (the other segments as they are)."""
+    out, i = [header[:2]], 2
+    while i + 4 <= len(header):
+        marker, length = header[i + 1], int.from_bytes(header[i + 2:i + 4], "big")
+        segment = header[i:i + 2 + length]
+        out.append(b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment if marker == 0xFE else segment)
+        i += 2 + length
+    return b"".join(out)
+
+
+def splice_rows(old: bytes, layout: Layout, changed: list[int], encode_rows, comment: bytes) -> bytes | None:
+    """`old` with the colour rows `changed` (indices) replaced by `encode_rows(first, last)`'s
+    (the JPEG of rows first..last-1 alone), or None when `old` is not a sheet of this layout."""
+    parsed = _segments(old)
+    if parsed is None:
+        return None
+    header, blocks = parsed
+    if len(blocks) != -(-layout.height // 8):
+        return None
+    runs: list[list[int]] = []
+    for i in changed:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    for first, last in runs:
+        part = _segments(encode_rows(first, last))
+        y0, y1 = layout.row_top(first) // 8, layout.row_bottom(last - 1) // 8
+        if part is None or len(part[1]) != y1 - y0:
+            return None
+        blocks[y0:y1] = part[1]
+    scan = b"".join(block + bytes((0xFF, 0xD0 + k % 8)) for k, block in enumerate(blocks[:-1])) + blocks[-1]
+    return _with_comment(header, comment) + scan + b"\xff\xd9"
+
+
+def _read_sheet(path: Path) -> tuple[dict, bytes] | None:
+    """The stamp and the bytes of the sheet on disk, None if there is none this module wrote."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    stamp = _stamp_of(data)
+    return (stamp, data) if stamp is not None else None
 
 
 def _prune(folder: Path, keep: set[Path]) -> None:
@@ -114,27 +206,52 @@ def _prune(folder: Path, keep: set[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-def _sheet_stamp(catalog: Catalog, cells: list[dict]) -> str:
-    """What a sheet shows: its cells' outputs (id, key, status) and the labels drawn round them
-    (the product's name, the colours' and backgrounds' names, hexes and order). An edit elsewhere
-    in the catalog (another product, one colour's hex) leaves the other sheets alone."""
-    colours, backgrounds = _order(catalog, cells, "colour"), _order(catalog, cells, "background")
-    labels = {"title": [cells[0].get(k) for k in ("product", "sku", "placement", "channel")],
-              "colours": [(c, *((col.name, col.hex) if (col := catalog.colours.get(c)) else ())) for c in colours],
-              "backgrounds": [(b, catalog.backgrounds[b].name if b in catalog.backgrounds else b) for b in backgrounds]}
-    digest = hashlib.sha256(json.dumps(labels, sort_keys=True, default=str).encode())
-    digest.update("".join(sorted(f"{c['id']}={c['key']}:{c['status']}" for c in cells)).encode())
-    return digest.hexdigest()
+def _sheet_stamp(catalog: Catalog, cells: list[dict]) -> dict:
+    """What a sheet shows, as a digest of its header (the title, the backgrounds' names and order,
+    the cell size) and one of each colour's row (its name, hex, and its cells' outputs: id, key,
+    status). An edit elsewhere in the catalog (another product) leaves the sheet alone; one colour's
+    hex changes one row."""
+    layout = Layout.of(catalog, cells)
+    head = {"title": [cells[0].get(k) for k in ("product", "sku", "placement", "channel")], "cell": layout.cell,
+            "backgrounds": [(b, catalog.backgrounds[b].name if b in catalog.backgrounds else b)
+                            for b in layout.backgrounds]}
+
+    def digest(value) -> str:
+        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    rows = []
+    for colour in layout.colours:
+        col = catalog.colours.get(colour)
+        row = [(c["id"], c["key"], c["status"]) if (c := layout.by_pos.get((colour, bg))) else None
+               for bg in layout.backgrounds]
+        rows.append(digest([colour, *((col.name, col.hex) if col else ()), row]))
+    if len(rows) > MAX_ROW_STAMPS:  # a comment holds 64 KB: such a sheet is always drawn whole
+        return {"v": 2, "head": digest([head, rows]), "rows": []}
+    return {"v": 2, "head": digest(head), "rows": rows}
 
 
-def _stamp(path: Path) -> str | None:
+def _stamp(path: Path) -> dict | None:
     """The stamp from the sheet's comment, read from its header without decoding the pixels."""
     try:
-        with Image.open(path) as im:
-            comment = im.info.get("comment")
-    except (OSError, ValueError):
+        with open(path, "rb") as f:
+            return _stamp_of(f.read(65536 + 4096))  # the header: the comment is in its first segments
+    except OSError:
         return None
-    return comment[len(_STAMP):].decode() if isinstance(comment, bytes) and comment.startswith(_STAMP) else None
+
+
+def _stamp_of(data: bytes) -> dict | None:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            comment = im.info.get("comment")
+    except (OSError, ValueError, SyntaxError):
+        return None
+    if not (isinstance(comment, bytes) and comment.startswith(_STAMP)):
+        return None
+    try:
+        found = json.loads(comment[len(_STAMP):])
+    except ValueError:  # a sheet of an older version: drawn again
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _order(catalog: Catalog, cells: list[dict], key: str) -> list[str]:
@@ -142,34 +259,80 @@ def _order(catalog: Catalog, cells: list[dict], key: str) -> list[str]:
     return sorted({c[key] for c in cells}, key=lambda k: rank.get(k, len(rank)))
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a sheet's parts go: colours down, backgrounds across; each colour's row is `pitch`
+    pixels high, a whole number of JPEG block rows, so that it can be replaced alone."""
+
+    colours: list[str]
+    backgrounds: list[str]
+    by_pos: dict
+    cell: int
+    first: dict
+
+    @classmethod
+    def of(cls, catalog: Catalog, cells: list[dict]) -> Layout:
+        return cls(_order(catalog, cells, "colour"), _order(catalog, cells, "background"),
+                   {(c["colour"], c["background"]): c for c in cells}, cell_size(cells), cells[0])
+
+    @property
+    def pitch(self) -> int:
+        return -(-(self.cell + PAD) // 8) * 8
+
+    @property
+    def width(self) -> int:
+        return LABEL_W + len(self.backgrounds) * (self.cell + PAD) + PAD
+
+    @property
+    def height(self) -> int:
+        return HEAD_H + len(self.colours) * self.pitch
+
+    def row_top(self, i: int) -> int:
+        return HEAD_H + i * self.pitch
+
+    def row_bottom(self, i: int) -> int:
+        return HEAD_H + (i + 1) * self.pitch
+
+
 def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: ObjectStore | None) -> Image.Image:
-    colours = _order(catalog, cells, "colour")
-    backgrounds = _order(catalog, cells, "background")
-    by_pos = {(c["colour"], c["background"]): c for c in cells}
-    cell = cell_size(cells)
-    w = LABEL_W + len(backgrounds) * (cell + PAD) + PAD
-    h = HEAD_H + len(colours) * (cell + PAD) + PAD
-    sheet = Image.new("RGB", (w, h), PAPER)
+    layout = Layout.of(catalog, cells)
+    sheet = Image.new("RGB", (layout.width, layout.height), PAPER)
     draw = ImageDraw.Draw(sheet)
-    first = cells[0]
+    first = layout.first
     title = "  ·  ".join([first["product"], first["sku"]] + ([first["placement"]] if first.get("placement") else [])
                          + [first["channel"]])
     draw.text((PAD, 12), title, fill=INK, font=_font(22))
-    for j, bg in enumerate(backgrounds):
+    cell = layout.cell
+    for j, bg in enumerate(layout.backgrounds):
         name = catalog.backgrounds[bg].name if bg in catalog.backgrounds else bg
         draw.text((LABEL_W + j * (cell + PAD), HEAD_H - 24), name[:28 if cell >= 200 else 16], fill=MUTED,
                   font=_font(15))
-    for i, colour in enumerate(colours):
-        y = HEAD_H + i * (cell + PAD)
-        col = catalog.colours.get(colour)
-        draw.rounded_rectangle((PAD, y + 8, PAD + 28, y + 36), 6, fill=col.hex if col else EMPTY,
-                               outline=(200, 200, 204))
-        draw.text((PAD, y + 44), (col.name if col else colour)[:20], fill=INK, font=_font(15))
-        draw.text((PAD, y + 64), col.hex if col else "", fill=MUTED, font=_font(13))
-        for j, bg in enumerate(backgrounds):
-            x = LABEL_W + j * (cell + PAD)
-            sheet.paste(_cell_image(by_pos.get((colour, bg)), build_dir, store, cell), (x, y))
+    for i in range(len(layout.colours)):
+        _draw_row(catalog, layout, sheet, draw, i, layout.row_top(i), build_dir, store)
     return sheet
+
+
+def draw_rows(catalog: Catalog, layout: Layout, build_dir: Path, store: ObjectStore | None,
+              first: int, last: int) -> Image.Image:
+    """Colour rows first..last-1 alone, exactly as `draw_sheet` draws them in the whole sheet."""
+    top = layout.row_top(first)
+    band = Image.new("RGB", (layout.width, layout.row_bottom(last - 1) - top), PAPER)
+    draw = ImageDraw.Draw(band)
+    for i in range(first, last):
+        _draw_row(catalog, layout, band, draw, i, layout.row_top(i) - top, build_dir, store)
+    return band
+
+
+def _draw_row(catalog: Catalog, layout: Layout, sheet: Image.Image, draw: ImageDraw.ImageDraw, i: int, y: int,
+              build_dir: Path, store: ObjectStore | None) -> None:
+    colour, cell = layout.colours[i], layout.cell
+    col = catalog.colours.get(colour)
+    draw.rounded_rectangle((PAD, y + 8, PAD + 28, y + 36), 6, fill=col.hex if col else EMPTY, outline=(200, 200, 204))
+    draw.text((PAD, y + 44), (col.name if col else colour)[:20], fill=INK, font=_font(15))
+    draw.text((PAD, y + 64), col.hex if col else "", fill=MUTED, font=_font(13))
+    for j, bg in enumerate(layout.backgrounds):
+        x = LABEL_W + j * (cell + PAD)
+        sheet.paste(_cell_image(layout.by_pos.get((colour, bg)), build_dir, store, cell), (x, y))
 
 
 _EMPTY_TILES: dict[int, Image.Image] = {}
@@ -198,10 +361,15 @@ def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None, s
         return tile
     source = store.thumb_path(cell["key"]) if store else None
     formats: tuple[str, ...] | None = ("WEBP",)  # a thumbnail: Pillow need not try every format's header
-    if source is None or not source.exists():
+    try:
+        data = source.read_bytes() if source is not None else None  # one read, not many (and no stat)
+    except OSError:
+        data = None
+    if data is None:
         source, formats = build_dir / cell["output"], None
     try:
-        with Image.open(io.BytesIO(source.read_bytes()), formats=formats) as opened:  # one read, not many
+        with Image.open(io.BytesIO(data if data is not None else (build_dir / cell["output"]).read_bytes()),
+                        formats=formats) as opened:
             opened.draft("RGB", (size, size))
             im = opened.convert("RGB")
             im.thumbnail((size, size), Image.Resampling.LANCZOS)

@@ -362,9 +362,10 @@ def recolour(prep: RecolourPrep, rgba: Image.Image, target_hex: str, *,
     else:
         rgb = linear_to_srgb8(lab_to_linear(shade_lab(target, prep.shading, gain=gain)))
     crop = arr[y0:y1, x0:x1, :3]
-    if prep.weight.min() < 1.0:  # blend the mask's soft edge with the original
-        src = crop[prep.select].astype(np.float32)
-        w = prep.weight[:, None]
-        rgb = np.clip(np.rint(src + (rgb - src) * w), 0, 255).astype(np.uint8)
+    soft = prep.weight < 1.0
+    if soft.any():  # blend the mask's soft edge with the original (where the weight is 1 that is the dye itself)
+        src = crop[prep.select][soft].astype(np.float32)
+        w = prep.weight[soft][:, None]
+        rgb[soft] = np.clip(np.rint(src + (rgb[soft] - src) * w), 0, 255).astype(np.uint8)
     crop[prep.select] = rgb
     return Image.fromarray(arr, "RGBA")

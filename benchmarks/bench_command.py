@@ -10,9 +10,14 @@ measured in the same run (medians of several runs; every run is a fresh process)
   and against `python -c pass` (target: under 1 s and 150 MB).
 - edit: one colour's hex edited in that catalog (500 variants to remake), against editing two
   colours (1,000): the time should grow with the variants remade, not with the catalog.
+- photos (with --photos FOLDER, a folder of real product photos without alpha, e.g. cut-outs on
+  white; none ship with the project): a catalog of up to 4 of them x 8 colours x 2 backgrounds at
+  1024 px, one colour edited, against the same edit with the kept photo analyses and preparations
+  (.mockups-cache/analysis, /prepared) deleted first: what keeping them saves an edit.
 
     python benchmarks/bench_command.py                 # all three (about 5 minutes on 2 cores)
     python benchmarks/bench_command.py whole --runs 5
+    python benchmarks/bench_command.py photos --photos ../photos/products
 """
 
 from __future__ import annotations
@@ -214,12 +219,64 @@ def bench_edit(runs: int) -> None:
               f"catalog's fixed cost {max(0.0, 2 * one - two):.2f} s)")
 
 
+def bench_photos(runs: int, folder: str | None) -> None:
+    if not folder or not Path(folder).is_dir():
+        print("photos: skipped (give --photos FOLDER, a folder of product photos without alpha)")
+        return
+    photos = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg")
+                    and "worn" not in p.name)[:4]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "assets").mkdir()
+        shutil.copy(REPO / "assets" / "fox.png", root / "assets" / "fox.png")
+        lines = ["version: 1", "channels:", "  - {id: web, size: 1024x1024, format: jpeg}", "products:"]
+        for i, photo in enumerate(photos):
+            with Image.open(photo) as im:
+                im = im.convert("RGB")
+                im.thumbnail((1024, 1024))
+                im.save(root / "assets" / f"p{i}.jpg", quality=95)
+                w, h = im.size
+            corners = [[w * 0.38, h * 0.35], [w * 0.62, h * 0.35], [w * 0.62, h * 0.6], [w * 0.38, h * 0.6]]
+            lines += [f"  - sku: P{i}", f"    name: {photo.stem}", f"    image: assets/p{i}.jpg",
+                      f"    print_area: {[[round(x), round(y)] for x, y in corners]}", "    designs: [fox]"]
+        lines.append("colours:")
+        lines += [f'  - {{id: c{i}, name: Colour {i}, hex: "{hex_}"}}' for i, hex_ in enumerate(COLOURS)]
+        lines += ["backgrounds:", '  - {id: white, name: White, colour: "#FFFFFF"}',
+                  '  - {id: grey, name: Grey, colour: "#D9D9D9"}',
+                  "designs:", "  - {id: fox, name: Fox, image: assets/fox.png}"]
+        catalog = root / "catalog.yaml"
+        catalog.write_text("\n".join(lines) + "\n")
+        fresh = timed(mockups("build", str(catalog)), root)[0]
+        kept, lost = [], []
+        original = catalog.read_text()
+        for i in range(runs):
+            for found in (kept, lost):
+                if found is lost:
+                    for name in ("analysis", "prepared"):
+                        shutil.rmtree(root / ".mockups-cache" / name, ignore_errors=True)
+                fresh_hex = f"#{(0x3A5F8B + 7919 * (2 * i + (found is lost))) % 0xFFFFFF:06X}"
+                catalog.write_text(original.replace(COLOURS[0], fresh_hex))
+                seconds, _, out = timed(mockups("build", str(catalog)), root)
+                assert f" {2 * len(photos)} made" in out, out
+                found.append(seconds)
+            catalog.write_text(original)
+            timed(mockups("build", str(catalog)), root)  # back (from the cache), analyses kept again
+        a, b = statistics.median(kept), statistics.median(lost)
+        n = len(photos) * len(COLOURS) * 2
+        print(f"one colour edited, {len(photos)} real photos, {n} variants at 1024 px (median of {runs}; "
+              f"the fresh build took {fresh:.2f} s):")
+        print(f"  analyses and preparations kept     {a:6.2f} s   ({2 * len(photos)} made)")
+        print(f"  the same edit with them deleted    {b:6.2f} s   ratio {b / a:5.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("which", nargs="*", help="whole, noop, edit (default: all three)")
+    ap.add_argument("which", nargs="*", help="whole, noop, edit, photos (default: all; photos needs --photos)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--photos", help="a folder of real product photos, for the `photos` figure")
     args = ap.parse_args()
-    benches = {"whole": bench_whole, "noop": bench_noop, "edit": bench_edit}
+    benches = {"whole": bench_whole, "noop": bench_noop, "edit": bench_edit,
+               "photos": lambda runs: bench_photos(runs, args.photos)}
     unknown = set(args.which) - set(benches)
     if unknown:
         ap.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(benches)}")

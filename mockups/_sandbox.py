@@ -8,6 +8,7 @@ MAX_EXPONENT (`'a' * 10**12` would exhaust memory long before Jinja's own checks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -32,7 +33,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-def sandbox(folders: list[Path | None], *, autoescape: bool = False) -> jinja2.Environment:
+def sandbox(folders: Sequence[Path | None], *, autoescape: bool = False) -> jinja2.Environment:
     """A sandboxed environment that looks templates up in `folders`, in order (None entries skipped)."""
     loaders = [jinja2.FileSystemLoader(str(folder)) for folder in folders if folder is not None]
     return Sandbox(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=autoescape)

@@ -93,3 +93,9 @@ class UnknownBackend(MockupsError):
 class RemoteCacheError(MockupsError):
     """A remote cache URL that cannot be used at all (an unknown scheme, a package it needs is
     missing): a usage error. A remote that fails during a build is only a warning."""
+
+
+class MemoMismatch(BuildError):
+    """A prompt, job key or manifest text reused from the last build differs from the one computed
+    in full. Only checked when MOCKUPS_VERIFY_MEMO is set (the tests set it): a bug in the plan
+    memo (engine.planmemo) or the manifest writer, never a problem of the catalog."""

@@ -35,13 +35,20 @@ def environment(project_templates: Path | None, *, autoescape: bool = False) -> 
     return sandbox([project_templates or None, BUILTIN], autoescape=autoescape)
 
 
+def template_folders(catalog: Catalog) -> list[Path]:
+    """The folders a catalog's prompt templates are looked up in, in order: its `templates/` (if
+    there is one), then the built-ins."""
+    folder = catalog.root / "templates"
+    return [folder, BUILTIN] if folder.is_dir() else [BUILTIN]
+
+
 class PromptRenderer:
     """Renders each variant's prompt; templates are compiled once per build."""
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        folder = catalog.root / "templates"
-        self.env = environment(folder if folder.is_dir() else None)
+        self.folders = template_folders(catalog)  # what engine.planmemo digests, too
+        self.env = sandbox(self.folders)
         self.root = catalog.root
         self.data = _Data()
 
@@ -100,6 +107,9 @@ class _Data:
 
 
 def context(variant: Variant, data: _Data | None = None) -> dict:
+    """What a template sees of a variant: its own models and names, nothing catalog-wide. The plan
+    memo (engine.planmemo) digests exactly this to know a prompt unchanged: a name added here
+    makes it digest the context value by value (`_context_shape`) until it knows the name too."""
     data = data or _Data()
     colour = data("colour", variant.colour)
     return {"product": data("product", variant.product), "colour": colour, "color": colour,

@@ -8,6 +8,7 @@ Layout of the cache folder (default `.mockups-cache/` beside the catalog):
     stat.json                      path -> [size, mtime_ns, ctime_ns, inode, sha256] of files already hashed
     last-build.json                what the last complete build was made from (engine.record: the no-op path)
     photo-kinds.json               photo sha256:kind given:version -> [kind, confidence, reason] (matrix.photo_kinds)
+    plan-memo.json                 variant id -> [digest, prompt, digest, key] of the last build (engine.planmemo)
 
 Every write is atomic (a temporary file in the same folder, then rename), so a killed build leaves
 either the whole object or nothing, and the next build picks up every object that was finished.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 import os
 import threading
@@ -31,14 +32,15 @@ import pydantic
 
 from mockups.backends.base import Backend, backend_class, get_backend
 from mockups.catalog import Catalog, load_catalog, problems_from
-from mockups.engine import manifest, record
+from mockups.engine import manifest, planmemo, record
 from mockups.engine.batching import pending_in_batches, run_batched
-from mockups.engine.cache import JsonMemo, ObjectStore, StatCache, place, remove_temporaries
+from mockups.engine.cache import JsonMemo, ObjectStore, StatCache, place, remove_temporaries, write_if_changed
 from mockups.engine.events import BuildEvent, JobFailed, JobFinished, Outcome
 from mockups.engine.plan import ItemStatus, Plan, make_plan, unfetched
+from mockups.engine.planmemo import PlanMemo
 from mockups.engine.remote import RemoteCache
 from mockups.engine.runner import Runner, RunOptions
-from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, TemplateError
+from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, MemoMismatch, TemplateError
 from mockups.jobs import Job, make_job
 from mockups.matrix import PhotoKind, Selection, Shard, Variant, expand, photo_kinds, select_checked
 from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
@@ -110,6 +112,7 @@ class Prepared:
     photo_kinds: dict[str, PhotoKind] = field(default_factory=dict)  # by SKU: which products are scenes
     memo: JsonMemo | None = None  # the cache folder's photo kinds, saved by a build
     remote: RemoteCache | None = None  # the shared tier behind `store`, if any
+    plan_memo: PlanMemo | None = None  # the prompts and keys reused from the last build, saved by a build
 
 
 @dataclass(frozen=True)
@@ -179,15 +182,23 @@ def folders(catalog: Catalog, options: BuildOptions) -> tuple[Path, Path]:
 
 
 def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, stat: StatCache,
-                hash_file: Callable[[Path], str] | None = None) -> list[Job]:
-    """Render every prompt and make every job; a template error is a catalog-level failure."""
+                hash_file: Callable[[Path], str] | None = None, memo: PlanMemo | None = None) -> list[Job]:
+    """Render every prompt and make every job; a template error is a catalog-level failure. With a
+    `memo` (engine.planmemo), the prompts and keys of variants whose inputs did not change since
+    the memo's build are reused instead."""
     renderer = PromptRenderer(catalog)
     jobs: list[Job] = []
     errors: dict[str, str] = {}
     hash_file = hash_file or functools.lru_cache(maxsize=None)(stat.hash)  # each input is hashed once per build
+    run = memo.run(renderer, hash_file) if memo is not None else None
     for v in variants:
+        template = renderer.template_name(v)
         try:
-            prompt = renderer.render(v)
+            if run is not None:
+                vid = v.id
+                prompt, digest = run.prompt(v, vid, template, renderer.render)
+            else:
+                prompt = renderer.render(v)
         except TemplateNotFound:  # a name the catalog got wrong: reported where it is written
             index = list(catalog.products).index(v.product.sku)
             path = ("products", index, "template") if v.product.template else ("defaults", "template")
@@ -197,10 +208,14 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
         except TemplateError as e:
             errors.setdefault(renderer.template_name(v), str(e))
             continue
-        jobs.append(make_job(catalog, v, backend=backend, prompt=prompt,
-                             template=renderer.template_name(v), hash_file=hash_file))
+        job = make_job(catalog, v, backend=backend, prompt=prompt, template=template, hash_file=hash_file)
+        if run is not None:
+            run.keyed(job, vid, digest)
+        jobs.append(job)
     if errors:
         raise TemplateError("\n".join(errors.values()))
+    if memo is not None:
+        logger.debug("%s", memo.summary())
     return jobs
 
 
@@ -252,7 +267,8 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     variants = expand(catalog, kinds)
     selected = select_checked(variants, only, shard)  # FilterError if --only or --shard selects nothing
     backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute, batch=options.batch)
-    jobs = render_jobs(catalog, selected, backend, stat, hash_file)
+    plan_memo = PlanMemo(cache_dir / planmemo.NAME)
+    jobs = render_jobs(catalog, selected, backend, stat, hash_file, plan_memo)
     problems = backend.check(catalog, jobs)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -264,7 +280,8 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     warnings = sorted(set(catalog.warnings) | set(problems) | set(photo_warnings(catalog, kinds)))
     logger.info("%s: %d variants, %d selected; backend %s; plan: %s", catalog.file.name, len(variants),
                 len(selected), backend.name, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n) or "nothing")
-    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings, kinds, memo, remote)
+    return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings, kinds, memo, remote,
+                    plan_memo)
 
 
 def photo_warnings(catalog: Catalog, kinds: dict[str, PhotoKind]) -> list:
@@ -365,6 +382,8 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         prepared.stat.save()
         if prepared.memo is not None:
             prepared.memo.save()
+        if prepared.plan_memo is not None:
+            prepared.plan_memo.save({v.id for v in prepared.variants}, (writer.path, writer.sha256))
         if not report.interrupted:
             report.warnings = output_warnings(prepared, writer.entries)
             finish_outputs(prepared, options, writer.entries)
@@ -548,13 +567,26 @@ class _lock:
 
 
 class ManifestWriter:
-    """Keeps build/ and manifest.json in step with finished jobs, saving every few seconds."""
+    """Keeps build/ and manifest.json in step with finished jobs, saving every few seconds.
+
+    A save serialises only the entries that changed: the text of those unchanged since the
+    manifest was read is copied from it when it is the file the last build left (its SHA-256 is
+    in the plan memo), and that of the ones serialised by an earlier save is kept. `sha256` is
+    that of the last text saved (None before any), for the plan memo to record."""
 
     def __init__(self, prepared: Prepared):
         self.p = prepared
         self.entries = dict(prepared.plan.previous)
+        self.path = prepared.build_dir / manifest.NAME
+        memo, loaded = prepared.plan_memo, prepared.plan.loaded
+        left = memo.manifest_sha(self.path) if memo is not None else None  # what the last build left there
+        trusted = left is not None and loaded is not None and loaded.text is not None and loaded.sha256 == left
+        self.texts = manifest.Texts(loaded if trusted else None)
+        self.verify = memo.verify if memo is not None else False
+        self.sha256: str | None = left if trusted else None
         self.last_save = time.monotonic()
-        self.every = max(MANIFEST_EVERY, len(self.entries) / 2000)  # the next saves: see _save
+        # until a save is timed, its cost is guessed from the manifest's size (10,000 entries: 5 s between saves)
+        self.every = max(MANIFEST_EVERY, len(self.entries) / 2000)
         self.dirty = False
         self.lock = threading.RLock()  # workers record while an interrupted build saves
 
@@ -609,11 +641,16 @@ class ManifestWriter:
             self._save()
 
     def _save(self) -> None:
-        started = time.monotonic()
-        if self.dirty or not (self.p.build_dir / manifest.NAME).exists():
-            manifest.save(self.p.build_dir, self.entries, self.p.catalog.file.name)
+        if self.dirty or not self.path.exists():
+            started = time.monotonic()
+            data = manifest.dumps(self.entries, self.p.catalog.file.name, self.texts)
+            if self.verify and data != manifest.dumps(self.entries, self.p.catalog.file.name):
+                raise MemoMismatch(f"{self.path}: the text made from the entries' reused text differs from the "
+                                   f"one serialised in full")
+            write_if_changed(self.path, data)
+            self.sha256 = hashlib.sha256(data).hexdigest()
             self.dirty = False
+            # saving every 2 s a manifest that takes a while to write would take the workers' CPU;
+            # the cache holds every finished output anyway (a lost manifest is rebuilt)
+            self.every = max(MANIFEST_EVERY, 20 * (time.monotonic() - started))
         self.last_save = time.monotonic()
-        # a manifest of 10,000 entries takes a while to write: saving it every 2 s would take the
-        # workers' CPU; the cache holds every finished output anyway (a lost manifest is rebuilt)
-        self.every = max(MANIFEST_EVERY, 20 * (self.last_save - started))

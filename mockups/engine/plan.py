@@ -68,6 +68,7 @@ class Plan:
     items: list[Item]
     removed: list[str]
     previous: dict[str, dict]
+    loaded: manifest.Loaded | None = field(default=None, repr=False, compare=False)  # the manifest `previous` is of
 
     @property
     def stale(self) -> list[Item]:
@@ -108,7 +109,8 @@ def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat:
               estimate=None, all_selected: bool = True, force: bool = False, remote=None) -> Plan:
     """Classify each job (see the module's docstring). With a `remote` cache (engine.remote), the
     jobs the local tiers lack are looked up there in one go: those it holds are `cached` too."""
-    previous = manifest.load(build_dir)
+    loaded = manifest.read(build_dir)
+    previous = loaded.entries
     items = [_classify(job, previous.get(job.id), build_dir, store, stat, force) for job in jobs]
     if remote is not None and not force:
         found = remote.present(i.job.key for i in items if i.stale)
@@ -123,7 +125,7 @@ def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat:
             item.estimate = estimate(item.job)
     current = {j.id for j in jobs}
     removed = sorted(set(previous) - current) if all_selected else []
-    return Plan(items=items, removed=removed, previous=previous)
+    return Plan(items=items, removed=removed, previous=previous, loaded=loaded)
 
 
 def unfetched(item: Item, estimate=None) -> None:

@@ -95,7 +95,7 @@ class Plan:
         }
 
 
-def output_ok(build_dir: Path, old: dict, stat: StatCache) -> bool:
+def output_ok(build_dir: str | os.PathLike, old: dict, stat: StatCache) -> bool:
     if old.get("status") != "ok" or not old.get("output"):
         return False
     try:
@@ -111,7 +111,9 @@ def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat:
     jobs the local tiers lack are looked up there in one go: those it holds are `cached` too."""
     loaded = manifest.read(build_dir)
     previous = loaded.entries
-    items = [_classify(job, previous.get(job.id), build_dir, store, stat, force) for job in jobs]
+    ids = [job.id for job in jobs]
+    folder = os.fspath(build_dir)  # joined with 10,000 outputs: a str, not a Path, each time
+    items = [_classify(job, previous.get(vid), folder, store, stat, force) for job, vid in zip(jobs, ids, strict=True)]
     if remote is not None and not force:
         found = remote.present(i.job.key for i in items if i.stale)
         for item in items:
@@ -123,7 +125,7 @@ def make_plan(jobs: list[Job], build_dir: Path, store: ObjectStore | None, stat:
     for item in items:
         if item.stale and estimate is not None:
             item.estimate = estimate(item.job)
-    current = {j.id for j in jobs}
+    current = set(ids)
     removed = sorted(set(previous) - current) if all_selected else []
     return Plan(items=items, removed=removed, previous=previous, loaded=loaded)
 
@@ -136,7 +138,7 @@ def unfetched(item: Item, estimate=None) -> None:
         item.estimate = estimate(item.job) if estimate is not None else 0.0
 
 
-def _classify(job: Job, old: dict | None, build_dir: Path, store, stat, force: bool) -> Item:
+def _classify(job: Job, old: dict | None, build_dir: str, store, stat, force: bool) -> Item:
     if force:
         return Item(job, ItemStatus.CHANGED if old else ItemStatus.NEW, ["--force"])
     if old and old.get("key") == job.key and output_ok(build_dir, old, stat):

@@ -132,7 +132,7 @@ class PlanMemo:
         self.old, self.manifests, self.new, self.damaged = variants, manifests, {}, False
         if self.file is not None and changed:
             doc = {"version": VERSION, "variants": variants, "manifests": manifests}
-            atomic_write(self.file, json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(),
+            atomic_write(self.file, json.dumps(doc, separators=(",", ":")).encode(),
                          durable=False)  # derived: a torn memo only costs the work again
 
     def summary(self) -> str:
@@ -150,11 +150,10 @@ class MemoRun:
         self.context_parts: dict[int, tuple[object, str]] = {}  # id(value) -> (value, digest): order kept
         self.shape: bool | None = None  # whether prompts.context makes what `_context_shape` checks
         self.field_parts: dict[int, tuple[object, str]] = {}  # id(value) -> (value, digest): keys sorted
-        code = [f"{path}:{hash_file(Path(path))}" for path in _CODE]
-        self.prompt_base = _STRING(json.dumps(["prompt", VERSION, sys.version, jinja2.__version__, code,
-                                               _templates(renderer, hash_file)], ensure_ascii=False))
-        self.key_base = _STRING(json.dumps(["key", VERSION, KEY_SCHEMA,
-                                            [f"{path}:{hash_file(Path(path))}" for path in _KEY_CODE]]))
+        self.prompt_base = _STRING(json.dumps(["prompt", VERSION, sys.version, jinja2.__version__,
+                                               _code(_CODE, hash_file), _templates(renderer, hash_file)],
+                                              ensure_ascii=False))
+        self.key_base = _STRING(json.dumps(["key", VERSION, KEY_SCHEMA, _code(_KEY_CODE, hash_file)]))
 
     # --- digests ---------------------------------------------------------------------------------
 
@@ -267,6 +266,18 @@ def _context_shape(variant: Variant, data) -> bool:
             and ctx["placement"] == ({"name": variant.placement} if variant.placement else None)
             and ctx["variant"] == {"id": variant.id, "output": variant.output}
             and all(type(ctx[k]).__name__ == k for k in ("placement", "variant") if ctx[k] is not None))
+
+
+def _code(files, hash_file: Callable[[Path], str]) -> list[str]:
+    """Each code file's path and SHA-256; one that cannot be read makes digests that match nothing."""
+    out = []
+    for path in files:
+        try:
+            out.append(f"{path}:{hash_file(Path(path))}")
+        except (OSError, TypeError) as e:  # TypeError: a module without a __file__
+            logger.debug("%s cannot be read (%s): the plan memo is not used", path, e)
+            out.append(f"{path}:unreadable {os.urandom(16).hex()}")
+    return out
 
 
 def _templates(renderer: prompts.PromptRenderer, hash_file: Callable[[Path], str]) -> list:

@@ -328,3 +328,13 @@ def test_the_memo_keeps_the_entries_of_variants_a_selection_left_out(project):
     p = prepare(path)
     assert counts(p) == (6, 2, 6, 2)  # the navy tees: the only ones neither build made
     assert planned(p) == in_full(path)
+
+
+def test_params_of_equal_value_and_other_type_digest_apart(project):
+    """True == 1 == 1.0 and 0.0 == -0.0 in Python, not in a key's JSON."""
+    catalog = load_catalog(project())
+    run = planmemo.PlanMemo(None).run(PromptRenderer(catalog), StatCache(None).hash)
+    cases = [{"a": True}, {"a": 1}, {"a": 1.0}, {"a": 0.0}, {"a": -0.0}, {"a": "1"}, {"a": None},
+             {"a": [1]}, {"a": (1,)}, {"b": 1, "a": 2}, {"a": 2, "b": 1}]
+    for params in cases * 2:
+        assert run._params(params) == json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

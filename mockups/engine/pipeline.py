@@ -379,6 +379,7 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
             backfill_remote(prepared)
         writer.remove(plan.removed)
         writer.save()
+        writer.release()
         prepared.stat.save()
         if prepared.memo is not None:
             prepared.memo.save()
@@ -582,6 +583,8 @@ class ManifestWriter:
         left = memo.manifest_sha(self.path) if memo is not None else None  # what the last build left there
         trusted = left is not None and loaded is not None and loaded.text is not None and loaded.sha256 == left
         self.texts = manifest.Texts(loaded if trusted else None)
+        if loaded is not None and not trusted:
+            loaded.text = None  # 16 MB at 10,000 entries, of no use
         self.verify = memo.verify if memo is not None else False
         self.sha256: str | None = left if trusted else None
         self.last_save = time.monotonic()
@@ -634,6 +637,12 @@ class ManifestWriter:
             self.dirty = True
             if old and old.get("output"):
                 (self.p.build_dir / old["output"]).unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Let go of the manifest's text as read (a later save serialises every entry)."""
+        self.texts = manifest.Texts()
+        if self.p.plan.loaded is not None:
+            self.p.plan.loaded.text = None
 
     def save(self) -> None:
         """Write the manifest if anything changed (or it is missing)."""

@@ -55,6 +55,7 @@ _KEY_CODE = (jobs.__file__,)  # what makes a key
 _STRING = json.encoder.encode_basestring  # a string as JSON: no separator or control character left raw
 _SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # as job_key dumps
 _ORDERED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # a template sees the order of keys
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def verify_from_env() -> bool:
@@ -149,6 +150,7 @@ class MemoRun:
         self.models: dict[int, tuple[object, str]] = {}  # id(model) -> (model, digest of its template value)
         self.context_parts: dict[int, tuple[object, str]] = {}  # id(value) -> (value, digest): order kept
         self.shape: bool | None = None  # whether prompts.context makes what `_context_shape` checks
+        self.params: dict[str, str] = {}  # repr -> JSON of the params of plain values
         self.field_parts: dict[int, tuple[object, str]] = {}  # id(value) -> (value, digest): keys sorted
         self.prompt_base = _STRING(json.dumps(["prompt", VERSION, sys.version, jinja2.__version__,
                                                _code(_CODE, hash_file), _templates(renderer, hash_file)],
@@ -199,10 +201,21 @@ class MemoRun:
                 parts += (_STRING(name), self._part(value, self.context_parts, False))
         return _sha("\x00".join(parts))
 
+    def _params(self, params) -> str:
+        """The params as job_key dumps them; those of plain values by their repr, once per build (the
+        repr of a str, int, float, bool or None tells it apart from every other such value)."""
+        if type(params) is dict and all(type(k) is str and type(v) in _PLAIN for k, v in params.items()):
+            shown = repr(params)
+            found = self.params.get(shown)
+            if found is None:
+                found = self.params[shown] = _SORTED.encode(params)
+            return found
+        return _SORTED.encode(params)
+
     def key_digest(self, job: Job) -> str:
         """Of everything `job_key` hashes but the prompt's digest: the prompt itself."""
         seen = self.field_parts
-        parts = [self.key_base, _STRING(job.backend), _STRING(job.backend_version), _SORTED.encode(job.params)]
+        parts = [self.key_base, _STRING(job.backend), _STRING(job.backend_version), self._params(job.params)]
         for name, value in variant_fields(job.variant).items():
             parts.append(_STRING(name))
             if type(value) is dict:

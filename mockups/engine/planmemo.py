@@ -6,10 +6,10 @@ edit renders and hashes that colour's variants only.
 
 - the prompt digest covers everything the rendered prompt depends on: every file of the template
   folders (the project's `templates/`, then the built-ins) by path and content; the code that
-  renders (mockups/prompts.py and _sandbox.py, this module, the Jinja and Python versions); the
-  template's name; and the variant's template context, value by value, as `prompts.context`
-  makes it (its product, colour, background, design and channel as the template sees them, its
-  placement, id and output: nothing catalog-wide);
+  renders (mockups/prompts.py and _sandbox.py, this module; the Jinja, MarkupSafe and Python
+  versions); the template's name; and the variant's template context, value by value, as
+  `prompts.context` makes it (its product, colour, background, design and channel as the
+  template sees them, its placement, id and output: nothing catalog-wide);
 - the key digest covers everything `jobs.job_key` hashes: KEY_SCHEMA and mockups/jobs.py, the
   backend's name and version, its `params`, the variant's `fields`, the inputs' SHA-256 and the
   prompt text itself.
@@ -19,7 +19,8 @@ so a variant costs a few lookups and two SHA-256s of a few hundred bytes, where 
 a Jinja render and a JSON dump of its whole payload. A reused key is the one `job_key` computed
 from the same inputs: the memo never changes a key. With MOCKUPS_VERIFY_MEMO=1 (or
 `PlanMemo(verify=True)`) every reused prompt and key is computed in full too, and a difference
-raises MemoMismatch.
+raises MemoMismatch. (A template that draws on Jinja's `random` filter or `lipsum` renders another
+prompt each time: the memo keeps the one it rendered, where without it every build remade those.)
 
 It also keeps the SHA-256 of the manifest each build folder was last left with (`manifests`), so
 that the next build can tell that the file is still exactly what a build wrote, and reuse the text
@@ -30,14 +31,13 @@ version or of another project costs the work and nothing else: none of its diges
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Callable, TypeGuard
-
-import jinja2
 
 from mockups import _sandbox, jobs, prompts
 from mockups.engine.cache import atomic_write
@@ -152,7 +152,7 @@ class MemoRun:
         self.shape: bool | None = None  # whether prompts.context makes what `_context_shape` checks
         self.params: dict[str, str] = {}  # repr -> JSON of the params of plain values
         self.field_parts: dict[int, tuple[object, str]] = {}  # id(value) -> (value, digest): keys sorted
-        self.prompt_base = _STRING(json.dumps(["prompt", VERSION, sys.version, jinja2.__version__,
+        self.prompt_base = _STRING(json.dumps(["prompt", VERSION, sys.version, _versions("jinja2", "markupsafe"),
                                                _code(_CODE, hash_file), _templates(renderer, hash_file)],
                                               ensure_ascii=False))
         self.key_base = _STRING(json.dumps(["key", VERSION, KEY_SCHEMA, _code(_KEY_CODE, hash_file)]))
@@ -279,6 +279,18 @@ def _context_shape(variant: Variant, data) -> bool:
             and ctx["placement"] == ({"name": variant.placement} if variant.placement else None)
             and ctx["variant"] == {"id": variant.id, "output": variant.output}
             and all(type(ctx[k]).__name__ == k for k in ("placement", "variant") if ctx[k] is not None))
+
+
+def _versions(*names: str) -> list[str]:
+    """The installed versions of the packages that render templates (Jinja, and MarkupSafe's filters)."""
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:  # run from a checkout: then its code is what renders
+            module = sys.modules.get(name)
+            out.append(f"{name} {getattr(module, '__file__', None)} {os.urandom(16).hex()}")
+    return out
 
 
 def _code(files, hash_file: Callable[[Path], str]) -> list[str]:

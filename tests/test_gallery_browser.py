@@ -405,9 +405,11 @@ def test_readable_on_a_phone(open_gallery):
     page.click("#filters-toggle")
     assert page.is_visible("#filters")
     page.click("#filters-toggle")
-    # closing the filters changes the grid's width: the virtualised grid lays its cards out again on
-    # the next frames, and a click on a card it is replacing lands on a detached node
+    # the fourth card is below the fold: scrolled to first, and clicked once the virtualised grid has
+    # rendered the rows it scrolled to (a click in the same moment as the scroll can land on a card
+    # the grid is replacing, and a clock-ahead CI pass saw the lightbox never open)
     page.wait_for_selector("#filters", state="hidden")
+    page.locator(".card >> nth=3").scroll_into_view_if_needed()
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))")
     page.click(".card >> nth=3")
     page.wait_for_selector("#lightbox[open]")

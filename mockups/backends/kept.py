@@ -51,79 +51,116 @@ _MAGIC = b"MKAN1\n"
 _ARRAYS = ("silhouette", "foreground")
 
 
-class AnalysisStore:
-    """Analyses by photo in `folder` (None: nothing is kept, every analysis is made)."""
+class _Kept:
+    """What both stores share: files in `folder` (None: nothing is kept) named by the photo's hash
+    and a digest of what the work depends on; a file is read back when it decodes, else the work
+    is made and, when it took `min_seconds` of CPU or more, written atomically."""
 
-    min_seconds = 0.2  # CPU seconds: an analysis quicker than this is made again rather than kept
+    min_seconds = 0.0
+    what = "work"  # for messages
+    damaged: tuple[type[BaseException], ...] = (ValueError,)  # what decoding a damaged or foreign file raises
 
     def __init__(self, folder: Path | str | None, version: str):
         self.folder = Path(folder) if folder is not None else None
         self.version = version
 
-    def analyse(self, rgba, *, photo_sha: str | None, mask_sha: str | None = None, mask: np.ndarray | None = None,
-                kind: str = "auto", seed: list[tuple[float, float]] | None = None) -> imaging.PhotoAnalysis:
-        """`imaging.analyse_photo(rgba, mask=, kind=, seed=)`, read from the store when it holds
-        it (`photo_sha`: the photo file's SHA-256, `mask_sha` the mask file's)."""
-        path = self.path(photo_sha, mask_sha, kind, seed)
-        found = self._read(path) if path is not None else None
-        if found is not None:
-            return found
-        started = time.thread_time()  # this thread's CPU: what the work cost, however busy the machine
-        found = imaging.analyse_photo(rgba, mask=mask, kind=kind, seed=seed)
-        if path is not None and time.thread_time() - started >= self.min_seconds:
-            self._write(path, found)
-        return found
-
-    def path(self, photo_sha: str | None, mask_sha: str | None, kind: str, seed) -> Path | None:
+    def _file(self, photo_sha: str | None, payload) -> Path | None:
         if self.folder is None or not photo_sha:
             return None
-        payload = {"photo": photo_sha, "mask": mask_sha, "kind": kind, "version": self.version,
-                   "seed": [[float(v) for v in p] for p in seed] if seed else None}
-        key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        return self.folder / f"{photo_sha[:16]}-{key[:32]}.bin"
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        return self.folder / f"{photo_sha[:16]}-{digest[:32]}.bin"
 
-    def _read(self, path: Path) -> imaging.PhotoAnalysis | None:
+    def _get_or(self, path: Path | None, make):
+        if path is not None:
+            found = self._read(path)
+            if found is not None:
+                return found
+        started = time.thread_time()  # this thread's CPU: what the work cost, however busy the machine
+        made = make()
+        if path is not None and time.thread_time() - started >= self.min_seconds:
+            self._write(path, made)
+        return made
+
+    def _read(self, path: Path):
         try:
             data = path.read_bytes()
         except OSError:
             return None
         try:
-            if not data.startswith(_MAGIC):
-                raise ValueError("not an analysis file")
-            (length,) = struct.unpack_from(">I", data, len(_MAGIC))
-            start = len(_MAGIC) + 4
-            head = json.loads(data[start:start + length])
-            body = zlib.decompress(data[start + length:])
-            arrays: dict[str, np.ndarray | None] = {}
-            offset = 0
-            for name in _ARRAYS:
-                spec = head["arrays"].get(name)
-                if spec is None:
-                    arrays[name] = None
-                    continue
-                dtype, shape = np.dtype(spec["dtype"]), tuple(int(n) for n in spec["shape"])
-                size = dtype.itemsize * int(np.prod(shape))
-                if offset + size > len(body):
-                    raise ValueError("truncated")
-                count = int(np.prod(shape))
-                arrays[name] = np.frombuffer(body, dtype, count=count, offset=offset).reshape(shape).copy()
-                offset += size
-            if offset != len(body) or arrays["silhouette"] is None:
-                raise ValueError("arrays do not match the header")
-            backdrop = head["backdrop"]
-            return imaging.PhotoAnalysis(
-                kind=str(head["kind"]), kind_confidence=float(head["kind_confidence"]),
-                silhouette=arrays["silhouette"], foreground=arrays["foreground"],
-                confidence=float(head["confidence"]), reason=str(head["reason"]),
-                backdrop=tuple(int(v) for v in backdrop) if backdrop is not None else None,  # type: ignore[arg-type]
-                kind_reason=str(head["kind_reason"]), details=dict(head["details"]))
-        except (ValueError, KeyError, TypeError, struct.error, zlib.error) as e:
-            logger.debug("%s: not a usable photo analysis (%s): it is made again", path.name, e)
+            return self._decode(data)
+        except self.damaged as e:
+            logger.debug("%s: not a usable %s (%s): it is made again", path.name, self.what, e)
             return None
 
-    def _write(self, path: Path, found: imaging.PhotoAnalysis) -> None:
+    def _write(self, path: Path, made) -> None:
         from mockups.engine.cache import atomic_write
 
+        data = self._encode(made)
+        if data is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data, durable=False)
+        except (OSError, BuildError) as e:  # a cache that cannot be written costs time, never the build
+            logger.warning("a %s could not be kept in %s (%s): the next build makes it again", self.what,
+                           path.parent, e)
+
+    def _decode(self, data: bytes):
+        raise NotImplementedError
+
+    def _encode(self, made) -> bytes | None:
+        raise NotImplementedError
+
+
+class AnalysisStore(_Kept):
+    """Analyses by photo in `folder` (None: nothing is kept, every analysis is made)."""
+
+    min_seconds = 0.2  # CPU seconds: an analysis quicker than this is made again rather than kept
+    what = "photo analysis"
+    damaged = (ValueError, KeyError, TypeError, struct.error, zlib.error)
+
+    def analyse(self, rgba, *, photo_sha: str | None, mask_sha: str | None = None, mask: np.ndarray | None = None,
+                kind: str = "auto", seed: list[tuple[float, float]] | None = None) -> imaging.PhotoAnalysis:
+        """`imaging.analyse_photo(rgba, mask=, kind=, seed=)`, read from the store when it holds
+        it (`photo_sha`: the photo file's SHA-256, `mask_sha` the mask file's)."""
+        return self._get_or(self.path(photo_sha, mask_sha, kind, seed),
+                            lambda: imaging.analyse_photo(rgba, mask=mask, kind=kind, seed=seed))
+
+    def path(self, photo_sha: str | None, mask_sha: str | None, kind: str, seed) -> Path | None:
+        return self._file(photo_sha, {"photo": photo_sha, "mask": mask_sha, "kind": kind, "version": self.version,
+                                      "seed": [[float(v) for v in p] for p in seed] if seed else None})
+
+    def _decode(self, data: bytes) -> imaging.PhotoAnalysis:
+        if not data.startswith(_MAGIC):
+            raise ValueError("not an analysis file")
+        (length,) = struct.unpack_from(">I", data, len(_MAGIC))
+        start = len(_MAGIC) + 4
+        head = json.loads(data[start:start + length])
+        body = zlib.decompress(data[start + length:])
+        arrays: dict[str, np.ndarray | None] = {}
+        offset = 0
+        for name in _ARRAYS:
+            spec = head["arrays"].get(name)
+            if spec is None:
+                arrays[name] = None
+                continue
+            dtype, shape = np.dtype(spec["dtype"]), tuple(int(n) for n in spec["shape"])
+            count = int(np.prod(shape))
+            if offset + dtype.itemsize * count > len(body):
+                raise ValueError("truncated")
+            arrays[name] = np.frombuffer(body, dtype, count=count, offset=offset).reshape(shape).copy()
+            offset += dtype.itemsize * count
+        if offset != len(body) or arrays["silhouette"] is None:
+            raise ValueError("arrays do not match the header")
+        backdrop = head["backdrop"]
+        return imaging.PhotoAnalysis(
+            kind=str(head["kind"]), kind_confidence=float(head["kind_confidence"]),
+            silhouette=arrays["silhouette"], foreground=arrays["foreground"],
+            confidence=float(head["confidence"]), reason=str(head["reason"]),
+            backdrop=tuple(int(v) for v in backdrop) if backdrop is not None else None,  # type: ignore[arg-type]
+            kind_reason=str(head["kind_reason"]), details=dict(head["details"]))
+
+    def _encode(self, found: imaging.PhotoAnalysis) -> bytes | None:
         arrays = {name: getattr(found, name) for name in _ARRAYS}
         try:
             head = json.dumps({
@@ -137,14 +174,9 @@ class AnalysisStore:
             }, sort_keys=True, allow_nan=True).encode()
         except (TypeError, ValueError) as e:  # measurements that are not plain data: not stored
             logger.debug("photo analysis not stored (%s)", e)
-            return
+            return None
         body = zlib.compress(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays.values() if a is not None), 1)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, _MAGIC + struct.pack(">I", len(head)) + head + body, durable=False)
-        except (OSError, BuildError) as e:  # a cache that cannot be written costs time, never the build
-            logger.warning("a photo analysis could not be kept in %s (%s): the next build makes it again",
-                           path.parent, e)
+        return _MAGIC + struct.pack(">I", len(head)) + head + body
 
 
 def _plain(value: Any) -> Any:
@@ -174,62 +206,32 @@ def unused(cache_dir: Path, photo_shas: set[str]) -> list[Path]:
 _PREPARED_MAGIC = b"MKPP1\n"
 
 
-class PreparedStore:
+class PreparedStore(_Kept):
     """Prepared products (`backends.local.PreparedProduct`) by the product's key, in `folder`
     (None: nothing is kept)."""
 
     min_seconds = 1.0  # CPU seconds: a preparation quicker than this is made again, not compressed and kept
-
-    def __init__(self, folder: Path | str | None, version: str):
-        self.folder = Path(folder) if folder is not None else None
-        self.version = version
+    what = "prepared product"
+    damaged = (Exception,)  # whatever a damaged or foreign pickle raises, it is a miss
 
     def path(self, photo_sha: str | None, key: tuple) -> Path | None:
-        if self.folder is None or not photo_sha:
-            return None
-        digest = hashlib.sha256(json.dumps([self.version, repr(key)]).encode()).hexdigest()
-        return self.folder / f"{photo_sha[:16]}-{digest[:32]}.bin"
+        return self._file(photo_sha, [self.version, repr(key)])
 
     def get_or(self, photo_sha: str | None, key: tuple, make):
         """The kept preparation for `key`, or `make()`'s, kept when it took `min_seconds` or more."""
-        path = self.path(photo_sha, key)
-        if path is not None:
-            found = self._read(path)
-            if found is not None:
-                return found
-        started = time.thread_time()
-        made = make()
-        if path is not None and time.thread_time() - started >= self.min_seconds:
-            self._write(path, made)
-        return made
+        return self._get_or(self.path(photo_sha, key), make)
 
-    def _read(self, path: Path):
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        try:
-            if not data.startswith(_PREPARED_MAGIC):
-                raise ValueError("not a prepared product")
-            return _Unpickler(io.BytesIO(zlib.decompress(data[len(_PREPARED_MAGIC):]))).load()
-        except Exception as e:  # noqa: BLE001 - whatever a damaged or foreign file raises, it is a miss
-            logger.debug("%s: not a usable prepared product (%s): it is prepared again", path.name, e)
-            return None
+    def _decode(self, data: bytes):
+        if not data.startswith(_PREPARED_MAGIC):
+            raise ValueError("not a prepared product")
+        return _Unpickler(io.BytesIO(zlib.decompress(data[len(_PREPARED_MAGIC):]))).load()
 
-    def _write(self, path: Path, prepared) -> None:
-        from mockups.engine.cache import atomic_write
-
+    def _encode(self, prepared) -> bytes | None:
         try:
-            data = _PREPARED_MAGIC + zlib.compress(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL), 1)
+            return _PREPARED_MAGIC + zlib.compress(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL), 1)
         except (pickle.PicklingError, TypeError, AttributeError) as e:
             logger.debug("prepared product not kept (%s)", e)
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, data, durable=False)
-        except (OSError, BuildError) as e:
-            logger.warning("a prepared product could not be kept in %s (%s): the next build prepares it again",
-                           path.parent, e)
+            return None
 
 
 class _Unpickler(pickle.Unpickler):

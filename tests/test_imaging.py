@@ -12,9 +12,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from mockups import imaging as im
-from mockups.backends.local import max_filter
 from mockups.imaging._colour import _encode_srgb, srgb_to_linear
-from mockups.imaging._common import dilate, erode, gaussian_blur, interp_increasing, median
+from mockups.imaging._common import dilate, erode, gaussian_blur, interp_increasing, max_filter, median
 
 # ---------------------------------------------------------------------------
 # Helpers: synthetic products

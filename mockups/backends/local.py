@@ -19,7 +19,6 @@ memory stays bounded by the cache sizes, not by the catalog.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from mockups.backends.kept import FOLDER as ANALYSES
 from mockups.backends.kept import PREPARED, AnalysisStore, PreparedStore
 from mockups.catalog.schema import OLD_PRINT_SETTINGS
 from mockups.errors import ImageInputError, Problem
+from mockups.limits import cores
 
 __all__ = ["Compositor", "LocalBackend", "PreparedProduct", "LOW_CONFIDENCE", "NEUTRAL_SWEEP", "print_corners"]
 
@@ -114,8 +114,9 @@ class Compositor:
         `mask:` file, or an automatic matte, warned about when unsure), or for a scene the whole
         photo with its garment found; the recolour preparation of the dyeable area, the shading the
         design follows, the backdrop it was cut from. Made once per product (and worker)."""
-        return self._caches["products"].get_or(product_key(job), lambda: self.prepared.get_or(
-            input_sha(job, "product"), (*product_key(job), job.input_path("product").name),  # named in warnings
+        key = product_key(job)
+        return self._caches["products"].get_or(key, lambda: self.prepared.get_or(
+            input_sha(job, "product"), (*key, job.input_path("product").name),  # the name is in its warnings
             lambda: self._prepare(job)))
 
     def look(self, job, *, design: bool = True) -> Image.Image:
@@ -431,21 +432,8 @@ def dyed_to_the_edge(dye: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     dye = np.clip(np.rint(dye * 255.0), 0, 255).astype(np.uint8) if dye.dtype != np.uint8 else dye
     rim = (alpha > 0) & (alpha < 255)
     if rim.any():
-        dye = np.where(rim, np.maximum(dye, max_filter(dye, 2)), dye)
+        dye = np.where(rim, np.maximum(dye, imaging.max_filter(dye, 2)), dye)
     return np.where(alpha > 0, dye, 0).astype(np.uint8)
-
-
-def max_filter(a: np.ndarray, radius: int) -> np.ndarray:
-    """The largest value in each (2 radius + 1)-square window, edges replicated: Pillow's
-    `MaxFilter(2 radius + 1)`, value for value, as two one-dimensional passes (a maximum is exact
-    whatever the order), 20-30x faster than Pillow's rank filter at 1024 px."""
-    out = np.asarray(a)
-    for axis in (0, 1):
-        n = out.shape[axis]
-        padded = np.pad(out, [(radius, radius) if ax == axis else (0, 0) for ax in range(out.ndim)], mode="edge")
-        window = [padded[k:k + n] if axis == 0 else padded[:, k:k + n] for k in range(2 * radius + 1)]
-        out = np.maximum.reduce(window)
-    return out
 
 
 def _alpha8(a: np.ndarray | None) -> np.ndarray:
@@ -507,7 +495,7 @@ class LocalBackend(Backend):
                                                             Compositor.version))
 
     def default_concurrency(self) -> int:
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        return max(1, cores())
 
     def job_params(self, catalog, variant) -> dict:
         o = self.options

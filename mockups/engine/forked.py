@@ -9,10 +9,11 @@ available, or for a single task, they run in threads.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from mockups.limits import cores
 
 T = TypeVar("T")
 
@@ -20,13 +21,9 @@ FORK_FROM = 2  # tasks from which they run in processes (one task gains nothing 
 _TASKS: dict[str, Sequence[Callable[[], Any]]] = {}
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def run_all(tasks: Sequence[Callable[[], T]], *, threads: int | None = None) -> list[T]:
+def run_all(tasks: Sequence[Callable[[], T]]) -> list[T]:
     """Each task's result, in order: in forked processes, one per core, when there are at least
-    FORK_FROM tasks and several cores; else in up to `threads` threads (default: one per core).
+    FORK_FROM tasks and several cores; else in threads, one per core.
     Put the longest tasks first: they are handed out in order."""
     if not tasks:
         return []
@@ -38,7 +35,7 @@ def run_all(tasks: Sequence[Callable[[], T]], *, threads: int | None = None) -> 
                 return list(pool.map(_run, range(len(tasks)), chunksize=max(1, len(tasks) // (8 * workers))))
         finally:
             _TASKS.clear()
-    with ThreadPoolExecutor(max_workers=max(1, min(len(tasks), threads or workers))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(lambda task: task(), tasks))
 
 

@@ -42,7 +42,7 @@ from mockups.imaging._colour import (
     recolour,
     srgb_to_lab,
 )
-from mockups.imaging._common import ImagingError, parse_hex
+from mockups.imaging._common import ImagingError, interp_increasing, max_filter, median, parse_hex
 from mockups.imaging._cutout import CutoutDetails, auto_cutout, auto_cutout_details, estimate_backdrop, has_alpha, label
 from mockups.imaging._io import (
     DIGITAL_SOURCE_TYPES,
@@ -111,6 +111,9 @@ def __getattr__(name: str):
 __all__ = [
     "ImagingError",
     "parse_hex",
+    "median",
+    "interp_increasing",
+    "max_filter",
     # reading / writing
     "open_image",
     "encode",

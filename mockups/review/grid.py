@@ -65,18 +65,6 @@ def sheet_path(build_dir: Path, channel: str, sku: str, design: str | None, seve
     return build_dir / "grids" / channel / ("--".join(parts) + SHEET_EXT)
 
 
-def write_grids(build_dir: Path, catalog: Catalog, store: ObjectStore | None = None,
-                entries: dict[str, dict] | None = None) -> list[Path]:
-    """Draw the contact sheets whose cells changed; `entries` defaults to the manifest on disk.
-    Returns the sheets written."""
-    from mockups.engine.forked import run_all
-
-    tasks, current = sheet_tasks(build_dir, catalog, store, entries)
-    written = run_all(tasks)
-    prune_sheets(build_dir, current)
-    return written
-
-
 def sheet_tasks(build_dir: Path, catalog: Catalog, store: ObjectStore | None = None,
                 entries: dict[str, dict] | None = None) -> tuple[list[Callable[[], Path]], set[Path]]:
     """The drawing of each sheet whose cells changed (each returns the sheet it wrote), and every
@@ -90,9 +78,10 @@ def sheet_tasks(build_dir: Path, catalog: Catalog, store: ObjectStore | None = N
     for (channel, sku, placement, design), cells in sorted(sheets(entries).items(), key=lambda kv: str(kv[0])):
         path = sheet_path(build_dir, channel, sku, design, len(designs[sku, placement]) > 1, placement)
         current.add(path)
-        stamp = _sheet_stamp(catalog, cells)
+        layout = Layout.of(catalog, cells)
+        stamp = _sheet_stamp(catalog, layout)
         if _stamp(path) != stamp:
-            tasks.append(functools.partial(_write, catalog, build_dir, store, path, cells, stamp))
+            tasks.append(functools.partial(_write, catalog, build_dir, store, path, cells, layout, stamp))
     return tasks, current
 
 
@@ -101,11 +90,10 @@ def prune_sheets(build_dir: Path, current: set[Path]) -> None:
 
 
 def _write(catalog: Catalog, build_dir: Path, store: ObjectStore | None, path: Path, cells: list[dict],
-           stamp: dict) -> Path:
+           layout: Layout, stamp: dict) -> Path:
     """Draw the sheet, or only its rows whose cells or labels changed when the sheet on disk has
     the same header and rows (see `splice_rows`); the file is the same either way."""
     old = _read_sheet(path)
-    layout = Layout.of(catalog, cells)
     if old is not None and stamp["rows"] and old[0].get("head") == stamp["head"] \
             and len(old[0].get("rows", ())) == len(stamp["rows"]):
         changed = [i for i, (a, b) in enumerate(zip(old[0]["rows"], stamp["rows"], strict=True)) if a != b]
@@ -206,13 +194,12 @@ def _prune(folder: Path, keep: set[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-def _sheet_stamp(catalog: Catalog, cells: list[dict]) -> dict:
+def _sheet_stamp(catalog: Catalog, layout: Layout) -> dict:
     """What a sheet shows, as a digest of its header (the title, the backgrounds' names and order,
     the cell size) and one of each colour's row (its name, hex, and its cells' outputs: id, key,
     status). An edit elsewhere in the catalog (another product) leaves the sheet alone; one colour's
     hex changes one row."""
-    layout = Layout.of(catalog, cells)
-    head = {"title": [cells[0].get(k) for k in ("product", "sku", "placement", "channel")], "cell": layout.cell,
+    head = {"title": [layout.first.get(k) for k in ("product", "sku", "placement", "channel")], "cell": layout.cell,
             "backgrounds": [(b, catalog.backgrounds[b].name if b in catalog.backgrounds else b)
                             for b in layout.backgrounds]}
 

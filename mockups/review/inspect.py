@@ -14,7 +14,8 @@ It returns an `Inspection` per product and never prints. An overlay is written a
 when its inputs changed: its PNG carries the key of what it was made from (the photo's, mask's and
 recolour mask's content hashes, the product's keys that shape it, this module's version) and the
 findings, so an unchanged product costs one PNG header read and its record comes from there.
-`mockups build` calls `write_overlays` with the hashes its jobs already have; the gallery links
+`mockups build` runs `overlay_tasks` (with the hashes its jobs already have, and the photo analyses
+its compositor kept) beside its contact sheets; the gallery links
 `build/inspect/<SKU>.png` where it exists (`overlay_links`).
 """
 
@@ -24,7 +25,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import struct
 import zlib
@@ -41,6 +41,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mockups import imaging
 from mockups.engine.cache import atomic_write
+from mockups.limits import cores
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +196,7 @@ def inspect_products(catalog, products: Iterable | None = None, *, folder: Path 
 
 def _run(work: list[Callable[[], Inspection]]) -> list[Inspection]:
     """Each piece of work, a few at a time (decoding, the analysis and encoding leave the GIL), in order."""
-    workers = min(len(work), MAX_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                  else os.cpu_count() or 1)
+    workers = min(len(work), MAX_THREADS, cores())
     if workers <= 1:
         return [w() for w in work]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inspect") as pool:

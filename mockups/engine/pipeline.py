@@ -206,7 +206,7 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
                                                       f"templates/ and the built-in templates: "
                                                       f"{', '.join(builtin_names())})")]) from None
         except TemplateError as e:
-            errors.setdefault(renderer.template_name(v), str(e))
+            errors.setdefault(template, str(e))
             continue
         job = make_job(catalog, v, backend=backend, prompt=prompt, template=template, hash_file=hash_file)
         if run is not None:

@@ -51,6 +51,21 @@ def test_a_slow_build_logs_every_few_seconds():
     assert "eta" in lines[1] and "(0.5/s" in lines[1]
 
 
+def test_the_start_up_does_not_make_the_first_estimates_absurd():
+    # the first variant ends after 6 s (workers starting, the first product prepared), then 10/s
+    clock, out = Clock(), io.StringIO()
+    progress = Progress(1000, tty=False, clock=clock, out=out)
+    for i in range(1, 1001):
+        clock.now += 6.0 if i == 1 else 0.1
+        progress(JobFinished(Outcome(job(i), ok=True)))
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("(the first after 6.0 s)") and "eta" not in lines[0]
+    for line in lines[1:]:  # the steady 10/s, not 52 in 11.1 s (4.7/s, twice the time left)
+        done, eta = re.match(r"\[(\d+)/1000\].*\(10\.0/s, eta (\d+)s\)$", line).groups()
+        assert int(eta) == round((1000 - int(done)) / 10), line
+    assert lines[-1].endswith("(10.0/s, eta 0s)")
+
+
 def test_failures_and_retries_get_their_own_lines():
     clock, out = Clock(), io.StringIO()
     progress = Progress(100, tty=False, clock=clock, out=out)

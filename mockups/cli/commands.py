@@ -94,7 +94,10 @@ class Progress:
     """A live bar on a terminal. Otherwise (a CI log) a line for the first variant, then one every
     `every` seconds or every `share` of the build, whichever comes first, and one for the last,
     each with the count, the rate and the time left; every failure and retry on its own line.
-    A 10,000-variant build logs a few dozen lines, not 10,000. `clock` is injected for tests."""
+    A 10,000-variant build logs a few dozen lines, not 10,000. The rate is counted from the first
+    variant's end, so the start-up (workers, the first product's preparation) does not make the
+    first estimates absurd; the first line says how long the first variant took instead.
+    `clock` is injected for tests."""
 
     def __init__(self, total: int, *, tty: bool | None = None, every: float = 5.0, share: float = 0.1,
                  clock=time.monotonic, out=None):
@@ -102,6 +105,7 @@ class Progress:
         self.clock, self.every, self.share = clock, every, share
         self.out = out if out is not None else sys.stderr
         self.start = self.last = clock()
+        self.first: float | None = None  # when the first variant ended
         self.next_count = 1  # the first variant is always logged
         self.bar = None
         if total and (self.out.isatty() if tty is None else tty):
@@ -127,12 +131,17 @@ class Progress:
         now = self.clock()
         if failed:
             self._line(f"failed {outcome.job.id}: {outcome.error}")
+        if self.first is None:
+            self.first = now
         if self.done >= self.next_count or now - self.last >= self.every or self.done == self.total:
-            rate = self.done / max(1e-9, now - self.start)
-            eta = (self.total - self.done) / rate if rate else 0
+            if self.done == 1:
+                pace = f"the first after {now - self.start:.1f} s"
+            else:
+                rate = (self.done - 1) / max(1e-9, now - self.first)
+                pace = f"{rate:.1f}/s, eta {(self.total - self.done) / rate if rate else 0:.0f}s"
             failures = f", {self.failed} failed" if self.failed else ""
             self._line(f"[{self.done}/{self.total}] {100 * self.done / max(self.total, 1):.0f}%: {self.made} done"
-                       f"{failures}, last {outcome.job.id} ({rate:.1f}/s, eta {eta:.0f}s)")
+                       f"{failures}, last {outcome.job.id} ({pace})")
             self.last = now
             step = max(1, round(self.share * self.total))
             self.next_count = (self.done // step + 1) * step

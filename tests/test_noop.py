@@ -236,3 +236,26 @@ def test_a_no_op_imports_nothing_heavy_and_a_changed_backend_version_rebuilds(tm
     (plugin / "backend.py").write_text(source.format(v="2", log=log))
     third = run_cli(tmp_path, *args, env=env)
     assert third.returncode == 0 and "2 made" in third.stdout and len(calls(log)) == 4
+
+
+def test_the_record_signs_every_file_of_the_build_folder_as_os_walk_finds_them(tmp_path):
+    build = tmp_path / "build"
+    (build / "web" / "TEE").mkdir(parents=True)
+    (build / "web" / "TEE" / "a.png").write_bytes(b"a")
+    (build / "manifest.json").write_text("{}")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "hidden.png").write_bytes(b"h")
+    os.symlink(tmp_path / "elsewhere", build / "linked")  # a linked folder: not entered
+    os.symlink(build / "manifest.json", build / "alias.json")  # a linked file: its target's signature
+    os.symlink(tmp_path / "gone", build / "dangling")  # nothing to sign
+    walked = {}
+    for here, _, names in os.walk(build):
+        for name in names:
+            path = os.path.join(here, name)
+            if os.path.exists(path):
+                st = os.stat(path)
+                walked[os.path.relpath(path, build)] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    found = record.signatures(build)
+    assert found == walked
+    assert sorted(found) == sorted(["alias.json", os.path.join("web", "TEE", "a.png"), "manifest.json"])
+    assert found["alias.json"] == found["manifest.json"]

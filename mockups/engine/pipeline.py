@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import filelock
 import pydantic
@@ -44,6 +44,9 @@ from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, MemoMismat
 from mockups.jobs import Job, make_job
 from mockups.matrix import PhotoKind, Selection, Shard, Variant, expand, photo_kinds, select_checked
 from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
+
+if TYPE_CHECKING:
+    from mockups.engine.forked import Running
 
 logger = logging.getLogger(__name__)
 
@@ -378,19 +381,24 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         if prepared.remote is not None and not report.interrupted:
             backfill_remote(prepared)
         writer.remove(plan.removed)
-        writer.save()
-        writer.release()
-        prepared.stat.save()
-        if prepared.memo is not None:
-            prepared.memo.save()
-        if prepared.plan_memo is not None:
-            prepared.plan_memo.save({v.id for v in prepared.variants}, (writer.path, writer.sha256))
-        if not report.interrupted:
-            report.warnings = output_warnings(prepared, writer.entries)
-            finish_outputs(prepared, options, writer.entries)
-            if not (report.failures or report.skipped or report.stop_reason or options.force or report.cache_warnings
-                    or report.pending):
-                save_record(report, options)
+        drawing = None if report.interrupted else start_outputs(prepared, options, writer.entries)
+        try:  # the sheets and overlays are drawn in other processes meanwhile
+            writer.save()
+            writer.release()
+            prepared.stat.save()
+            if prepared.memo is not None:
+                prepared.memo.save()
+            if prepared.plan_memo is not None:
+                prepared.plan_memo.save({v.id for v in prepared.variants}, (writer.path, writer.sha256))
+            if drawing is not None:
+                report.warnings = output_warnings(prepared, writer.entries)
+                finish_outputs(prepared, options, writer.entries, drawing)
+        finally:
+            if drawing is not None:
+                drawing.running.close()
+        if drawing is not None and not (report.failures or report.skipped or report.stop_reason or options.force
+                                        or report.cache_warnings or report.pending):
+            save_record(report, options)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     if report.interrupted:
@@ -463,40 +471,64 @@ def _about(job: Job, text: str, root: Path) -> tuple[str | None, str]:
     return None, text
 
 
-def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> None:
-    """Contact sheets, the products' overlays and the gallery, from the manifest's entries. The
-    sheets and overlays to redraw are drawn side by side (engine.forked), overlays first (an
-    overlay analyses its photo again: the longest tasks go first)."""
-    from mockups.engine.forked import run_all
-    from mockups.review.grid import prune_sheets, sheet_tasks
+@dataclass
+class Drawing:
+    """The contact sheets and the products' overlays being drawn (`start_outputs`)."""
+
+    running: Running
+    sheets: int
+    overlays: int
+    current: set
+    started: float
+
+
+def start_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> Drawing:
+    """Start drawing the contact sheets and the products' overlays that need it, from the manifest's
+    final `entries`, side by side in other processes (engine.forked), overlays first (an overlay
+    analyses its photo again: the longest tasks go first)."""
+    from mockups.engine.forked import start_all
+    from mockups.review.grid import sheet_tasks
 
     started = time.monotonic()
     sheets, current = sheet_tasks(prepared.build_dir, prepared.catalog, prepared.store, entries)
     overlays: list = []
-    if options.inspect:  # before the gallery, which links them
+    if options.inspect:
         from mockups.backends.kept import FOLDER as ANALYSES
-        from mockups.review.inspect import overlay_tasks, prune_overlays
+        from mockups.review.inspect import overlay_tasks
 
         overlays = overlay_tasks(prepared.build_dir, prepared.catalog, prepared.jobs,
                                  analyses=prepared.store.root / ANALYSES)
-    done = run_all([*overlays, *sheets])
-    for found in done[:len(overlays)]:
+    return Drawing(start_all([*overlays, *sheets]), len(sheets), len(overlays), current, started)
+
+
+def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict],
+                   drawing: Drawing | None = None) -> None:
+    """Contact sheets, the products' overlays and the gallery, from the manifest's entries: waits
+    for the `drawing` (started now if not given). Without a gallery its change record is written
+    while the sheets are still being drawn; the gallery waits for them (it links the overlays)."""
+    from mockups.review.grid import prune_sheets
+
+    drawing = drawing or start_outputs(prepared, options, entries)
+    if not options.gallery:  # keep what changed, so a later `mockups gallery` marks it
+        from mockups.review.gallery import record_changes
+
+        record_changes(prepared.build_dir, prepared.plan, store=prepared.store, entries=entries)
+    done = drawing.running.results()
+    for found in done[:drawing.overlays]:
         if found.error:  # the product's variants fail or warn with the same error
             logger.debug("no overlay of %s: %s", found.sku, found.error)
-    prune_sheets(prepared.build_dir, current)
+    prune_sheets(prepared.build_dir, drawing.current)
     if options.inspect:
+        from mockups.review.inspect import prune_overlays
+
         prune_overlays(prepared.build_dir, prepared.catalog)
-    logger.info("contact sheets: %d redrawn, with %d product overlays checked, in %.2f s", len(sheets),
-                len(overlays), time.monotonic() - started)
+    logger.info("contact sheets: %d redrawn, with %d product overlays checked, in %.2f s", drawing.sheets,
+                drawing.overlays, time.monotonic() - drawing.started)
     if options.gallery:
         from mockups.review.gallery import write_gallery
 
         write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store, plan=prepared.plan,
                       entries=entries)
-    else:  # keep what changed, so a later `mockups gallery` marks it
-        from mockups.review.gallery import record_changes
-
-        record_changes(prepared.build_dir, prepared.plan, store=prepared.store, entries=entries)
 
 
 def save_record(report: BuildReport, options: BuildOptions) -> None:

@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockups._files import SECRET_NAMES, path_signature, sha256_file
+from mockups._files import SECRET_NAMES, path_signature, sha256_file, signature
 from mockups._version import __version__
 from mockups.engine.remote import shown
 from mockups.selection import Selection, Shard
@@ -124,18 +124,37 @@ def save(cache_dir: Path, options: dict, *, build_dir: Path, files: dict[str, li
          recorded: Recorded, absent: tuple[str, ...] = ()) -> None:
     """Write the record of a build that left everything made: `files` maps each file it read
     (the catalog, its images, `watched_files`) to [size, mtime_ns, ctime_ns, inode, sha256]."""
-    outputs = {}
-    for here, _, names in os.walk(build_dir):
-        for name in names:
-            path = os.path.join(here, name)
-            sig = path_signature(path)
-            if sig is not None:
-                outputs[os.path.relpath(path, build_dir)] = sig
+    outputs = signatures(build_dir)
     doc = {"version": VERSION, "mockups": __version__, "python": sys.version.split()[0], "options": options,
            "env": _env(), "files": files, "absent": list(absent), "folders": _listing(templates), "outputs": outputs,
            "report": {"variants": recorded.variants,
                       "warnings": list(recorded.warnings), "output_warnings": list(recorded.output_warnings)}}
     _write(cache_dir, doc)
+
+
+def signatures(folder: str | os.PathLike) -> dict[str, list[int]]:
+    """The `signature` of every file under `folder` (as os.walk finds them: symlinked folders are
+    not entered), by path relative to it. From one scandir of each folder: a third of the time of
+    os.walk, a stat and a relpath for each of 10,000 outputs."""
+    found: dict[str, list[int]] = {}
+    stack = [("", os.fspath(folder))]
+    while stack:
+        rel, here = stack.pop()
+        try:
+            entries = os.scandir(here)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        if not entry.is_symlink():
+                            stack.append((rel + entry.name + os.sep, entry.path))
+                        continue
+                    found[rel + entry.name] = signature(entry.stat())
+                except OSError:  # gone since the listing, or a dangling link: not a file to vouch for
+                    continue
+    return found
 
 
 def _write(cache_dir: Path, doc: dict) -> None:

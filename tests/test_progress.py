@@ -79,3 +79,16 @@ def test_failures_and_retries_get_their_own_lines():
     assert "failed shop/TEE/colour-37--studio: mask size does not match" in lines
     assert lines[-1].startswith("[100/100] 100%: 99 done, 1 failed")
     assert len(lines) == 1 + 1 + 11
+
+
+def test_a_chunk_of_results_that_arrive_together_does_not_make_the_estimate_absurd():
+    # the bundled catalog: the first after 5.4 s, then its chunk's other six at the same instant
+    clock, out = Clock(), io.StringIO()
+    progress = Progress(70, tty=False, clock=clock, out=out)
+    for i in range(1, 71):
+        clock.now += 5.4 if i == 1 else (0.0 if i <= 7 else 0.08)
+        progress(JobFinished(Outcome(job(i), ok=True)))
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("[7/70]")
+    rate = float(re.search(r"\((\d+(?:\.\d)?)/s", lines[1])[1])
+    assert rate <= 6.0  # six in under the 1 s window: counted over the window, not as 6 in no time

@@ -96,13 +96,14 @@ class Progress:
     each with the count, the rate and the time left; every failure and retry on its own line.
     A 10,000-variant build logs a few dozen lines, not 10,000. The rate is counted from the first
     variant's end, so the start-up (workers, the first product's preparation) does not make the
-    first estimates absurd; the first line says how long the first variant took instead.
+    first estimates absurd, and over at least `window` seconds, so that a chunk of results that
+    arrive together does not either; the first line says how long the first variant took instead.
     `clock` is injected for tests."""
 
     def __init__(self, total: int, *, tty: bool | None = None, every: float = 5.0, share: float = 0.1,
-                 clock=time.monotonic, out=None):
+                 window: float = 1.0, clock=time.monotonic, out=None):
         self.total, self.done, self.made, self.failed = total, 0, 0, 0
-        self.clock, self.every, self.share = clock, every, share
+        self.clock, self.every, self.share, self.window = clock, every, share, window
         self.out = out if out is not None else sys.stderr
         self.start = self.last = clock()
         self.first: float | None = None  # when the first variant ended
@@ -137,7 +138,7 @@ class Progress:
             if self.done == 1:
                 pace = f"the first after {now - self.start:.1f} s"
             else:
-                rate = (self.done - 1) / max(1e-9, now - self.first)
+                rate = (self.done - 1) / max(self.window, now - self.first)
                 pace = f"{rate:.1f}/s, eta {(self.total - self.done) / rate if rate else 0:.0f}s"
             failures = f", {self.failed} failed" if self.failed else ""
             self._line(f"[{self.done}/{self.total}] {100 * self.done / max(self.total, 1):.0f}%: {self.made} done"

@@ -385,7 +385,6 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         try:  # the sheets and overlays are drawn in other processes meanwhile
             writer.save()
             writer.release()
-            prepared.stat.save()
             if prepared.memo is not None:
                 prepared.memo.save()
             if prepared.plan_memo is not None:
@@ -398,7 +397,8 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
                 drawing.running.close()
         if drawing is not None and not (report.failures or report.skipped or report.stop_reason or options.force
                                         or report.cache_warnings or report.pending):
-            save_record(report, options)
+            save_record(report, options)  # it hashes the catalog's files again: the stat cache is saved after it
+        prepared.stat.save()
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     if report.interrupted:
@@ -561,7 +561,6 @@ def save_record(report: BuildReport, options: BuildOptions) -> None:
     record.save(p.store.root, key, build_dir=p.build_dir, files=files, templates=templates,
                 absent=() if approvals in files else (approvals,),
                 recorded=record.Recorded(len(p.plan.items), tuple(str(w) for w in p.warnings), tuple(found)))
-    p.stat.save()
 
 
 def _run_options(backend: Backend, options: BuildOptions, remote: RemoteCache | None = None) -> RunOptions:

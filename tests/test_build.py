@@ -317,3 +317,33 @@ def test_the_manifest_text_is_exactly_what_json_writes():
     doc = {"version": manifest.VERSION, "catalog": "catalog.yaml", "variants": dict(sorted(entries.items()))}
     assert manifest.dumps(entries, "catalog.yaml") == \
         (json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+@pytest.mark.parametrize("where", ["start", "draw"])
+def test_a_build_whose_sheets_cannot_be_drawn_still_saves_what_it_made(project, log, monkeypatch, where):
+    # the sheets are drawn in other processes while the manifest and the caches are saved: a fork
+    # that fails, or a sheet that raises, must not lose the manifest, the memos or the stat cache
+    from mockups.engine import forked
+    from mockups.review import grid
+
+    path = project()
+    if where == "start":
+        def no_fork(tasks):
+            raise OSError(11, "Resource temporarily unavailable")
+
+        monkeypatch.setattr(forked, "start_all", no_fork)
+    else:
+        monkeypatch.setattr(grid, "draw_sheet", lambda *a, **k: 1 / 0)
+    with pytest.raises(OSError if where == "start" else ZeroDivisionError):
+        run(path)
+    assert log() == ALL
+    entries = json.loads((path.parent / "build" / "manifest.json").read_text())["variants"]
+    assert sorted(entries) == ALL and all(e["status"] == "ok" for e in entries.values())
+    cache = path.parent / ".mockups-cache"
+    stat = json.loads((cache / "stat.json").read_text())
+    assert any(k.endswith(entries[ALL[0]]["output"]) for k in stat)  # the outputs' hashes, kept
+    assert not (cache / "last-build.json").exists()  # nothing vouches for the unfinished build
+    monkeypatch.undo()
+    again = run(path)
+    assert log() == [] and again.built == 0  # nothing made twice
+    assert (path.parent / "build" / "grids").is_dir() and (cache / "last-build.json").exists()

@@ -97,7 +97,8 @@ class Progress:
     A 10,000-variant build logs a few dozen lines, not 10,000. The rate is counted from the first
     variant's end, so the start-up (workers, the first product's preparation) does not make the
     first estimates absurd, and over at least `window` seconds, so that a chunk of results that
-    arrive together does not either; the first line says how long the first variant took instead.
+    arrive together does not either; the first line says how long the first variant took instead
+    (from the start of the build's run: the lock, the cache, the workers' start, the first product).
     `clock` is injected for tests."""
 
     def __init__(self, total: int, *, tty: bool | None = None, every: float = 5.0, share: float = 0.1,
@@ -138,8 +139,8 @@ class Progress:
             if self.done == 1:
                 pace = f"the first after {now - self.start:.1f} s"
             else:
-                rate = (self.done - 1) / max(self.window, now - self.first)
-                pace = f"{rate:.1f}/s, eta {(self.total - self.done) / rate if rate else 0:.0f}s"
+                rate = (self.done - 1) / max(self.window, now - self.first, 1e-9)
+                pace = f"{rate:.1f}/s, eta {(self.total - self.done) / rate:.0f}s"
             failures = f", {self.failed} failed" if self.failed else ""
             self._line(f"[{self.done}/{self.total}] {100 * self.done / max(self.total, 1):.0f}%: {self.made} done"
                        f"{failures}, last {outcome.job.id} ({pace})")

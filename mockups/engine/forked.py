@@ -38,11 +38,13 @@ class Running(Generic[T]):
 
     def close(self) -> None:
         """Stop: tasks not begun are not begun; those running are waited for."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        if self._key is not None:
-            _TASKS.pop(self._key, None)
+        pool, self._pool = self._pool, None
+        try:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if self._key is not None:
+                _TASKS.pop(self._key, None)
 
 
 def start_all(tasks: Sequence[Callable[[], T]]) -> Running[T]:

@@ -381,24 +381,28 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         if prepared.remote is not None and not report.interrupted:
             backfill_remote(prepared)
         writer.remove(plan.removed)
-        drawing = None if report.interrupted else start_outputs(prepared, options, writer.entries)
-        try:  # the sheets and overlays are drawn in other processes meanwhile
-            writer.save()
-            writer.release()
-            if prepared.memo is not None:
-                prepared.memo.save()
-            if prepared.plan_memo is not None:
-                prepared.plan_memo.save({v.id for v in prepared.variants}, (writer.path, writer.sha256))
+        drawing: Drawing | None = None
+        try:
+            try:  # the sheets and overlays are drawn in other processes while the build's state is saved
+                if not report.interrupted:
+                    drawing = start_outputs(prepared, options, writer.entries)
+            finally:  # saved even when the drawing could not start
+                writer.save()
+                writer.release()
+                if prepared.memo is not None:
+                    prepared.memo.save()
+                if prepared.plan_memo is not None:
+                    prepared.plan_memo.save({v.id for v in prepared.variants}, (writer.path, writer.sha256))
             if drawing is not None:
                 report.warnings = output_warnings(prepared, writer.entries)
                 finish_outputs(prepared, options, writer.entries, drawing)
+                if not (report.failures or report.skipped or report.stop_reason or options.force
+                        or report.cache_warnings or report.pending):
+                    save_record(report, options)
         finally:
             if drawing is not None:
                 drawing.running.close()
-        if drawing is not None and not (report.failures or report.skipped or report.stop_reason or options.force
-                                        or report.cache_warnings or report.pending):
-            save_record(report, options)  # it hashes the catalog's files again: the stat cache is saved after it
-        prepared.stat.save()
+            prepared.stat.save()  # once, after the build record (which hashes the catalog's files again)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
     if report.interrupted:
@@ -501,14 +505,13 @@ def start_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, 
     return Drawing(start_all([*overlays, *sheets]), len(sheets), len(overlays), current, started)
 
 
-def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict],
-                   drawing: Drawing | None = None) -> None:
+def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict], drawing: Drawing) -> None:
     """Contact sheets, the products' overlays and the gallery, from the manifest's entries: waits
-    for the `drawing` (started now if not given). Without a gallery its change record is written
-    while the sheets are still being drawn; the gallery waits for them (it links the overlays)."""
+    for the `drawing` (`start_outputs`; the caller closes it). Without a gallery its change record
+    is written while the sheets are still being drawn; the gallery waits for them (it links the
+    overlays)."""
     from mockups.review.grid import prune_sheets
 
-    drawing = drawing or start_outputs(prepared, options, entries)
     if not options.gallery:  # keep what changed, so a later `mockups gallery` marks it
         from mockups.review.gallery import record_changes
 

@@ -145,15 +145,18 @@ def signatures(folder: str | os.PathLike) -> dict[str, list[int]]:
         except OSError:
             continue
         with entries:
-            for entry in entries:
-                try:
-                    if entry.is_dir():
-                        if not entry.is_symlink():
-                            stack.append((rel + entry.name + os.sep, entry.path))
+            try:
+                for entry in entries:
+                    try:
+                        if entry.is_dir():
+                            if not entry.is_symlink():
+                                stack.append((rel + entry.name + os.sep, entry.path))
+                            continue
+                        found[rel + entry.name] = signature(entry.stat())
+                    except OSError:  # gone since the listing, or a dangling link: not a file to vouch for
                         continue
-                    found[rel + entry.name] = signature(entry.stat())
-                except OSError:  # gone since the listing, or a dangling link: not a file to vouch for
-                    continue
+            except OSError:  # the listing itself failed part-way (as os.walk, the rest of the folder is skipped)
+                continue
     return found
 
 

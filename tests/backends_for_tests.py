@@ -68,3 +68,26 @@ class Flaky(Recording):
             log_call(job.id)
             raise TransientBackendError("503 from the test backend", retry_after=0.01)
         return super().render(job)
+
+
+class Gated(Recording):
+    """In worker processes; the first job each worker gets is made at once, every later one waits
+    (up to 10 s, then fails) for the file named by MOCKUPS_TEST_GATE to exist."""
+
+    name = "tests.backends_for_tests:Gated"  # a worker process loads the backend by its name
+    parallelism = "process"
+
+    def default_concurrency(self) -> int:
+        return 2
+
+    def render(self, job) -> Rendered:
+        if os.environ.get("MOCKUPS_TEST_GATE_FIRST") != str(os.getpid()):
+            os.environ["MOCKUPS_TEST_GATE_FIRST"] = str(os.getpid())  # this worker's first job
+        else:
+            gate, waited = os.environ["MOCKUPS_TEST_GATE"], 0.0
+            while not os.path.exists(gate):
+                if waited > 10:
+                    raise BackendError(f"the gate never opened for {job.id}")
+                time.sleep(0.02)
+                waited += 0.02
+        return super().render(job)

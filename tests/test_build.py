@@ -347,3 +347,27 @@ def test_a_build_whose_sheets_cannot_be_drawn_still_saves_what_it_made(project, 
     again = run(path)
     assert log() == [] and again.built == 0  # nothing made twice
     assert (path.parent / "build" / "grids").is_dir() and (cache / "last-build.json").exists()
+
+
+def test_the_build_hears_of_each_variant_when_it_is_made_not_when_its_chunk_ends(project, log, tmp_path, monkeypatch):
+    # a chunk (here a product's four variants) reports when it ends; the variants it has finished
+    # are found in the store meanwhile. The workers make their second variant only once the build
+    # has heard of a first one: reported a chunk at a time, they would wait for ever (10 s, then fail).
+    from mockups.engine.events import JobFinished
+
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("MOCKUPS_TEST_GATE", str(gate))
+    heard = []
+
+    def on_event(event):
+        if isinstance(event, JobFinished):
+            heard.append(event.job.id)
+            gate.touch()
+
+    path = project()
+    report = build(path, BuildOptions(backend="tests.backends_for_tests:Gated", gallery=False, jobs=2),
+                   on_event=on_event)
+    assert not report.failures and report.built == 8
+    assert sorted(heard) == ALL and len(set(heard)) == 8  # each once
+    entries = json.loads((path.parent / "build" / "manifest.json").read_text())["variants"]
+    assert all(entries[v]["status"] == "ok" for v in ALL)

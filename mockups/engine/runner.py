@@ -32,6 +32,7 @@ from mockups.jobs import Job
 logger = logging.getLogger(__name__)
 
 
+WATCH_EVERY = 0.25  # seconds between looks in the store for what the chunks in flight have finished
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After fails the variant instead of stalling the build (as the SDK)
 
 
@@ -176,6 +177,12 @@ class Runner:
         pending = deque(chunks(list(self.pending), pool.workers))
         self.pending.clear()
         running: dict[cf.Future, list[Job]] = {}
+        # A chunk reports when it ends (up to 48 variants), so the variants it has finished are also
+        # looked for in the store meanwhile: the progress and the manifest follow each variant. Not
+        # with --force (the store holds the outputs being made again) or a remote tier (a chunk's
+        # outputs count once they have reached it, at the chunk's end).
+        watch = self.options.reuse and self.options.remote is None
+        seen: dict[cf.Future, int] = {}  # how many of a chunk's first jobs were found in the store
         try:
             while True:
                 while len(running) < 2 * pool.workers and pending:
@@ -186,13 +193,27 @@ class Runner:
                     running[pool.executor.submit(run_chunk, setup, batch)] = batch
                 if not running:
                     break
-                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                done, _ = cf.wait(running, timeout=WATCH_EVERY if watch else None, return_when=cf.FIRST_COMPLETED)
+                if watch:
+                    for future, batch in running.items():
+                        seen[future] = self._found_in_store(batch, seen.get(future, 0))
                 for future in done:
-                    self._finish_chunk(running.pop(future), future)
+                    self._finish_chunk(running.pop(future), future, seen.pop(future, 0))
         finally:
             pool.close()
 
-    def _finish_chunk(self, batch: list[Job], future: cf.Future) -> None:
+    def _found_in_store(self, batch: list[Job], start: int) -> int:
+        """Report the chunk's jobs from `start` on whose outputs are in the store, in the order the
+        worker makes them, up to the first that is not; return how many are reported in all."""
+        for i in range(start, len(batch)):
+            found = self.store.get(batch[i].key, batch[i].variant.ext)
+            if found is None:
+                return i
+            self._finish(Outcome(batch[i], True, meta=found[1]))
+        return len(batch)
+
+    def _finish_chunk(self, batch: list[Job], future: cf.Future, reported: int = 0) -> None:
+        """The chunk's results, but for its first `reported` jobs (found in the store already)."""
         remote = self.options.remote
         try:
             results, problems, requests = future.result()
@@ -202,7 +223,7 @@ class Runner:
             remote.requests.update(requests)
             for text in problems:
                 remote.note(text)
-        for job, (ok, value, fatal, trace) in zip(batch, results, strict=True):
+        for job, (ok, value, fatal, trace) in list(zip(batch, results, strict=True))[reported:]:
             if ok and remote is not None and remote.known is not None and not remote.disabled:
                 remote.known.add(job.key)  # the worker wrote it there: nothing for the build to write after
             if ok and not self._here(job):

@@ -70,24 +70,43 @@ class Flaky(Recording):
         return super().render(job)
 
 
-class Gated(Recording):
-    """In worker processes; the first job each worker gets is made at once, every later one waits
-    (up to 10 s, then fails) for the file named by MOCKUPS_TEST_GATE to exist."""
+class InProcesses(Recording):
+    """The recording backend in worker processes."""
 
-    name = "tests.backends_for_tests:Gated"  # a worker process loads the backend by its name
+    name = "tests.backends_for_tests:InProcesses"  # a worker process loads the backend by its name
     parallelism = "process"
 
     def default_concurrency(self) -> int:
         return 2
 
+
+class Gated(Recording):
+    """In worker processes; the first job each worker gets is made at once, every later one waits
+    for the file named by MOCKUPS_TEST_GATE to exist, and those whose id contains
+    MOCKUPS_TEST_GATE2_FOR also for MOCKUPS_TEST_GATE2 (up to 10 s each, then the job fails)."""
+
+    name = "tests.backends_for_tests:Gated"  # a worker process loads the backend by its name
+    parallelism = "process"
+    made_here = False  # in this process (a forked worker starts with the class as the parent had it)
+
+    def default_concurrency(self) -> int:
+        return 2
+
     def render(self, job) -> Rendered:
-        if os.environ.get("MOCKUPS_TEST_GATE_FIRST") != str(os.getpid()):
-            os.environ["MOCKUPS_TEST_GATE_FIRST"] = str(os.getpid())  # this worker's first job
+        if not Gated.made_here:
+            Gated.made_here = True  # this worker's first job
         else:
-            gate, waited = os.environ["MOCKUPS_TEST_GATE"], 0.0
-            while not os.path.exists(gate):
-                if waited > 10:
-                    raise BackendError(f"the gate never opened for {job.id}")
-                time.sleep(0.02)
-                waited += 0.02
+            _wait_for(os.environ["MOCKUPS_TEST_GATE"], job.id)
+        second = os.environ.get("MOCKUPS_TEST_GATE2_FOR")
+        if second and second in job.id:
+            _wait_for(os.environ["MOCKUPS_TEST_GATE2"], job.id)
         return super().render(job)
+
+
+def _wait_for(path: str, job_id: str) -> None:
+    waited = 0.0
+    while not os.path.exists(path):
+        if waited > 10:
+            raise BackendError(f"the gate {os.path.basename(path)} never opened for {job_id}")
+        time.sleep(0.02)
+        waited += 0.02

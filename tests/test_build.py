@@ -371,3 +371,43 @@ def test_the_build_hears_of_each_variant_when_it_is_made_not_when_its_chunk_ends
     assert sorted(heard) == ALL and len(set(heard)) == 8  # each once
     entries = json.loads((path.parent / "build" / "manifest.json").read_text())["variants"]
     assert all(entries[v]["status"] == "ok" for v in ALL)
+
+
+def test_a_failed_variant_does_not_hold_back_the_rest_of_its_chunk(project, log, tmp_path, monkeypatch):
+    # each product's chunk: white--studio, white--wood (fails), navy--studio, navy--wood; navy--wood
+    # is made only once the build has heard of a navy--studio, which the look past the failure finds
+    from mockups.engine.events import JobFinished
+
+    gate, second = tmp_path / "gate", tmp_path / "second"
+    monkeypatch.setenv("MOCKUPS_TEST_GATE", str(gate))
+    monkeypatch.setenv("MOCKUPS_TEST_GATE2", str(second))
+    monkeypatch.setenv("MOCKUPS_TEST_GATE2_FOR", "navy--wood")
+    monkeypatch.setenv("MOCKUPS_TEST_FAIL", "white--wood")
+
+    def on_event(event):
+        if isinstance(event, JobFinished):
+            gate.touch()
+            if event.job.id.endswith("navy--studio"):
+                second.touch()
+
+    report = build(project(), BuildOptions(backend="tests.backends_for_tests:Gated", gallery=False, jobs=2),
+                   on_event=on_event)
+    assert sorted(o.job.id for o in report.failures) == ["web/MUG/white--wood", "web/TEE/white--wood"]
+    assert "refused by the test backend" in report.failures[0].error
+    assert report.built == 6
+
+
+def test_with_force_the_build_does_not_take_the_outputs_already_stored_for_new_ones(project, log, monkeypatch):
+    # --force makes again outputs the store holds: those must not count as made before they are
+    from mockups.engine import runner
+
+    looks = []
+    real = runner.Runner._found_in_store
+    monkeypatch.setattr(runner.Runner, "_found_in_store", lambda self, *a: looks.append(1) or real(self, *a))
+    path = project()
+    options = dict(backend="tests.backends_for_tests:InProcesses", gallery=False, jobs=2)
+    build(path, BuildOptions(**options))
+    assert looks  # a plain build looks
+    looks.clear()
+    report = build(path, BuildOptions(force=True, **options))
+    assert report.built == 8 and not looks

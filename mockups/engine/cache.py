@@ -144,8 +144,11 @@ class ObjectStore:
         return path, meta
 
     def put(self, key: str, ext: str, data: bytes, meta: dict, thumb: bytes | None = None) -> Path:
-        """Store an object. The metadata is written last, so its presence means the object is whole."""
+        """Store an object. The metadata is written last, so its presence means the object is whole
+        (a record left from an earlier, damaged copy goes first: the build looks for finished
+        objects while workers write them)."""
         path = self.path(key, ext)
+        self._base(key).with_suffix(".json").unlink(missing_ok=True)
         atomic_write(path, data)
         if thumb is not None:
             atomic_write(self.thumb_path(key), thumb, durable=False)

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 WATCH_EVERY = 0.25  # seconds between looks in the store for what the chunks in flight have finished
+WATCH_PAST = 2  # outputs not there yet after which a look at a chunk stops (one being made, one failed)
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After fails the variant instead of stalling the build (as the SDK)
 
 
@@ -182,7 +183,7 @@ class Runner:
         # with --force (the store holds the outputs being made again) or a remote tier (a chunk's
         # outputs count once they have reached it, at the chunk's end).
         watch = self.options.reuse and self.options.remote is None
-        seen: dict[cf.Future, int] = {}  # how many of a chunk's first jobs were found in the store
+        seen: dict[cf.Future, set[int]] = {}  # which of a chunk's jobs were found in the store
         try:
             while True:
                 while len(running) < 2 * pool.workers and pending:
@@ -196,24 +197,32 @@ class Runner:
                 done, _ = cf.wait(running, timeout=WATCH_EVERY if watch else None, return_when=cf.FIRST_COMPLETED)
                 if watch:
                     for future, batch in running.items():
-                        seen[future] = self._found_in_store(batch, seen.get(future, 0))
+                        self._found_in_store(batch, seen.setdefault(future, set()))
                 for future in done:
-                    self._finish_chunk(running.pop(future), future, seen.pop(future, 0))
+                    self._finish_chunk(running.pop(future), future, seen.pop(future, set()))
         finally:
             pool.close()
 
-    def _found_in_store(self, batch: list[Job], start: int) -> int:
-        """Report the chunk's jobs from `start` on whose outputs are in the store, in the order the
-        worker makes them, up to the first that is not; return how many are reported in all."""
-        for i in range(start, len(batch)):
-            found = self.store.get(batch[i].key, batch[i].variant.ext)
+    def _found_in_store(self, batch: list[Job], reported: set[int]) -> None:
+        """Report the chunk's jobs whose outputs are in the store, adding them to `reported`. The
+        worker makes them in order, so the look stops a little past the first that is not there:
+        the one being made, and one that failed (reported when its chunk ends)."""
+        missing = 0
+        for i, job in enumerate(batch):
+            if i in reported:
+                continue
+            found = self.store.get(job.key, job.variant.ext)
             if found is None:
-                return i
-            self._finish(Outcome(batch[i], True, meta=found[1]))
-        return len(batch)
+                missing += 1
+                if missing > WATCH_PAST:
+                    return
+                continue
+            reported.add(i)
+            self._finish(Outcome(job, True, meta=found[1]))
 
-    def _finish_chunk(self, batch: list[Job], future: cf.Future, reported: int = 0) -> None:
-        """The chunk's results, but for its first `reported` jobs (found in the store already)."""
+    def _finish_chunk(self, batch: list[Job], future: cf.Future, reported: set[int] | None = None) -> None:
+        """The chunk's results, but for the jobs in `reported` (found in the store already)."""
+        reported = reported or set()
         remote = self.options.remote
         try:
             results, problems, requests = future.result()
@@ -223,7 +232,9 @@ class Runner:
             remote.requests.update(requests)
             for text in problems:
                 remote.note(text)
-        for job, (ok, value, fatal, trace) in list(zip(batch, results, strict=True))[reported:]:
+        for i, (job, (ok, value, fatal, trace)) in enumerate(zip(batch, results, strict=True)):
+            if i in reported:
+                continue
             if ok and remote is not None and remote.known is not None and not remote.disabled:
                 remote.known.add(job.key)  # the worker wrote it there: nothing for the build to write after
             if ok and not self._here(job):

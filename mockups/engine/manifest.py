@@ -215,9 +215,9 @@ def _indented(value, pad: str, out: list[str]) -> None:
         out.append(json.dumps(value))  # raises TypeError for what json cannot write
 
 
-def save(build_dir: Path, entries: dict[str, dict], catalog_name: str, texts: Texts | None = None) -> bool:
+def save(build_dir: Path, entries: dict[str, dict], catalog_name: str) -> bool:
     """Write the manifest atomically; skip the write (and return False) when nothing changed."""
-    return write_if_changed(build_dir / NAME, dumps(entries, catalog_name, texts))
+    return write_if_changed(build_dir / NAME, dumps(entries, catalog_name))
 
 
 def _h(value) -> str:

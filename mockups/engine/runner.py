@@ -220,9 +220,8 @@ class Runner:
             reported.add(i)
             self._finish(Outcome(job, True, meta=found[1]))
 
-    def _finish_chunk(self, batch: list[Job], future: cf.Future, reported: set[int] | None = None) -> None:
+    def _finish_chunk(self, batch: list[Job], future: cf.Future, reported: set[int]) -> None:
         """The chunk's results, but for the jobs in `reported` (found in the store already)."""
-        reported = reported or set()
         remote = self.options.remote
         try:
             results, problems, requests = future.result()

@@ -102,7 +102,7 @@ def _write(catalog: Catalog, build_dir: Path, store: ObjectStore | None, path: P
     else:
         data = None
     if data is None:
-        data = _encode(draw_sheet(catalog, cells, build_dir, store), _comment(stamp))
+        data = _encode(draw_sheet(catalog, cells, build_dir, store, layout), _comment(stamp))
     atomic_write(path, data, durable=False)  # drawn again from the cache if lost
     return path
 
@@ -281,8 +281,10 @@ class Layout:
         return HEAD_H + (i + 1) * self.pitch
 
 
-def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: ObjectStore | None) -> Image.Image:
-    layout = Layout.of(catalog, cells)
+def draw_sheet(catalog: Catalog, cells: list[dict], build_dir: Path, store: ObjectStore | None,
+               layout: Layout | None = None) -> Image.Image:
+    """The whole sheet of `cells` (`layout`: theirs, when the caller has made it already)."""
+    layout = layout or Layout.of(catalog, cells)
     sheet = Image.new("RGB", (layout.width, layout.height), PAPER)
     draw = ImageDraw.Draw(sheet)
     first = layout.first

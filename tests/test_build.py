@@ -411,3 +411,21 @@ def test_with_force_the_build_does_not_take_the_outputs_already_stored_for_new_o
     looks.clear()
     report = build(path, BuildOptions(force=True, **options))
     assert report.built == 8 and not looks
+
+
+def test_the_overlays_are_drawn_in_the_build_process_never_in_a_fork(project, log, tmp_path, monkeypatch):
+    # an overlay runs OpenCV; a fork copies OpenCV's thread-pool locks as they are, and with -j 1 the
+    # variants were made by threads of this very process a moment before: a child could wait for ever
+    from mockups.review import inspect
+
+    drawn = tmp_path / "drawn"
+    real = inspect.inspect_product
+
+    def noted(*a, **k):
+        with open(drawn, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(*a, **k)
+
+    monkeypatch.setattr(inspect, "inspect_product", noted)
+    run(project(), jobs=1)
+    assert drawn.read_text().split() == [str(os.getpid())] * 2  # TEE and MUG, here

@@ -1,10 +1,12 @@
 """What a build draws after its variants (contact sheets, the products' overlays), side by side.
 
-Drawing a sheet is mostly Python under the GIL, and an overlay is a photo analysed again, so
-threads do not spread them over the cores. The tasks are closures over the catalog and the
-manifest's entries: in forked processes nothing is pickled but their results. Where `fork` is not
-available, or for a single task, they run in threads. They are started (`start_all`) as soon as
-what they draw from is final, and the build saves its manifest and records meanwhile.
+Drawing a sheet is mostly Python under the GIL, so threads do not spread sheets over the cores.
+An overlay is a photo analysed again with OpenCV, which must not run in a forked child
+(`start_all`): the overlays run in threads (decoding, the analysis and encoding leave the GIL).
+The tasks are closures over the catalog and the manifest's entries: in forked processes nothing
+is pickled but their results. Where `fork` is not available, or for a single task, they run in
+threads. They are started (`start_all`) as soon as what they draw from is final, and the build
+saves its manifest and records meanwhile.
 """
 
 from __future__ import annotations
@@ -47,15 +49,18 @@ class Running(Generic[T]):
                 _TASKS.pop(self._key, None)
 
 
-def start_all(tasks: Sequence[Callable[[], T]]) -> Running[T]:
+def start_all(tasks: Sequence[Callable[[], T]], *, fork: bool = True) -> Running[T]:
     """Start the tasks and return at once: in forked processes, one per core, when there are at
-    least FORK_FROM tasks and several cores; else in threads, one per core. The processes are
-    forked here, so what the caller changes afterwards is not seen by the tasks.
+    least FORK_FROM tasks and several cores (and `fork`); else in threads, one per core. The
+    processes are forked here, so what the caller changes afterwards is not seen by the tasks.
+    Tasks that call OpenCV must not be forked (`fork=False`): a fork copies the locks of its
+    thread pool as they are, and one held by a thread of this process that has just run OpenCV
+    (a build with -j 1 makes its variants in this process) is held in the child for ever.
     Put the longest tasks first: they are handed out in order."""
     if not tasks:
         return Running(None, iter(()))
     workers = min(len(tasks), cores())
-    if len(tasks) >= FORK_FROM and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if fork and len(tasks) >= FORK_FROM and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         key = id(tasks)
         _TASKS[key] = tasks
         pool: Executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))

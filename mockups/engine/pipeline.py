@@ -401,7 +401,7 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
                     save_record(report, options)
         finally:
             if drawing is not None:
-                drawing.running.close()
+                drawing.close()
             prepared.stat.save()  # once, after the build record (which hashes the catalog's files again)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
@@ -477,19 +477,24 @@ def _about(job: Job, text: str, root: Path) -> tuple[str | None, str]:
 
 @dataclass
 class Drawing:
-    """The contact sheets and the products' overlays being drawn (`start_outputs`)."""
+    """The contact sheets (in forked processes) and the products' overlays (in threads: they run
+    OpenCV, see engine.forked) being drawn (`start_outputs`)."""
 
-    running: Running
-    sheets: int
-    overlays: int
+    sheets: Running
+    overlays: Running
     current: set
     started: float
+    counts: tuple[int, int]  # sheets and overlays redrawn or checked
+
+    def close(self) -> None:
+        self.sheets.close()
+        self.overlays.close()
 
 
 def start_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> Drawing:
     """Start drawing the contact sheets and the products' overlays that need it, from the manifest's
-    final `entries`, side by side in other processes (engine.forked), overlays first (an overlay
-    analyses its photo again: the longest tasks go first)."""
+    final `entries`: the sheets side by side in forked processes (engine.forked), forked before
+    the overlays' threads start; the overlays in threads."""
     from mockups.engine.forked import start_all
     from mockups.review.grid import sheet_tasks
 
@@ -502,7 +507,13 @@ def start_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, 
 
         overlays = overlay_tasks(prepared.build_dir, prepared.catalog, prepared.jobs,
                                  analyses=prepared.store.root / ANALYSES)
-    return Drawing(start_all([*overlays, *sheets]), len(sheets), len(overlays), current, started)
+    drawn = start_all(sheets)
+    try:
+        checked = start_all(overlays, fork=False)
+    except BaseException:
+        drawn.close()
+        raise
+    return Drawing(drawn, checked, current, started, (len(sheets), len(overlays)))
 
 
 def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict], drawing: Drawing) -> None:
@@ -516,8 +527,8 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
         from mockups.review.gallery import record_changes
 
         record_changes(prepared.build_dir, prepared.plan, store=prepared.store, entries=entries)
-    done = drawing.running.results()
-    for found in done[:drawing.overlays]:
+    drawing.sheets.results()
+    for found in drawing.overlays.results():
         if found.error:  # the product's variants fail or warn with the same error
             logger.debug("no overlay of %s: %s", found.sku, found.error)
     prune_sheets(prepared.build_dir, drawing.current)
@@ -525,8 +536,8 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
         from mockups.review.inspect import prune_overlays
 
         prune_overlays(prepared.build_dir, prepared.catalog)
-    logger.info("contact sheets: %d redrawn, with %d product overlays checked, in %.2f s", drawing.sheets,
-                drawing.overlays, time.monotonic() - drawing.started)
+    logger.info("contact sheets: %d redrawn, with %d product overlays checked, in %.2f s", *drawing.counts,
+                time.monotonic() - drawing.started)
     if options.gallery:
         from mockups.review.gallery import write_gallery
 

@@ -9,7 +9,9 @@ measured in the same run (medians of several runs; every run is a fresh process)
   time and peak RSS of the whole command, against the same no-op planned in full (no build record)
   and against `python -c pass` (target: under 1 s and 150 MB).
 - edit: one colour's hex edited in that catalog (500 variants to remake), against editing two
-  colours (1,000): the time should grow with the variants remade, not with the catalog.
+  colours (1,000), and against the same one-colour edit (500) in a catalog of a quarter the size
+  (50 x 5 x 10, 2,500 variants): what a variant made costs, and what each variant of the catalog
+  that the edit does not touch costs (proportional: that is near zero).
 - photos (with --photos FOLDER, a folder of real product photos without alpha, e.g. cut-outs on
   white; none ship with the project): a catalog of up to 4 of them x 8 colours x 2 backgrounds at
   1024 px, one colour edited, against the same edit with the kept photo analyses and preparations
@@ -188,20 +190,23 @@ def bench_noop(runs: int) -> None:
         print(f"  python -c pass              {t[2]:5.2f} s  {m[2]:6.0f} MB")
 
 
-def bench_edit(runs: int) -> None:
+def _edit_times(colours: int, edits: tuple[int, ...], runs: int) -> dict[int, list[tuple[float, float]]]:
+    """Seconds and peak RSS of the build after editing the hex of 1, 2... colours of a catalog of 50
+    products x `colours` colours x 10 backgrounds (500 variants to remake per colour), each edit
+    undone (from the cache) before the next."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        catalog = write_catalog(root, size="128x128")
+        catalog = write_catalog(root, colours=colours, size="128x128")
         timed(mockups("build", str(catalog), "--no-gallery"), root)
         original = catalog.read_text()
-        found: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+        found: dict[int, list[tuple[float, float]]] = {k: [] for k in edits}
         for i in range(runs):
-            for edited in (1, 2):
+            for edited in edits:
                 text = original
-                for c in range(edited):  # a new hex for colour c (20 x 50 x ... = 500 variants per colour)
+                for c in range(edited):  # a new hex for colour c
                     old = f'{{id: c{c}, name: Colour {c}, hex: "#'
                     start = text.index(old) + len(old)
-                    fresh = (0x123457 + 104729 * (i * 10 + edited * 3 + c)) % 0xFFFFFF  # never used before
+                    fresh = (0x123457 + 104729 * (i * 10 + edited * 3 + c + colours * 1000)) % 0xFFFFFF
                     text = text[:start] + f"{fresh:06X}" + text[start + 6:]
                 catalog.write_text(text)
                 seconds, rss, out = timed(mockups("build", str(catalog), "--no-gallery"), root)
@@ -210,13 +215,25 @@ def bench_edit(runs: int) -> None:
                 found[edited].append((seconds, rss))
                 catalog.write_text(original)
                 timed(mockups("build", str(catalog), "--no-gallery"), root)  # back (from the cache)
-        one, two = (statistics.median(s for s, _ in found[k]) for k in (1, 2))
-        rss = (statistics.median(r for _, r in found[k]) for k in (1, 2))
-        print(f"edit one colour in 10,000 variants (median of {runs}):")
-        print(f"  one colour  (500 made)   {one:5.2f} s  {next(rss):5.0f} MB")
-        print(f"  two colours (1000 made)  {two:5.2f} s  {next(rss):5.0f} MB")
-        print(f"  ratio two / one          {two / one:5.2f}   (2.0 = proportional to the variants made; the "
-              f"catalog's fixed cost {max(0.0, 2 * one - two):.2f} s)")
+        return found
+
+
+def bench_edit(runs: int) -> None:
+    big = _edit_times(20, (1, 2), runs)  # 10,000 variants
+    small = _edit_times(5, (1,), runs)  # 2,500 variants: the same 500 remade in a quarter of the catalog
+    med = statistics.median
+    one, two, one_small = med(s for s, _ in big[1]), med(s for s, _ in big[2]), med(s for s, _ in small[1])
+    rss = [med(r for _, r in found) for found in (big[1], big[2], small[1])]
+    per_made = (two - one) / 500
+    per_catalog = (one - one_small) / 7500
+    print(f"edit colours' hex (median of {runs}; each a fresh process):")
+    print(f"  one colour,  500 made, catalog of 10,000   {one:5.2f} s  {rss[0]:5.0f} MB")
+    print(f"  two colours, 1000 made, catalog of 10,000  {two:5.2f} s  {rss[1]:5.0f} MB")
+    print(f"  one colour,  500 made, catalog of  2,500   {one_small:5.2f} s  {rss[2]:5.0f} MB")
+    print(f"  each variant made costs {per_made * 1e3:6.2f} ms; each variant of the catalog not touched "
+          f"{per_catalog * 1e6:6.1f} us ({per_catalog / per_made:.1%} of a made one)")
+    print(f"  ratio two / one  {two / one:5.2f}; fixed cost (2 x one - two) {max(0.0, 2 * one - two):.2f} s, of "
+          f"which the 10,000-variant catalog's {per_catalog * 10000:.2f} s (the rest: start-up, the workers' start)")
 
 
 def bench_photos(runs: int, folder: str | None) -> None:

@@ -139,6 +139,40 @@ def test_a_colour_edit_reads_the_analyses_and_makes_the_same_pixels(tmp_path, qu
     assert outputs(tmp_path / "p") == outputs(tmp_path / "fresh")
 
 
+def test_mockups_inspect_shares_the_analyses_with_the_build(tmp_path, quick, monkeypatch, capsys):
+    """`mockups inspect` reads what a build found in its photos and keeps what it finds itself, so
+    that looking at the overlays before a build (or again after one) finds no matte twice; the
+    overlays it draws from kept analyses are the very ones it draws without them."""
+    from mockups.cli import main
+
+    project = catalog(tmp_path / "p", ["#1F2A44"])
+    overlays = tmp_path / "p" / "build" / "inspect"
+    calls: list[int] = []
+    real = store_module.imaging.analyse_photo
+    monkeypatch.setattr(store_module.imaging, "analyse_photo", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    assert main(["inspect", str(project)]) == 0  # before any build: it finds both mattes, and keeps them
+    assert len(calls) == 2
+    assert len(list((tmp_path / "p" / ".mockups-cache" / "analysis").glob("*.bin"))) == 2
+    drawn = {p.name: p.read_bytes() for p in overlays.glob("*.png")}
+    assert sorted(drawn) == ["MUG.png", "TEE.png"]
+
+    calls.clear()
+    assert build(project, BuildOptions(jobs=1)).built == 2
+    assert calls == []  # the build's compositor read what inspect found
+
+    assert main(["inspect", str(project), "--force"]) == 0  # redrawn: from the kept analyses
+    assert calls == []
+    assert {p.name: p.read_bytes() for p in overlays.glob("*.png")} == drawn
+
+    for kept in (tmp_path / "p" / ".mockups-cache" / "analysis").glob("*.bin"):
+        kept.unlink()
+    assert main(["inspect", str(project), "--force"]) == 0  # and found again without them: the same overlays
+    assert len(calls) == 2
+    assert {p.name: p.read_bytes() for p in overlays.glob("*.png")} == drawn
+    capsys.readouterr()
+
+
 def test_clean_deletes_the_analyses_of_photos_no_longer_used(tmp_path, quick, capsys):
     from mockups.cli import main
 

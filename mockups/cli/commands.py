@@ -285,6 +285,7 @@ def _inspect_psds(catalog, products) -> int:
 
 def cmd_inspect(args) -> int:
     """A line per product (what was found in its photo, and where its overlay is), warnings on stderr."""
+    from mockups.backends.kept import FOLDER as ANALYSES
     from mockups.catalog import load_catalog
     from mockups.engine.cache import StatCache
     from mockups.engine.pipeline import folders
@@ -301,7 +302,7 @@ def cmd_inspect(args) -> int:
     build_dir, cache_dir = folders(catalog, BuildOptions(build_dir=args.build_dir, cache_dir=args.cache_dir))
     stat = StatCache(cache_dir / "stat.json")
     found = inspect_products(catalog, products, folder=Path(args.out) if args.out else build_dir / FOLDER,
-                             hash_file=stat.hash, force=args.force)
+                             hash_file=stat.hash, force=args.force, analyses=cache_dir / ANALYSES)
     stat.save()
     rows = [(f.sku, f.photo, f.kind_text, f.found_text, f.print_area_text) for f in found if f.ok]
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]

@@ -169,12 +169,15 @@ def inspection_key(product, hashes: Mapping[str, str | None]) -> str:
 
 
 def inspect_products(catalog, products: Iterable | None = None, *, folder: Path | None = None,
-                     hash_file: Callable[[Path], str] | None = None, force: bool = False) -> list[Inspection]:
+                     hash_file: Callable[[Path], str] | None = None, force: bool = False,
+                     analyses: Path | None = None) -> list[Inspection]:
     """Write the overlay of each product (default: every product of the catalog) into `folder`
     (default `build/inspect/` beside the catalog) unless it is up to date; return what was found.
 
     `hash_file(path)` gives a file's sha256 (a `StatCache.hash` spares reading unchanged files);
     `force` redraws every overlay. A photo that cannot be read gives an Inspection with `error`.
+    `analyses`: the cache folder's photo analyses (backends.kept), shared with the build's
+    compositor: what a build found is not found again here, and what is found here a build reuses.
     """
     from mockups._files import sha256_file
 
@@ -190,7 +193,8 @@ def inspect_products(catalog, products: Iterable | None = None, *, folder: Path 
             work.append(partial(_failed, product, f"{Path(e.filename).name if e.filename else product.image}: "
                                                   f"{e.strerror or e}"))
             continue
-        work.append(partial(inspect_product, catalog, product, folder=folder, hashes=hashes, force=force))
+        work.append(partial(inspect_product, catalog, product, folder=folder, hashes=hashes, force=force,
+                            analyses=analyses))
     return _run(work)
 
 

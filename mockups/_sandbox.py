@@ -8,7 +8,8 @@ MAX_EXPONENT (`'a' * 10**12` would exhaust memory long before Jinja's own checks
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import jinja2
@@ -40,3 +41,21 @@ def sandbox(folders: Sequence[Path | None], *, autoescape: bool = False) -> jinj
 
 
 __all__ = ["MAX_EXPONENT", "MAX_ITEMS", "Sandbox", "SecurityError", "sandbox"]
+
+
+def template_files(folder: Path | str) -> Iterator[tuple[str, str]]:
+    """Every entry a template folder holds, as (path relative to it, path), sorted folder by folder:
+    what a template may include, extend or import. Linked folders are followed, as Jinja loads
+    through them, each real folder once (a link back up the tree is not entered); an entry that
+    is not a file (a dangling link) is listed too, for the caller to tell apart."""
+    seen: set[str] = set()
+    for here, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(here, name)
+            yield os.path.relpath(path, folder), path

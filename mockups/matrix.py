@@ -201,7 +201,7 @@ def _photo_kind(path: Path, given: str, seen: dict, hash_file, memo) -> PhotoKin
     key = None
     if hash_file is not None and memo is not None:
         try:
-            key = f"{hash_file(path)}:{given}:{PHOTO_KIND_VERSION}"
+            key = f"{hash_file(path)}:{given}:{PHOTO_KIND_VERSION}:{imaging.photo.VERSION}"
         except OSError as e:
             return _forced_or_unknown(given, f"cannot read the photo: {e.strerror}")
         found = memo.get(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -321,20 +322,26 @@ def test_the_manifest_text_is_exactly_what_json_writes():
 
 @pytest.mark.parametrize("where", ["start", "draw"])
 def test_a_build_whose_sheets_cannot_be_drawn_still_saves_what_it_made(project, log, monkeypatch, where):
-    # the sheets are drawn in other processes while the manifest and the caches are saved: a fork
-    # that fails, or a sheet that raises, must not lose the manifest, the memos or the stat cache
-    from mockups.engine import forked
+    # the sheets are drawn in threads beside the runner and while the manifest and the caches are
+    # saved: a drawing thread that cannot start, or a sheet that raises, must not lose the manifest,
+    # the memos or the stat cache (nor stop the runner)
+    from concurrent.futures import ThreadPoolExecutor
+
     from mockups.review import grid
 
     path = project()
     if where == "start":
-        def no_fork(tasks):
-            raise OSError(11, "Resource temporarily unavailable")
+        real_submit = ThreadPoolExecutor.submit
 
-        monkeypatch.setattr(forked, "start_all", no_fork)
+        def no_thread(self, *a, **k):
+            if self._thread_name_prefix.startswith("mockups-draw"):
+                raise RuntimeError("can't start new thread")
+            return real_submit(self, *a, **k)
+
+        monkeypatch.setattr(ThreadPoolExecutor, "submit", no_thread)
     else:
         monkeypatch.setattr(grid, "draw_sheet", lambda *a, **k: 1 / 0)
-    with pytest.raises(OSError if where == "start" else ZeroDivisionError):
+    with pytest.raises(RuntimeError if where == "start" else ZeroDivisionError):
         run(path)
     assert log() == ALL
     entries = json.loads((path.parent / "build" / "manifest.json").read_text())["variants"]
@@ -395,6 +402,79 @@ def test_a_failed_variant_does_not_hold_back_the_rest_of_its_chunk(project, log,
     assert sorted(o.job.id for o in report.failures) == ["web/MUG/white--wood", "web/TEE/white--wood"]
     assert "refused by the test backend" in report.failures[0].error
     assert report.built == 6
+
+
+def _sheet_bytes(root) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((root / "build" / "grids" / "web").glob("*.jpg"))}
+
+
+def test_a_products_sheet_is_drawn_as_soon_as_its_variants_are_made(project, log, tmp_path, monkeypatch):
+    # one worker makes TEE, the other MUG; MUG's variants are made only once TEE's contact sheet
+    # is on disk: drawn after the run, as before, they would wait for ever (10 s, then fail)
+    path = project()
+    monkeypatch.setenv("MOCKUPS_TEST_GATE", str(path))  # there already: only the second gate holds
+    monkeypatch.setenv("MOCKUPS_TEST_GATE2", str(path.parent / "build" / "grids" / "web" / "TEE.jpg"))
+    monkeypatch.setenv("MOCKUPS_TEST_GATE2_FOR", "web/MUG/")
+    report = build(path, BuildOptions(backend="tests.backends_for_tests:Gated", gallery=False, jobs=2))
+    assert not report.failures and report.built == 8
+    early = _sheet_bytes(path.parent)
+    assert sorted(early) == ["MUG.jpg", "TEE.jpg"]
+    assert sorted(p.name for p in (path.parent / "build" / "inspect").glob("*.png")) == ["MUG.png", "TEE.png"]
+
+    for sheet in (path.parent / "build" / "grids" / "web").glob("*.jpg"):
+        sheet.unlink()
+    monkeypatch.delenv("MOCKUPS_TEST_GATE2_FOR")
+    again = build(path, BuildOptions(backend="tests.backends_for_tests:Gated", gallery=False, jobs=2))
+    assert again.built == 0
+    assert _sheet_bytes(path.parent) == early  # what the finished manifest draws, byte for byte
+
+
+def test_no_drawing_thread_runs_while_the_workers_are_forked(project, log, monkeypatch):
+    # MUG has nothing to make, so its sheet and overlay could be drawn at once; but a fork copies
+    # the locks a drawing thread holds (an import's: a CI run hung so), so they wait for the workers
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = project()
+    run(path, backend="tests.backends_for_tests:InProcesses", jobs=2)
+    for sheet in (path.parent / "build" / "grids" / "web").glob("*.jpg"):
+        sheet.unlink()  # every product's sheet to draw again
+    path.write_text(MINIMAL.replace("{x: 40, y: 30, width: 48, height: 48}", "{x: 36, y: 30, width: 52, height: 48}"))
+    alive: list[list[str]] = []
+    real_submit = ProcessPoolExecutor.submit
+
+    def submit(self, *a, **k):
+        alive.append([t.name for t in threading.enumerate() if t.name.startswith("mockups-draw")])
+        return real_submit(self, *a, **k)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
+    report = run(path, backend="tests.backends_for_tests:InProcesses", jobs=2)
+    assert report.built == 4 and {i.job.variant.product.sku for i in report.prepared.plan.stale} == {"TEE"}
+    assert alive and alive[0] == []  # the workers were forked before any drawing started
+    assert sorted(_sheet_bytes(path.parent)) == ["MUG.jpg", "TEE.jpg"]
+
+
+def test_a_sheet_drawn_during_the_run_leaves_out_the_variants_the_build_removes(project, log, monkeypatch):
+    # navy leaves the catalog and white changes: TEE's sheet is drawn once its white variants are
+    # made, while the manifest still holds the navy ones, which the build removes only afterwards
+    from mockups.review.grid import HEAD_H, MIN_CELL, PAD
+
+    path = project()
+    run(path, backend="tests.backends_for_tests:InProcesses", jobs=2)
+    text = path.read_text().replace('  - {id: navy, name: Navy, hex: "#1F2A44"}\n', "").replace("#F4F4F2", "#F0F0EE")
+    assert text != path.read_text()
+    path.write_text(text)
+    report = run(path, backend="tests.backends_for_tests:InProcesses", jobs=2)
+    assert report.built == 4 and len(report.prepared.plan.removed) == 4
+    pitch = -(-(MIN_CELL + PAD) // 8) * 8
+    for name, data in _sheet_bytes(path.parent).items():
+        with Image.open(io.BytesIO(data)) as sheet:
+            assert sheet.height == HEAD_H + pitch, name  # one colour's row
+    drawn = _sheet_bytes(path.parent)
+    for sheet in (path.parent / "build" / "grids" / "web").glob("*.jpg"):
+        sheet.unlink()
+    run(path, backend="tests.backends_for_tests:InProcesses", jobs=2)
+    assert _sheet_bytes(path.parent) == drawn
 
 
 def test_with_force_the_build_does_not_take_the_outputs_already_stored_for_new_ones(project, log, monkeypatch):

@@ -58,7 +58,7 @@ def test_an_edited_colour_replaces_its_rows_and_the_sheet_is_what_a_full_redraw_
 
     path = project()
     build(path, BuildOptions(gallery=False, inspect=False))
-    log = path.parent / "drawn.txt"  # the sheets are drawn in forked processes: they note what they drew here
+    log = path.parent / "drawn.txt"  # what each sheet drew (they are drawn in threads of the build)
 
     def note(what: str) -> None:
         with open(log, "a") as f:

@@ -67,7 +67,10 @@ class _Kept:
     def _file(self, photo_sha: str | None, payload) -> Path | None:
         if self.folder is None or not photo_sha:
             return None
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        # `payload` (what the work depends on, the compositor's version among it) and the photo
+        # analysis' version (imaging.photo.VERSION, bumped when analyse_photo changes; a preparation
+        # is made from an analysis)
+        digest = hashlib.sha256(json.dumps([imaging.photo.VERSION, payload], sort_keys=True).encode()).hexdigest()
         return self.folder / f"{photo_sha[:16]}-{digest[:32]}.bin"
 
     def _get_or(self, path: Path | None, make):

@@ -114,10 +114,9 @@ class Compositor:
         `mask:` file, or an automatic matte, warned about when unsure), or for a scene the whole
         photo with its garment found; the recolour preparation of the dyeable area, the shading the
         design follows, the backdrop it was cut from. Made once per product (and worker)."""
-        key = product_key(job)
+        key = (*product_key(job), job.input_path("product").name)  # the name is in its warnings
         return self._caches["products"].get_or(key, lambda: self.prepared.get_or(
-            input_sha(job, "product"), (*key, job.input_path("product").name),  # the name is in its warnings
-            lambda: self._prepare(job)))
+            input_sha(job, "product"), key, lambda: self._prepare(job)))
 
     def look(self, job, *, design: bool = True) -> Image.Image:
         """The product as the variant shows it, in photo space (RGBA): recoloured to the variant's

@@ -3,5 +3,6 @@
 strings them together (`pipeline.prepare` / `pipeline.build`).
 
 May import: errors, catalog, matrix, prompts, jobs, backends (through `backends.base` only), imaging
-(for encoding outputs). The review layer is reached only from `pipeline` at the end of a build.
+(for encoding outputs). The review layer is reached only from `pipeline`, for the contact sheets,
+overlays and gallery a build draws.
 """

@@ -126,20 +126,39 @@ class ObjectStore:
         return self._base(key).with_suffix(".thumb.webp")
 
     def meta(self, key: str) -> dict | None:
+        found = self._meta(key)
+        return found[0] if found is not None else None
+
+    def _meta(self, key: str) -> tuple[dict, int] | None:
+        """The object's record and when it was written (mtime, ns)."""
         try:
-            meta = json.loads(self._base(key).with_suffix(".json").read_text())
+            with open(self._base(key).with_suffix(".json"), "rb") as f:
+                written = os.fstat(f.fileno()).st_mtime_ns
+                meta = json.loads(f.read())
         except FileNotFoundError:
             return None
         except ValueError as e:
             logger.warning("cache record %s.json is damaged (%s): its object is made again", key, e)
             return None
-        return meta if isinstance(meta, dict) else None  # a damaged record: the object is made again
+        return (meta, written) if isinstance(meta, dict) else None  # a damaged record: the object is made again
 
     def get(self, key: str, ext: str) -> tuple[Path, dict] | None:
-        """The finished object and its metadata, or None if it is not (wholly) there."""
-        meta = self.meta(key)
+        """The finished object and its metadata, or None if it is not (wholly) there, or was
+        changed since: an output in build/ is a hard link to its object, so an image edited there
+        in place edits the object too. An object written after its record (which is written last)
+        is hashed, and one whose bytes are not the recorded ones is not there."""
+        found = self._meta(key)
         path = self.path(key, ext)
-        if meta is None or not path.exists() or path.stat().st_size != meta.get("bytes"):
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        if found is None or st.st_size != found[0].get("bytes"):
+            return None
+        meta, written = found
+        if st.st_mtime_ns > written and _sha256_or_none(path) != meta.get("sha256"):
+            logger.warning("cache object %s was changed after it was made (an output edited in place?): it is "
+                           "made again", path.name)
             return None
         return path, meta
 
@@ -167,6 +186,13 @@ class ObjectStore:
             freed += p.stat().st_size
             p.unlink()
         return freed
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
 
 
 class StatCache:

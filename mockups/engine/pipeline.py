@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import filelock
 import pydantic
@@ -44,9 +44,6 @@ from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, MemoMismat
 from mockups.jobs import Job, make_job
 from mockups.matrix import PhotoKind, Selection, Shard, Variant, expand, photo_kinds, select_checked
 from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
-
-if TYPE_CHECKING:
-    from mockups.engine.forked import Running
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +113,7 @@ class Prepared:
     memo: JsonMemo | None = None  # the cache folder's photo kinds, saved by a build
     remote: RemoteCache | None = None  # the shared tier behind `store`, if any
     plan_memo: PlanMemo | None = None  # the prompts and keys reused from the last build, saved by a build
+    watched: dict[str, str] = field(default_factory=dict)  # the templates' and code's hashes before rendering
 
 
 @dataclass(frozen=True)
@@ -271,6 +269,12 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     selected = select_checked(variants, only, shard)  # FilterError if --only or --shard selects nothing
     backend = make_backend(catalog, options.backend, cache_dir, options.requests_per_minute, batch=options.batch)
     plan_memo = PlanMemo(cache_dir / planmemo.NAME)
+    watched = {}  # hashed before any prompt is rendered: a build record compares them with the files at its end
+    for name in record.watched_files(catalog.root / "templates", type(backend)):
+        try:
+            watched[name] = hash_file(Path(name))
+        except OSError:
+            continue
     jobs = render_jobs(catalog, selected, backend, stat, hash_file, plan_memo)
     problems = backend.check(catalog, jobs)
     errors = [p for p in problems if p.severity == "error"]
@@ -284,7 +288,7 @@ def prepare(catalog: Catalog | str | os.PathLike, options: BuildOptions | None =
     logger.info("%s: %d variants, %d selected; backend %s; plan: %s", catalog.file.name, len(variants),
                 len(selected), backend.name, ", ".join(f"{n} {k}" for k, n in plan.counts().items() if n) or "nothing")
     return Prepared(catalog, backend, variants, jobs, plan, build_dir, store, stat, warnings, kinds, memo, remote,
-                    plan_memo)
+                    plan_memo, watched)
 
 
 def photo_warnings(catalog: Catalog, kinds: dict[str, PhotoKind]) -> list:
@@ -355,13 +359,14 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         logger.info("%d to make with backend %s (%d worker%s); %d placed from the cache", len(plan.stale),
                     prepared.backend.name, run_options.concurrency, "s" if run_options.concurrency != 1 else "",
                     report.placed)
-        runner = Runner(prepared.backend, prepared.store, run_options, on_event=_tee(on_event, writer.record))
+        drawing = Drawing(prepared, options, writer)  # each product's sheets and overlay once its variants are made
+        recorded = _tee(on_event, writer.record, drawing.hear)
+        runner = Runner(prepared.backend, prepared.store, run_options, on_event=recorded, on_started=drawing.go)
         batched: list = []
         try:
             jobs = [i.job for i in plan.stale]
             if options.batch:  # those the backend can batch go to its batch API; the rest are made below
-                run = run_batched(prepared.backend, jobs, prepared.store, remote=prepared.remote,
-                                  on_event=_tee(on_event, writer.record),
+                run = run_batched(prepared.backend, jobs, prepared.store, remote=prepared.remote, on_event=recorded,
                                   all_selected=not (Selection.of(options.only) or Shard.of(options.shard)))
                 batched, report.pending, report.batches, jobs = run.outcomes, run.pending, run.submitted, run.to_run
                 report.batch_warnings = run.warnings
@@ -371,9 +376,13 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
                 report.batch_warnings = [f"{len(report.pending)} variants are in OpenAI batches that `build --batch` "
                                          "submitted: they are not made again; collect them with `mockups build "
                                          "--batch`, or cancel them with `mockups batch cancel`"]
+            drawing.expect(jobs)
             report.outcomes = batched + runner.run(jobs)
         except KeyboardInterrupt:
             report.interrupted = True
+        except BaseException:
+            drawing.close()
+            raise
         finally:
             prepared.backend.close()
         report.spent = runner.spent + sum((o.meta or {}).get("cost", 0.0) or 0.0 for o in batched)
@@ -381,11 +390,10 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         if prepared.remote is not None and not report.interrupted:
             backfill_remote(prepared)
         writer.remove(plan.removed)
-        drawing: Drawing | None = None
         try:
-            try:  # the sheets and overlays are drawn in other processes while the build's state is saved
+            try:  # the sheets and overlays not drawn yet are drawn while the build's state is saved
                 if not report.interrupted:
-                    drawing = start_outputs(prepared, options, writer.entries)
+                    drawing.start_rest()
             finally:  # saved even when the drawing could not start
                 writer.save()
                 writer.release()
@@ -393,15 +401,14 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
                     prepared.memo.save()
                 if prepared.plan_memo is not None:
                     prepared.plan_memo.save({v.id for v in prepared.variants}, (writer.path, writer.sha256))
-            if drawing is not None:
+            if not report.interrupted:
                 report.warnings = output_warnings(prepared, writer.entries)
                 finish_outputs(prepared, options, writer.entries, drawing)
                 if not (report.failures or report.skipped or report.stop_reason or options.force
                         or report.cache_warnings or report.pending):
                     save_record(report, options)
         finally:
-            if drawing is not None:
-                drawing.close()
+            drawing.close()
             prepared.stat.save()  # once, after the build record (which hashes the catalog's files again)
         running.unlink(missing_ok=True)
     report.seconds = time.monotonic() - started
@@ -475,69 +482,163 @@ def _about(job: Job, text: str, root: Path) -> tuple[str | None, str]:
     return None, text
 
 
-@dataclass
 class Drawing:
-    """The contact sheets (in forked processes) and the products' overlays (in threads: they run
-    OpenCV, see engine.forked) being drawn (`start_outputs`)."""
+    """Each product's contact sheets and overlay, drawn in threads of the build process (one per
+    core: drawing a sheet, decoding and encoding leave the GIL, and an overlay's OpenCV must not
+    run in a forked child) as soon as that product's variants are all made, so that they take the
+    cores the runner leaves idle (a worker that has no product left while another finishes its
+    last) instead of coming after it; the other products' when the run ends (`start_rest`).
+    Nothing is drawn before the runner's workers are there (`go`): a fork copies the locks the
+    drawing threads hold (an import's, OpenCV's) held, and a worker would wait on them for ever.
 
-    sheets: Running
-    overlays: Running
-    current: set
-    started: float
-    counts: tuple[int, int]  # sheets and overlays redrawn or checked
+    A product is drawn from its manifest entries as they are when it is complete, in the order
+    the manifest holds them (the very entries, and order, that drawing at the end would see:
+    nothing changes a product's entries once its variants are made, and the variants the build
+    removes are left out). What a drawing raises is raised by `finish`, once the build's state
+    is saved; one that cannot start stops the drawing early, and the rest is drawn at the end."""
+
+    def __init__(self, prepared: Prepared, options: BuildOptions, writer: ManifestWriter):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mockups.limits import cores
+
+        self.p, self.options, self.writer = prepared, options, writer
+        self.pool = ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="mockups-draw")
+        self.futures: list = []  # ("sheets", future of (sheets shown, sheets drawn)) or ("overlay", future)
+        self.started: float | None = None
+        self.removed = set(prepared.plan.removed)
+        self.lock = threading.Lock()  # with -j 1, the runner's threads report
+        self.ids: dict[str, dict[str, None]] = {}  # sku -> its variants' ids, in the manifest's order
+        for vid, entry in writer.entries.items():
+            self.ids.setdefault(str(entry.get("sku")), {})[vid] = None
+        self.jobs: dict[str, Job] = {}  # sku -> a job of it (the products that have an overlay)
+        for job in prepared.jobs:
+            self.jobs.setdefault(job.variant.product.sku, job)
+        self.waiting: set[str] = set()  # the ids of the jobs run, not heard of yet
+        self.left: dict[str, int] = {}  # sku -> how many of them
+        self.drawn: set[str] = set()
+        self.ready: list[str] = []  # products complete before the workers are there
+        self.going = False
+        self.error: BaseException | None = None  # a drawing that could not start: raised by `finish`
+
+    def expect(self, jobs: list[Job]) -> None:
+        """The jobs about to run; the products that wait for none of them are drawn once the
+        runner's workers are there (`go`)."""
+        with self.lock:
+            for job in jobs:
+                if job.id not in self.waiting:
+                    self.waiting.add(job.id)
+                    sku = job.variant.product.sku
+                    self.left[sku] = self.left.get(sku, 0) + 1
+            self.ready = [sku for sku in self.jobs if not self.left.get(sku)]
+
+    def go(self) -> None:
+        """The runner's workers are there (and no process is forked after them): draw what is ready."""
+        with self.lock:
+            self.going = True
+            for sku in self.ready:
+                self._start(sku)
+            self.ready = []
+
+    def hear(self, event: BuildEvent) -> None:
+        """After the manifest has recorded `event`: a product whose last variant it ends is drawn."""
+        from mockups.engine.events import JobEnded
+
+        if not isinstance(event, JobEnded):
+            return
+        job, sku = event.job, event.job.variant.product.sku
+        with self.lock:
+            if job.id in self.writer.entries:  # its place in the manifest's order, kept from its first entry
+                self.ids.setdefault(sku, {})[job.id] = None
+            if job.id not in self.waiting:
+                return
+            self.waiting.discard(job.id)
+            self.left[sku] -= 1
+            if not self.left[sku]:
+                if self.going:
+                    self._start(sku)
+                else:
+                    self.ready.append(sku)
+
+    def start_rest(self) -> None:
+        """Draw every product not drawn yet (the run has ended and the manifest's entries are final)."""
+        with self.lock:
+            self.error = None  # what could not start then is started now
+            for sku in [*self.jobs, *self.ids]:
+                self._start(sku)
+            if self.error is not None:
+                raise self.error
+
+    def _start(self, sku: str) -> None:
+        if sku in self.drawn or self.error is not None:
+            return
+        from mockups.review.grid import sheet_tasks
+
+        entries = self.writer.entries
+        with self.writer.lock:  # with -j 1 the runner's threads record while this copies
+            shown = {vid: entries[vid] for vid in self.ids.get(sku, ()) if vid in entries and vid not in self.removed}
+        p = self.p
+
+        def sheets() -> tuple[set[Path], int]:
+            tasks, current = sheet_tasks(p.build_dir, p.catalog, p.store, shown)
+            for task in tasks:
+                task()
+            return current, len(tasks)
+
+        try:
+            self.started = self.started or time.monotonic()
+            if self.options.inspect and sku in self.jobs:
+                from mockups.backends.kept import FOLDER as ANALYSES
+                from mockups.review.inspect import overlay_tasks
+
+                for task in overlay_tasks(p.build_dir, p.catalog, [self.jobs[sku]], analyses=p.store.root / ANALYSES):
+                    self.futures.append(("overlay", self.pool.submit(task)))
+            if shown:
+                self.futures.append(("sheets", self.pool.submit(sheets)))
+            self.drawn.add(sku)
+        except Exception as e:  # a thread that cannot start, say: raised once the build's state is saved
+            self.error = e
+
+    def finish(self) -> tuple[set[Path], int, int]:
+        """Wait for every drawing: (every sheet the entries show, sheets drawn, overlays checked);
+        a drawing's exception is raised here."""
+        current: set[Path] = set()
+        drawn = checked = 0
+        for kind, future in self.futures:
+            found = future.result()
+            if kind == "sheets":
+                current |= found[0]
+                drawn += found[1]
+            else:
+                checked += 1
+                if found.error:  # the product's variants fail or warn with the same error
+                    logger.debug("no overlay of %s: %s", found.sku, found.error)
+        return current, drawn, checked
 
     def close(self) -> None:
-        self.sheets.close()
-        self.overlays.close()
-
-
-def start_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict]) -> Drawing:
-    """Start drawing the contact sheets and the products' overlays that need it, from the manifest's
-    final `entries`: the sheets side by side in forked processes (engine.forked), forked before
-    the overlays' threads start; the overlays in threads."""
-    from mockups.engine.forked import start_all
-    from mockups.review.grid import sheet_tasks
-
-    started = time.monotonic()
-    sheets, current = sheet_tasks(prepared.build_dir, prepared.catalog, prepared.store, entries)
-    overlays: list = []
-    if options.inspect:
-        from mockups.backends.kept import FOLDER as ANALYSES
-        from mockups.review.inspect import overlay_tasks
-
-        overlays = overlay_tasks(prepared.build_dir, prepared.catalog, prepared.jobs,
-                                 analyses=prepared.store.root / ANALYSES)
-    drawn = start_all(sheets)
-    try:
-        checked = start_all(overlays, fork=False)
-    except BaseException:
-        drawn.close()
-        raise
-    return Drawing(drawn, checked, current, started, (len(sheets), len(overlays)))
+        """Stop: drawings not begun are not begun; those running are waited for."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str, dict], drawing: Drawing) -> None:
-    """Contact sheets, the products' overlays and the gallery, from the manifest's entries: waits
-    for the `drawing` (`start_outputs`; the caller closes it). Without a gallery its change record
-    is written while the sheets are still being drawn; the gallery waits for them (it links the
-    overlays)."""
+    """Contact sheets, the products' overlays and the gallery, from the manifest's final entries:
+    draws the products not drawn yet and waits for the `drawing` (the caller closes it). Without
+    a gallery its change record is written while the sheets are still being drawn; the gallery
+    waits for them (it links the overlays)."""
     from mockups.review.grid import prune_sheets
 
     if not options.gallery:  # keep what changed, so a later `mockups gallery` marks it
         from mockups.review.gallery import record_changes
 
         record_changes(prepared.build_dir, prepared.plan, store=prepared.store, entries=entries)
-    drawing.sheets.results()
-    for found in drawing.overlays.results():
-        if found.error:  # the product's variants fail or warn with the same error
-            logger.debug("no overlay of %s: %s", found.sku, found.error)
-    prune_sheets(prepared.build_dir, drawing.current)
+    current, drawn, checked = drawing.finish()
+    prune_sheets(prepared.build_dir, current)
     if options.inspect:
         from mockups.review.inspect import prune_overlays
 
         prune_overlays(prepared.build_dir, prepared.catalog)
-    logger.info("contact sheets: %d redrawn, with %d product overlays checked, in %.2f s", *drawing.counts,
-                time.monotonic() - drawing.started)
+    logger.info("contact sheets: %d redrawn, with %d product overlays checked, in %.2f s", drawn, checked,
+                time.monotonic() - (drawing.started or time.monotonic()))
     if options.gallery:
         from mockups.review.gallery import write_gallery
 
@@ -555,6 +656,8 @@ def save_record(report: BuildReport, options: BuildOptions) -> None:
         used.update(job.inputs.values())
     for path in p.catalog.referenced():  # also those of products a selection left out: their checks warn
         used.setdefault(str(path), "")
+    for name, sha in p.watched.items():  # a template (or code) edited while the build rendered its prompts
+        used.setdefault(name, sha)
     templates = p.catalog.root / "templates"
     files: dict[str, list] = {}
     approvals = str(p.catalog.root / "approvals.yaml")  # the gallery shows its review states
@@ -585,12 +688,14 @@ def _run_options(backend: Backend, options: BuildOptions, remote: RemoteCache | 
                       scheduler=options.scheduler)
 
 
-def _tee(first: Callable | None, second: Callable) -> Callable:
-    def both(event):
-        second(event)
+def _tee(first: Callable | None, *then: Callable) -> Callable:
+    """`then`'s, in order, then `first` (the caller's) hear each event."""
+    def each(event):
+        for hear in then:
+            hear(event)
         if first:
             first(event)
-    return both
+    return each
 
 
 class _lock:
@@ -636,6 +741,7 @@ class ManifestWriter:
         # until a save is timed, its cost is guessed from the manifest's size (10,000 entries: 5 s between saves)
         self.every = max(MANIFEST_EVERY, len(self.entries) / 2000)
         self.dirty = False
+        self._outputs: dict[str, str] | None = None  # see _owners
         self.lock = threading.RLock()  # workers record while an interrupted build saves
 
     def place_cached(self) -> int:
@@ -654,8 +760,32 @@ class ManifestWriter:
         target = self.p.build_dir / job.variant.output
         place(source, target)
         self.p.stat.record(target, meta["sha256"])
+        self._drop_old(job, keep=job.variant.output)
         self.entries[job.id] = manifest.entry(job, output=job.variant.output, meta=meta)
         self.dirty = True
+
+    def _drop_old(self, job: Job, keep: str | None) -> None:
+        """Delete the file the variant's last entry names unless it is `keep` (the variant's output
+        now) or another variant's now: an output whose path changed (another format, say) or that is
+        out of date and could not be made again is not left in build/ (the cache still has it)."""
+        old = self.entries.get(job.id)
+        output = old.get("output") if old else None
+        if not output or output == keep or self._owners().get(output, job.id) != job.id:
+            return
+        try:
+            (self.p.build_dir / output).unlink(missing_ok=True)
+        except OSError as e:
+            logger.warning("%s: the previous output could not be deleted (%s)", output, e.strerror)
+
+    def _owners(self) -> dict[str, str]:
+        """Output -> the variant that writes it now: this build's, and those it leaves alone."""
+        if self._outputs is None:
+            planned = {item.job.id: item.job.variant.output for item in self.p.plan.items}
+            owners = {str(e.get("output")): vid for vid, e in self.p.plan.previous.items()
+                      if vid not in planned and isinstance(e, dict)}
+            owners.update((output, vid) for vid, output in planned.items())
+            self._outputs = owners
+        return self._outputs
 
     def record(self, event: BuildEvent) -> None:
         with self.lock:
@@ -668,6 +798,9 @@ class ManifestWriter:
                 self._place(event.job, *found)
         elif isinstance(event, JobFailed):
             job = event.job
+            old = self.entries.get(job.id)
+            if old and old.get("key") != job.key:  # what is there was made from other inputs: not this variant now
+                self._drop_old(job, keep=None)
             self.entries[job.id] = manifest.entry(job, output=job.variant.output,
                                                   meta={}, status="failed", error=event.outcome.error)
             self.dirty = True

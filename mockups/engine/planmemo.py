@@ -310,22 +310,14 @@ def _templates(renderer: prompts.PromptRenderer, hash_file: Callable[[Path], str
     path, sha256]...]] (a template may include, extend or import any of them)."""
     out: list = []
     for folder in renderer.folders:
-        files, seen = [], set()
-        for here, dirs, names in os.walk(folder, followlinks=True):
-            real = os.path.realpath(here)
-            if real in seen:  # a link back up the tree
-                dirs[:] = []
+        files: list = []
+        for rel, path in _sandbox.template_files(folder):
+            if not os.path.isfile(path):  # a dangling link, a socket: nothing Jinja can load
+                files.append([rel, None])
                 continue
-            seen.add(real)
-            dirs.sort()
-            for name in sorted(names):
-                path = os.path.join(here, name)
-                if not os.path.isfile(path):  # a dangling link, a socket: nothing Jinja can load
-                    files.append([os.path.relpath(path, folder), None])
-                    continue
-                try:
-                    files.append([os.path.relpath(path, folder), hash_file(Path(path))])
-                except OSError as e:
-                    files.append([os.path.relpath(path, folder), f"unreadable: {e.strerror}"])
+            try:
+                files.append([rel, hash_file(Path(path))])
+            except OSError as e:
+                files.append([rel, f"unreadable: {e.strerror}"])
         out.append([str(folder), files])
     return out

@@ -4,7 +4,8 @@ After a build that left every selected variant made (no failure, nothing left un
 interrupted), `save` writes `<cache>/last-build.json`: the options it ran with, the signature
 (size, mtime, ctime, inode, as git's index keeps them) and SHA-256 of every file it read (the
 catalog, `approvals.yaml` (or that there is none), each file of the project's `templates/` folder
-and that folder's listing, every input image, the installed code of mockups and of the backend),
+and that folder's listing, every input image, the installed code of mockups, of Jinja and
+MarkupSafe and of the backend),
 the signature of every file in the build folder, and what it reported.
 
 `up_to_date` reads it back and returns that report when everything is as it was: a file whose
@@ -84,11 +85,19 @@ def _env() -> list[list[str]]:
 
 
 def _listing(folder: Path) -> dict[str, list[str] | None]:
-    """Every folder under `folder` (itself included) -> its sorted entries; {folder: None} if absent."""
+    """Every folder under `folder` (itself included) -> its sorted entries; {folder: None} if absent.
+    Linked folders are followed, as Jinja follows them (each real folder once: a link back up the
+    tree is listed, not entered)."""
     if not folder.is_dir():
         return {str(folder): None}
     found: dict[str, list[str] | None] = {}
-    for here, dirs, files in os.walk(folder):
+    seen: set[str] = set()
+    for here, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         found[here] = sorted(dirs + files)
     return found
@@ -104,10 +113,26 @@ def _files_under(folder: Path) -> list[str]:
             for name in names if os.path.isfile(os.path.join(here, name))]
 
 
+RENDERERS = ("jinja2", "markupsafe")  # what renders the prompts besides mockups (the plan memo digests them too)
+
+
+def _package_dir(name: str) -> Path | None:
+    """Where an installed package's code is, found without importing it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    origin = spec.origin if spec is not None else None
+    return Path(origin).resolve().parent if origin and origin.endswith("__init__.py") else None
+
+
 def watched_files(templates: Path, backend_class: type | None) -> list[str]:
     """Besides the catalog and its images, the files a build's result depends on: the project's
-    templates, and the installed code of mockups and of a backend that comes from elsewhere."""
-    roots = [_CODE]
+    templates, and the installed code of mockups, of Jinja and MarkupSafe (an upgrade may render a
+    prompt otherwise) and of a backend that comes from elsewhere."""
+    roots = [_CODE, *(d for d in map(_package_dir, RENDERERS) if d is not None)]
     name = backend_class.__module__ if backend_class is not None else ""
     origin = getattr(sys.modules.get(name), "__file__", None)
     if origin and not Path(origin).resolve().is_relative_to(_CODE):

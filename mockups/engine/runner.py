@@ -96,9 +96,13 @@ class Runner:
     """Runs jobs with a backend into a store; `on_event(event)` hears of each (see `engine.events`)."""
 
     def __init__(self, backend: Backend, store: ObjectStore, options: RunOptions,
-                 on_event: Callable[[BuildEvent], None] | None = None):
+                 on_event: Callable[[BuildEvent], None] | None = None,
+                 on_started: Callable[[], None] | None = None):
         self.backend, self.store, self.options = backend, store, options
         self.on_event = on_event or (lambda event: None)
+        # once the workers are there: worker processes are forked at the first chunk handed out,
+        # and a fork copies the locks other threads of this process hold (an import's, say) held
+        self.on_started = on_started or (lambda: None)
         self.limiter = RateLimiter(options.requests_per_minute)
         self.stop = threading.Event()
         self.stop_reason: str | None = None
@@ -163,6 +167,7 @@ class Runner:
 
         threads = [threading.Thread(target=worker, name=f"mockups-{i}", daemon=True)
                    for i in range(min(self.options.concurrency, len(self.pending)))]
+        self.on_started()
         for t in threads:
             t.start()
         for t in threads:
@@ -184,6 +189,7 @@ class Runner:
         # outputs count once they have reached it, at the chunk's end).
         watch = self.options.reuse and self.options.remote is None
         seen: dict[cf.Future, set[int]] = {}  # which of a chunk's jobs were found in the store
+        started = False
         try:
             while True:
                 while len(running) < 2 * pool.workers and pending:
@@ -192,6 +198,9 @@ class Runner:
                     if not batch:
                         break
                     running[pool.executor.submit(run_chunk, setup, batch)] = batch
+                    if not started:  # the first submission forks every worker process
+                        started = True
+                        self.on_started()
                 if not running:
                     break
                 done, _ = cf.wait(running, timeout=WATCH_EVERY if watch else None, return_when=cf.FIRST_COMPLETED)

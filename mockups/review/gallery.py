@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import sys
 from functools import partial
@@ -32,7 +31,7 @@ import jinja2
 from markupsafe import Markup
 
 from mockups._resources import RESOURCES
-from mockups._sandbox import SecurityError, sandbox
+from mockups._sandbox import SecurityError, sandbox, template_files
 from mockups.engine import manifest
 from mockups.engine.cache import ObjectStore
 from mockups.errors import TemplateError
@@ -115,7 +114,7 @@ def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None,
     env = theme_environment(project_templates(catalog))
     versions = write_theme(env, folder)
     overlays = overlay_links(build_dir, {str(e.get("sku")) for e in entries.values() if e.get("sku")})
-    stamp = _stamp(build_dir, catalog, doc, env, versions, overlays)
+    stamp = _stamp(build_dir, catalog, doc, versions, overlays)
     if (folder / "index.html").exists() and (folder / "thumbs").is_dir() and _read(folder / STAMP) == stamp:
         return folder / "index.html"
     marks, removed = current_marks(doc, entries)
@@ -126,14 +125,14 @@ def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None,
     prune(folder / "thumbs", {t.rsplit("/", 1)[-1] for t in thumbs.values()})
     prune(folder / "previous", _referenced(doc))
     write_if_changed(build_dir / "index.html", REDIRECT)
-    write_if_changed(folder / STAMP, _stamp(build_dir, catalog, doc, env, versions, overlays).encode())  # as left now
+    write_if_changed(folder / STAMP, _stamp(build_dir, catalog, doc, versions, overlays).encode())  # as left now
     return folder / "index.html"
 
 
 STAMP = ".stamp"
 
 
-def _stamp(build_dir: Path, catalog, doc: dict, env: jinja2.Environment, versions: dict,
+def _stamp(build_dir: Path, catalog, doc: dict, versions: dict,
            overlays: dict[str, str] | None = None) -> str:
     """A digest of everything the page is made from."""
     from mockups._version import __version__
@@ -147,11 +146,12 @@ def _stamp(build_dir: Path, catalog, doc: dict, env: jinja2.Environment, version
     h.update(_read_bytes(approvals.path_for(catalog.file)) if getattr(catalog, "file", None) else b"")
     thumbs = build_dir / "gallery" / "thumbs"
     h.update("\n".join(sorted(os.listdir(thumbs)) if thumbs.is_dir() else []).encode())  # none deleted
-    for name in (PAGE, "gallery-base.html.j2"):
-        try:
-            h.update(_loader(env).get_source(env, name)[0].encode())
-        except jinja2.TemplateNotFound:
-            logging.getLogger(__name__).debug("gallery stamp: the theme has no %s", name)
+    # every file of the theme's folders, the project's templates/ then the built-in theme: a page
+    # may include, extend or import any of them
+    for folder in (project_templates(catalog), THEME):
+        for rel, path in template_files(folder) if folder is not None else ():
+            h.update(f"\x00{folder}\x00{rel}\x00".encode("utf-8", "surrogatepass"))
+            h.update(_read_bytes(Path(path)))
     return h.hexdigest()
 
 

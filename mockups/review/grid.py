@@ -2,8 +2,9 @@
 
 A sheet is a JPEG (`build/grids/<channel>/<sku>.jpg`) drawn from the thumbnails the workers made;
 it records a stamp of what it shows (its cells' keys, its labels) in its comment and is redrawn
-only when that changed. Sheets are drawn in forked processes, one per core (`engine.forked`: drawing
-is mostly Python under the GIL); sheets of products no longer built are deleted.
+only when that changed. `mockups build` draws a product's sheets in a thread as soon as the
+product's variants are made (`engine.pipeline.Drawing`: decoding, pasting and encoding leave the
+GIL, so threads spread them over the cores); sheets of products no longer built are deleted.
 """
 
 from __future__ import annotations

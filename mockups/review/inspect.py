@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import numpy as np
@@ -220,16 +220,28 @@ def write_overlays(build_dir: Path, catalog, jobs: Iterable, *, prune: bool = Fa
 def overlay_tasks(build_dir: Path, catalog, jobs: Iterable, analyses: Path | None = None
                   ) -> list[Callable[[], Inspection]]:
     """`write_overlays`' work, a task per product, for `mockups build` to run beside its contact
-    sheets (engine.forked); `analyses`: see `inspect_product`."""
+    sheets (engine.pipeline.Drawing); `analyses`: see `inspect_product`."""
+    from mockups._files import sha256_file
+
     folder = Path(build_dir) / FOLDER
-    seen: dict[str, dict] = {}
+    products: dict[str, Any] = {}
+    known: dict[str, str] = {}  # path -> sha256, as the jobs hashed their inputs
     for job in jobs:
         product = job.variant.product
-        if product.sku not in seen and product.psd is None:  # a PSD template has no photo to look at
-            seen[product.sku] = {"product": product,
-                                 "hashes": {role: sha for role, (_, sha) in job.inputs.items()}}
-    return [partial(inspect_product, catalog, s["product"], folder=folder, hashes=s["hashes"], analyses=analyses)
-            for s in seen.values()]
+        if product.psd is None:  # a PSD template has no photo to look at
+            products.setdefault(product.sku, product)
+            known.update((str(path), sha) for path, sha in job.inputs.values())
+    out: list[Callable[[], Inspection]] = []
+    for product in products.values():
+        # the product's own files: a variant of a placement with its own photo has that photo's
+        hashes: dict[str, str | None] = {}
+        for role, path in _inputs(catalog, product).items():
+            try:
+                hashes[role] = known.get(str(path)) or sha256_file(path)
+            except OSError:
+                hashes[role] = None  # the overlay reports the file
+        out.append(partial(inspect_product, catalog, product, folder=folder, hashes=hashes, analyses=analyses))
+    return out
 
 
 def prune_overlays(build_dir: Path, catalog) -> None:

@@ -636,3 +636,60 @@ def test_the_print_area_editor_drags_a_corner_saves_and_the_preview_follows(brow
     finally:
         context.close()
         server.stop()
+
+
+SERVED_PAGE = """<!doctype html><html><head><meta name="mockups-serve" content="tok"></head><body>
+<script>
+window.MockupsGallery = {
+  V: [{id: 'web/TEE/navy--studio', sha256: 'a'.repeat(64), review: {state: 'pending', change: 'new'}}],
+  el: (t) => document.createElement(t), $: (id) => document.getElementById(id), recode: () => {}, num: String,
+};
+sessionStorage.setItem('loads', String(Number(sessionStorage.getItem('loads') || 0) + 1));
+</script>
+<script src="/gallery/gallery-review.js"></script>
+<script>window.MockupsGallery.initReview();</script>
+</body></html>"""
+
+
+def test_a_served_page_never_shows_a_decision_the_server_did_not_record(browser):
+    # mockups serve: a rebuild (version 2 -> 3) replaced the output the page shows; a decision made
+    # before the page hears of it is refused as stale. The page must not show it as made: it puts
+    # the variant back and reloads (it used to keep "approved" and, having taken the answer's
+    # version for its own, never reload)
+    from mockups._resources import RESOURCES
+
+    state = {"version": 2, "posts": [], "looks": 0}
+
+    def answer(route):
+        url = route.request.url
+        if url.endswith("/gallery/index.html"):
+            route.fulfill(status=200, content_type="text/html", body=SERVED_PAGE)
+        elif url.endswith("/gallery/gallery-review.js"):
+            route.fulfill(status=200, content_type="text/javascript",
+                          body=(RESOURCES / "gallery" / "gallery-review.js").read_text())
+        elif url.endswith("/api/state"):
+            state["looks"] += 1
+            route.fulfill(status=200, content_type="application/json",
+                          body=json.dumps({"version": state["version"], "building": False}))
+        elif url.endswith("/api/decisions"):
+            state["posts"].append(json.loads(route.request.post_data or "{}"))
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(
+                {"applied": 0, "stale": ["web/TEE/navy--studio"], "unknown": [], "version": state["version"]}))
+        else:
+            route.fulfill(status=404, body="")
+
+    page = browser.new_page()
+    try:
+        page.route("http://gallery.test/**", answer)
+        page.goto("http://gallery.test/gallery/index.html")
+        deadline = time.monotonic() + 5
+        while not state["looks"] and time.monotonic() < deadline:  # its first look at the server: version 2
+            page.wait_for_timeout(20)
+        assert state["looks"]
+        state["version"] = 3  # a rebuild finished
+        page.evaluate("() => window.MockupsGallery.decide([0], 'approved')")
+        page.wait_for_function("() => sessionStorage.getItem('loads') === '2'", timeout=5000)  # reloaded
+        assert state["posts"] and state["posts"][0]["decisions"][0]["state"] == "approved"
+        assert page.evaluate("() => window.MockupsGallery.reviewOf(window.MockupsGallery.V[0])") == "pending"
+    finally:
+        page.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from datetime import datetime, timezone
@@ -11,7 +12,7 @@ from pathlib import Path
 from mockups.cli._args import build_options
 from mockups.cli._output import FAILED, INVALID, OK, report_line, shown
 from mockups.engine import manifest
-from mockups.engine.cache import atomic_write, place
+from mockups.engine.cache import atomic_write
 from mockups.engine.pipeline import Prepared, prepare
 from mockups.engine.plan import ItemStatus
 from mockups.review import approvals
@@ -45,10 +46,9 @@ def _built(entry: dict | None) -> bool:
 def cmd_approve(args) -> int:
     prepared = prepare(args.catalog, build_options(args))
     path = approvals.path_for(prepared.catalog.file)
-    decisions = approvals.load(path)
     states, entries = reviews(prepared)
     if args.from_file:
-        return _merge(args, prepared, path, decisions, entries)
+        return _merge(args, prepared, path, entries)
     if args.only:  # what was selected, whatever its state
         chosen = list(states)
     else:  # every pending one
@@ -56,10 +56,9 @@ def cmd_approve(args) -> int:
     built = [entries[vid] for vid in chosen if _built(entries[vid])]
     unbuilt = [vid for vid in chosen if not _built(entries[vid])]
     who = approvals.reviewer(prepared.catalog.root, args.by)
-    decisions, changed = approvals.decide(decisions, built, "approved", by=who, note=args.note,  # type: ignore[arg-type]
-                                          now=CLOCK["now"])
+    changed = approvals.update(path, lambda decisions: _written(approvals.decide(
+        decisions, built, "approved", by=who, note=args.note, now=CLOCK["now"])))  # type: ignore[arg-type]
     if changed:
-        approvals.save(path, decisions)
         _redraw_gallery(prepared)
     already = len(built) - len(changed)
     print(f"approved {len(changed)} variant{'s' if len(changed) != 1 else ''}"
@@ -70,13 +69,23 @@ def cmd_approve(args) -> int:
     return OK
 
 
-def _merge(args, prepared: Prepared, path: Path, decisions: dict, entries: dict[str, dict | None]) -> int:
+def _written(decided: tuple[dict, list[str]]) -> tuple[dict | None, list[str]]:
+    """`approvals.decide`'s result for `approvals.update`: the decisions to write when any changed."""
+    decisions, changed = decided
+    return (decisions if changed else None), changed
+
+
+def _merge(args, prepared: Prepared, path: Path, entries: dict[str, dict | None]) -> int:
     """`approve --from FILE`: the decisions a gallery exported, for the outputs still current."""
     who = approvals.reviewer(prepared.catalog.root, args.by)
-    done = approvals.merge(decisions, entries, approvals.exported(Path(args.from_file)), by=who, note=args.note,
-                           now=CLOCK["now"])
+    items = approvals.exported(Path(args.from_file))
+
+    def merged(decisions: dict) -> tuple[dict | None, approvals.Merged]:
+        done = approvals.merge(decisions, entries, items, by=who, note=args.note, now=CLOCK["now"])
+        return (done.decisions if done.applied else None), done
+
+    done = approvals.update(path, merged)
     if done.applied:
-        approvals.save(path, done.decisions)
         _redraw_gallery(prepared)
     print(f"merged {done.applied} decision{'s' if done.applied != 1 else ''} from {args.from_file} into "
           f"{shown(path)}")
@@ -96,10 +105,9 @@ def cmd_reject(args) -> int:
     _, entries = reviews(prepared)
     built = [e for e in entries.values() if _built(e)]
     who = approvals.reviewer(prepared.catalog.root, args.by)
-    decisions, changed = approvals.decide(approvals.load(path), built, "rejected", by=who,  # type: ignore[arg-type]
-                                          note=args.note, now=CLOCK["now"])
+    changed = approvals.update(path, lambda decisions: _written(approvals.decide(
+        decisions, built, "rejected", by=who, note=args.note, now=CLOCK["now"])))  # type: ignore[arg-type]
     if changed:
-        approvals.save(path, decisions)
         _redraw_gallery(prepared)
     print(f"rejected {len(changed)} variant{'s' if len(changed) != 1 else ''} as {who} in {shown(path)}")
     _not_built([vid for vid, e in entries.items() if not _built(e)])
@@ -154,22 +162,36 @@ def cmd_publish(args) -> int:
     record = target / "published.json"
     try:
         before = json.loads(record.read_text()).get("variants", {})
+        before = before if isinstance(before, dict) else {}
     except (OSError, ValueError, AttributeError):
         before = {}
-    published: dict[str, dict] = {}
+    everything = not (args.only or args.shard)  # else what is published outside the selection stays
+    published: dict[str, dict] = {vid: old for vid, old in before.items()
+                                  if not everything and vid not in states and isinstance(old, dict)}
     left: dict[str, list[str]] = {"pending": [], "rejected": []}
     for vid, r in states.items():
         entry = entries[vid]
         if r.state != "approved" or not _built(entry):
             left["rejected" if r.state == "rejected" else "pending"].append(vid)
             continue
-        place(prepared.build_dir / entry["output"], target / entry["output"])  # type: ignore[index]
+        copy = inside(target, entry["output"])  # type: ignore[index]
+        data = (prepared.build_dir / entry["output"]).read_bytes()  # type: ignore[index]
+        if copy is None or hashlib.sha256(data).hexdigest() != r.decision.sha256:  # type: ignore[union-attr]
+            left["pending"].append(vid)  # changed since it was checked
+            continue
+        # a copy of its own, not a link: the published bytes stay the approved ones whatever
+        # happens to build/ (an image edited there in place) or to the cache
+        if not copy.exists() or hashlib.sha256(copy.read_bytes()).hexdigest() != r.decision.sha256:  # type: ignore[union-attr]
+            copy.unlink(missing_ok=True)  # a hard link an earlier publish made is not written through
+            atomic_write(copy, data, durable=False)  # its record (published.json, written last) says what it must hold
         d = r.decision
         published[vid] = {"output": entry["output"], "sha256": entry["sha256"],  # type: ignore[index]
                           "approved_by": d.by if d else None, "approved_at": d.at if d else None}
     for vid, old in before.items():  # what was published before and is not now: gone from the folder
-        if vid not in published and isinstance(old, dict) and old.get("output"):
-            (target / old["output"]).unlink(missing_ok=True)
+        if vid not in published and isinstance(old, dict) and isinstance(old.get("output"), str):
+            gone = inside(target, old["output"])
+            if gone is not None:
+                gone.unlink(missing_ok=True)
     at = approvals.utc_stamp(CLOCK["now"]())
     atomic_write(record, (json.dumps({"version": 1, "catalog": prepared.catalog.file.name, "published_at": at,
                                       "variants": published}, indent=2, sort_keys=True) + "\n").encode())
@@ -178,6 +200,13 @@ def cmd_publish(args) -> int:
         if ids:
             print(f"left out {len(ids)} {state}: {_listed(ids)}")
     return OK
+
+
+def inside(folder: Path, relative: str) -> Path | None:
+    """`folder / relative` when that stays inside `folder` (a path read from a file that may have
+    been edited: "../x" or an absolute path names nothing of ours), else None."""
+    path = (folder / relative).resolve()
+    return path if path != folder and path.is_relative_to(folder.resolve()) else None
 
 
 def _listed(ids: list[str], most: int = 10) -> str:

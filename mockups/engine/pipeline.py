@@ -643,7 +643,7 @@ def finish_outputs(prepared: Prepared, options: BuildOptions, entries: dict[str,
         from mockups.review.gallery import write_gallery
 
         write_gallery(prepared.build_dir, prepared.catalog, store=prepared.store, plan=prepared.plan,
-                      entries=entries)
+                      entries=entries, stat=prepared.stat)
 
 
 def save_record(report: BuildReport, options: BuildOptions) -> None:

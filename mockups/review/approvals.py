@@ -17,14 +17,18 @@ decided). It is written atomically. Review states of a variant's current output:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -61,11 +65,24 @@ class Decision:
         fields = {"state": self.state, "sha256": self.sha256, "by": self.by, "at": self.at}
         if self.note:
             fields["note"] = self.note
-        text = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+        text = ", ".join(f"{k}: {_quoted(v)}" for k, v in fields.items())
         if self.parts:
-            text += ", parts: {" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in
+            text += ", parts: {" + ", ".join(f"{_quoted(k)}: {_quoted(v)}" for k, v in
                                              sorted(self.parts.items())) + "}"
-        return f"  {json.dumps(self.variant, ensure_ascii=False)}: {{{text}}}\n"
+        return f"  {_quoted(self.variant)}: {{{text}}}\n"
+
+
+# what a YAML double-quoted string cannot hold raw: DEL and the C1 controls (refused by the YAML
+# reader), NEL and the Unicode line and paragraph separators (read as line breaks), lone surrogates
+# and the non-characters U+FFFE/U+FFFF (not encodable). JSON escapes the C0 controls itself, and
+# its \uXXXX escapes read back the same in YAML.
+_RAW_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def _quoted(value: str) -> str:
+    """`value` as a double-quoted scalar that YAML reads back exactly (JSON's quoting, readable
+    non-ASCII kept as it is)."""
+    return _RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,10 @@ def load(path: Path) -> dict[str, Decision]:
     except FileNotFoundError:
         return {}
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader that refuses duplicate keys
+    except _Duplicate as e:
+        raise ApprovalsError(f"{path}:{e.line}: {e.key!r} is decided twice (a merge that kept both lines?): "
+                             f"keep the one decision you mean") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -107,6 +127,30 @@ def load(path: Path) -> dict[str, Decision]:
     if data.get("version", VERSION) != VERSION:
         raise ApprovalsError(f"{path}: version {data.get('version')!r} is not one this mockups reads (expected 1)")
     return {vid: _decision(path, vid, raw, text) for vid, raw in (data.get("decisions") or {}).items()}
+
+
+class _Duplicate(yaml.YAMLError):
+    def __init__(self, key, line: int):
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line = key, line
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, but a mapping that names a key twice is an error: a merge that kept
+    two reviewers' lines for one variant must not be read as whichever came last."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise _Duplicate(key, key_node.start_mark.line + 1)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
 
 
 def _line_of(text: str, vid) -> str:
@@ -138,10 +182,29 @@ def _decision(path: Path, vid, raw, text: str) -> Decision:
 
 
 def save(path: Path, decisions: dict[str, Decision]) -> None:
-    """Write every decision, sorted by variant id, atomically."""
+    """Write every decision, sorted by variant id, atomically (`update` reads and writes under a lock)."""
     body = "".join(d.line() for _, d in sorted(decisions.items()))
     atomic_write(Path(path), (_HEADER + f"version: {VERSION}\ndecisions:" + ("\n" + body if body else " {}\n"))
                  .encode())
+
+
+T = TypeVar("T")
+
+
+def update(path: Path, change: Callable[[dict[str, Decision]], tuple[dict[str, Decision] | None, T]]) -> T:
+    """Read the decisions in `path`, `change` them and write them back (unless `change` gives None
+    for them), under a lock that every process of this machine takes for that file: `approve`,
+    `reject` and `serve` run side by side never lose each other's decisions. Returns what
+    `change` returned besides the decisions."""
+    import filelock
+
+    real = os.path.realpath(path)
+    name = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    with filelock.FileLock(os.path.join(tempfile.gettempdir(), f"mockups-approvals-{name}.lock"), timeout=60):
+        decisions, result = change(load(path))
+        if decisions is not None:
+            save(path, decisions)
+        return result
 
 
 def reviewer(folder: Path, given: str | None = None) -> str:
@@ -272,4 +335,4 @@ def merge(decisions: dict[str, Decision], current: dict[str, dict | None], items
 
 
 __all__ = ["ApprovalsError", "Decision", "Merged", "Review", "decide", "exported", "group_of", "load", "merge",
-           "parse_exported", "path_for", "review", "reviewer", "save"]
+           "parse_exported", "path_for", "review", "reviewer", "save", "update"]

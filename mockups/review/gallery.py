@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -100,11 +101,13 @@ def write_theme(env: jinja2.Environment, folder: Path) -> dict[str, str]:
 
 
 def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None, plan=None,
-                  entries: dict[str, dict] | None = None) -> Path:
+                  entries: dict[str, dict] | None = None, stat=None) -> Path:
     """Write `build_dir/gallery/` from the manifest; return the path of its index.html.
 
     `entries` are the manifest's (read from disk when not given). When nothing the page is made
-    from has changed since the last write (manifest, changes, catalog, theme), nothing is redone.
+    from has changed since the last write (manifest, changes, catalog, theme, review states),
+    nothing is redone. A decided variant shows its decision only while the file in build/ is
+    still the one decided (`stat`: a StatCache that spares reading files unchanged since hashed).
     """
     build_dir = Path(build_dir)
     folder = build_dir / "gallery"
@@ -114,18 +117,20 @@ def write_gallery(build_dir: Path, catalog, *, store: ObjectStore | None = None,
     env = theme_environment(project_templates(catalog))
     versions = write_theme(env, folder)
     overlays = overlay_links(build_dir, {str(e.get("sku")) for e in entries.values() if e.get("sku")})
-    stamp = _stamp(build_dir, catalog, doc, versions, overlays)
+    reviews = review_states(catalog, entries, _file_hashes(build_dir, store, stat))
+    stamp = _stamp(build_dir, catalog, doc, versions, overlays, reviews)
     if (folder / "index.html").exists() and (folder / "thumbs").is_dir() and _read(folder / STAMP) == stamp:
         return folder / "index.html"
     marks, removed = current_marks(doc, entries)
     thumbs = place_thumbs(entries, build_dir, folder, store)
-    data = page_data(entries, catalog, thumbs, marks, removed, overlays, reviews=review_states(catalog, entries))
+    data = page_data(entries, catalog, thumbs, marks, removed, overlays, reviews=reviews)
     html = render_page(env, page_context(data, catalog, versions), catalog)
     write_if_changed(folder / "index.html", html.encode())
     prune(folder / "thumbs", {t.rsplit("/", 1)[-1] for t in thumbs.values()})
     prune(folder / "previous", _referenced(doc))
     write_if_changed(build_dir / "index.html", REDIRECT)
-    write_if_changed(folder / STAMP, _stamp(build_dir, catalog, doc, versions, overlays).encode())  # as left now
+    left = _stamp(build_dir, catalog, doc, versions, overlays, reviews)  # as the folder is left now
+    write_if_changed(folder / STAMP, left.encode())
     return folder / "index.html"
 
 
@@ -133,11 +138,12 @@ STAMP = ".stamp"
 
 
 def _stamp(build_dir: Path, catalog, doc: dict, versions: dict,
-           overlays: dict[str, str] | None = None) -> str:
+           overlays: dict[str, str] | None = None, reviews: dict | None = None) -> str:
     """A digest of everything the page is made from."""
     from mockups._version import __version__
 
     h = hashlib.sha256(__version__.encode())
+    h.update(json.dumps(reviews or {}, sort_keys=True).encode())
     h.update(json.dumps(overlays or {}, sort_keys=True).encode())  # the products' overlays linked
     h.update(_read_bytes(build_dir / manifest.NAME))
     h.update(json.dumps(doc, sort_keys=True, default=str).encode())
@@ -237,8 +243,27 @@ def _referenced(doc: dict) -> set[str]:
     return names
 
 
-def review_states(catalog, entries: dict[str, dict]) -> dict[str, dict]:
-    """Each built variant's review state in approvals.yaml, and the group of those one edit changed."""
+def _file_hashes(build_dir: Path, store: ObjectStore | None, stat) -> Callable[[str], str | None]:
+    """An output's SHA-256 as the file in build/ is now (None: unreadable), through `stat` (else
+    the cache folder's stat cache, read and not saved) so that unchanged files are not read."""
+    from mockups._files import sha256_file
+    from mockups.engine.cache import StatCache
+
+    cache = stat if stat is not None else StatCache(store.root / "stat.json") if store is not None else None
+
+    def sha_of(output: str) -> str | None:
+        try:
+            return cache.hash(build_dir / output) if cache is not None else sha256_file(build_dir / output)
+        except OSError:
+            return None
+    return sha_of
+
+
+def review_states(catalog, entries: dict[str, dict],
+                  file_hash: Callable[[str], str | None] | None = None) -> dict[str, dict]:
+    """Each built variant's review state in approvals.yaml, and the group of those one edit changed.
+    With `file_hash` (an output's path -> the SHA-256 of the file there), a decision counts only
+    while the file is still the one decided: an image edited in build/ since is pending again."""
     file = getattr(catalog, "file", None)
     if file is None:
         return {}
@@ -247,7 +272,11 @@ def review_states(catalog, entries: dict[str, dict]) -> dict[str, dict]:
     for vid, e in entries.items():
         if e.get("status") != "ok":
             continue
-        r = approvals.review(vid, e, decisions.get(vid))
+        decision = decisions.get(vid)
+        if decision is not None and file_hash is not None and decision.sha256 == e.get("sha256") \
+                and file_hash(e["output"]) != decision.sha256:
+            e = {**e, "sha256": None}  # not the decided bytes: what changed is the image itself
+        r = approvals.review(vid, e, decision)
         group = approvals.group_of(r, e) if r.change == "changed" else None  # one catalog edit's variants
         out[vid] = {"state": r.state, "change": r.change, "reasons": list(r.reasons),
                     "group": json.dumps(group) if group else None}

@@ -230,9 +230,12 @@ class Server:
         path = approvals.path_for(self.catalog_file)
         with self.state.lock:
             current: dict[str, dict | None] = dict(manifest.load(self.build_dir))
-            done = approvals.merge(approvals.load(path), current, items, by=self.reviewer)
-            if done.applied:
-                approvals.save(path, done.decisions)
+
+            def merged(decisions: dict) -> tuple[dict | None, approvals.Merged]:
+                done = approvals.merge(decisions, current, items, by=self.reviewer)
+                return (done.decisions if done.applied else None), done
+
+            done = approvals.update(path, merged)  # `mockups approve` may write it meanwhile
         if done.applied:
             self.write_gallery()
             with self.state.lock:

@@ -9,6 +9,7 @@ refuses to hand a store an AI-made image whose provenance has been lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.parse
 from dataclasses import dataclass, field
@@ -125,11 +126,18 @@ def collect(catalog, kind: str, entries: dict[str, dict], folder: Path, base_url
     out: dict[str, ProductImages] = {}
     names = {p.sku: p.name for p in catalog.model.products}
     for e in sorted((e for e in entries.values() if e.get("channel") == channel), key=_order(catalog)):
-        path = folder / e["output"]
+        path = (folder / e["output"]).resolve()
+        if not path.is_relative_to(folder.resolve()):  # a record edited to name a file elsewhere
+            report.skipped.append(f"{e['id']}: {e['output']}: not inside {folder}")
+            continue
         try:
             data = path.read_bytes()
         except OSError as err:
             report.skipped.append(f"{e['id']}: {path}: {err.strerror or err}")
+            continue
+        if e.get("sha256") and hashlib.sha256(data).hexdigest() != e["sha256"]:
+            report.skipped.append(f"{e['id']}: {e['output']}: its bytes are not those recorded (changed since it was "
+                                  f"built or published): build or publish again")
             continue
         why = check_provenance(e, data, e["output"])
         if why:

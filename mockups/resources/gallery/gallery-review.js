@@ -50,9 +50,28 @@
       body: JSON.stringify({ decisions: decisions }),
     }).then((r) => r.json().then((body) => {
       if (!r.ok) throw new Error(body.error || r.statusText);
-      known = body.version;
       return body;
     }));
+  }
+
+  // The server's answer to decisions this page showed as made: those it did not record (their
+  // output changed since, in a rebuild this page has not shown) go back to what they were, and a
+  // page that is not the server's latest reloads, so that it never shows a decision nobody made.
+  function settle(body, before) {
+    const refused = (body.stale || []).concat(body.unknown || []);
+    refused.forEach((id) => {
+      const i = byId.get(id);
+      if (i !== undefined && before.has(id)) { G.V[i].review = before.get(id); G.recode(i); }
+    });
+    const ours = known !== null && body.version === known + (body.applied ? 1 : 0); // only this write since
+    if (refused.length || !ours) {
+      const s = G.$('review-server');
+      if (s) s.textContent = refused.length ? 'not saved: ' + refused.length + ' changed since; reloading' : 'reloading';
+      location.reload();
+    } else {
+      known = body.version;
+    }
+    listeners.forEach((fn) => fn(refused.map((id) => byId.get(id)).filter((i) => i !== undefined)));
   }
 
   function poll() {
@@ -67,11 +86,13 @@
   G.decide = function (list, state, note) {
     const changed = [];
     const sent = [];
+    const before = new Map(); // variant id -> its review state before this decision
     list.forEach((i) => {
       const v = G.V[i];
       if (!v.sha256) return; // failed: nothing to decide
       const d = { variant: v.id, sha256: v.sha256, state: state, note: note || null };
       if (TOKEN) {
+        before.set(v.id, v.review);
         v.review = Object.assign({}, v.review, { state: state, change: null, group: null }); // as the file will say
         sent.push(d);
       } else if (v.review && v.review.state === state && !note) {
@@ -83,7 +104,12 @@
       changed.push(i);
     });
     if (TOKEN && sent.length) {
-      send(sent).catch((e) => { const s = G.$('review-server'); if (s) s.textContent = 'not saved: ' + e.message; });
+      send(sent).then((body) => settle(body, before)).catch((e) => {
+        before.forEach((review, id) => { const i = byId.get(id); G.V[i].review = review; G.recode(i); });
+        const s = G.$('review-server');
+        if (s) s.textContent = 'not saved: ' + e.message;
+        listeners.forEach((fn) => fn(changed));
+      });
     }
     store();
     listeners.forEach((fn) => fn(changed));

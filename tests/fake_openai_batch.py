@@ -1,5 +1,5 @@
 """The Files and Batch APIs of the fake OpenAI server (tests/fake_openai.py): `/v1/files` (upload,
-`/content`), `/v1/batches` (create, retrieve, cancel), with object shapes from the installed SDK's
+`/content`), `/v1/batches` (create, list, retrieve, cancel), with object shapes from the installed SDK's
 types. A batch stays `in_progress` until the test runs it (`BatchAPI.run`), which answers each
 JSONL line exactly as the fake answers a JSON /images/edits request, with its `file_id` images
 resolved to the uploaded files; lines can be made to fail, and a batch to expire part-way.
@@ -68,6 +68,11 @@ class BatchAPI:
             return self._json(self._upload(headers.get("Content-Type") or "", body).to_json())
         if method == "POST" and path == "/v1/batches":
             return self._json(self._create(json.loads(body or b"{}")))
+        if method == "GET" and path == "/v1/batches":  # the newest first, as the API lists them
+            found = [{k: v for k, v in b.items() if not k.startswith("_")}
+                     for b in sorted(self.batches.values(), key=lambda b: b["created_at"], reverse=True)]
+            return self._json({"object": "list", "data": found, "first_id": found[0]["id"] if found else None,
+                               "last_id": found[-1]["id"] if found else None, "has_more": False})
         m = FILE_RE.match(path)
         if m and method == "GET":
             found = self.files.get(m[1])

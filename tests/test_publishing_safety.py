@@ -163,3 +163,25 @@ def test_publish_deletes_nothing_outside_its_folder(site, tmp_path, capsys):
         "web/GONE/x--y": {"output": "../keep.txt", "sha256": "0" * 64}}}))
     assert cli("publish", site, "--to", str(shop)) == 0
     assert victim.exists()
+
+
+# 9. export --published took the published files as they were: one changed after it was published
+#    (by hand, or by a tool) was exported as though it were the approved image.
+def test_export_of_a_published_set_skips_a_file_changed_since_it_was_published(site, tmp_path, capsys):
+    assert cli("approve", site, "--by", "Ana") == 0
+    shop = tmp_path / "shop"
+    assert cli("publish", site, "--to", str(shop)) == 0
+    from PIL import Image
+
+    changed = shop / "web/TEE/navy--studio.png"
+    with Image.open(changed) as im:  # touched up in an editor: a valid image, other bytes
+        edited = im.convert("RGB")
+    edited.putpixel((0, 0), (255, 0, 0))
+    edited.save(changed)
+    feed = tmp_path / "feed.tsv"
+    main(["export", "merchant", str(site), "--base-url", "https://cdn.example.com", "--out", str(feed),
+          "--published", str(shop)])
+    err = capsys.readouterr().err
+    assert "web/TEE/navy--studio" in err and "not those recorded" in err
+    assert "web/TEE/navy--studio.png" not in feed.read_text()
+    assert "web/TEE/white--studio.png" in feed.read_text()

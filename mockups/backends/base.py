@@ -56,6 +56,11 @@ class Backend:
         """Estimated cost of one job in US dollars."""
         return 0.0
 
+    def unpriced(self, job) -> str | None:
+        """Why this job's cost cannot be told (a model without prices), or None: a build with
+        --max-cost refuses to start such jobs, since its budget could not be kept."""
+        return None
+
     #: A pydantic model of the backend's own `defaults.<name>` options in the catalog (plugins set
     #: it; the built-ins' options are part of the catalog schema). None: the section is passed as is.
     options_model: ClassVar[type[pydantic.BaseModel] | None] = None

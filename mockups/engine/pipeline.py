@@ -342,9 +342,14 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
     plan = prepared.plan
     in_batches = pending_in_batches(prepared.backend, prepared.store)  # submitted (and paid for) before
     estimated = sum(i.estimate for i in plan.stale if i.job.key not in in_batches)
-    if options.max_cost is not None and estimated > options.max_cost:
-        raise BudgetExceeded(f"the plan's estimated cost ${estimated:.2f} is over --max-cost "
-                             f"${options.max_cost:.2f}; nothing was started")
+    if options.max_cost is not None:
+        unpriced = next((why for why in map(prepared.backend.unpriced, (i.job for i in plan.stale)) if why), None)
+        if unpriced:
+            raise BudgetExceeded(f"--max-cost ${options.max_cost:.2f} cannot be kept: {unpriced}; nothing was "
+                                 "started (build without --max-cost, or with a model the table prices)")
+        if estimated > options.max_cost:
+            raise BudgetExceeded(f"the plan's estimated cost ${estimated:.2f} is over --max-cost "
+                                 f"${options.max_cost:.2f}; nothing was started")
     report = BuildReport(prepared)
     with _lock(prepared.store.root):
         running = prepared.store.root / "build.running"  # left by a build that was killed
@@ -354,6 +359,13 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         running.touch()
         writer = ManifestWriter(prepared)
         report.fetched = fetch_remote(prepared)
+        if options.max_cost is not None and prepared.remote is not None:  # what could not be fetched is made
+            after = sum(i.estimate for i in plan.stale if i.job.key not in in_batches)
+            if after > options.max_cost:
+                running.unlink(missing_ok=True)
+                raise BudgetExceeded(f"the plan's estimated cost is ${after:.2f} now that some of the shared cache's "
+                                     f"outputs could not be fetched (${estimated:.2f} with them), over --max-cost "
+                                     f"${options.max_cost:.2f}; nothing was started")
         report.placed = writer.place_cached()
         run_options = _run_options(prepared.backend, options, prepared.remote)
         logger.info("%d to make with backend %s (%d worker%s); %d placed from the cache", len(plan.stale),

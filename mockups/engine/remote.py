@@ -153,22 +153,30 @@ class RemoteCache:
         try:
             record = self._records.pop(key, None) or self._read_record(key)
             if record is None:
-                return False
+                return self._unusable(key)
             data = self._blob(record["output"])
             thumb = self._blob(record["thumb"]) if record.get("thumb") else None
             if data is None or (record.get("thumb") and thumb is None):
                 logger.info("remote cache %s: a blob of %s is missing; it is made again", self.shown, key)
-                return False
+                return self._unusable(key)
             meta = record["meta"]
-            if record.get("ext") != ext or meta.get("bytes") != len(data) or meta.get("sha256") != record["output"]:
+            if record.get("ext") != ext or meta.get("bytes") != len(data) or meta.get("sha256") != record["output"] \
+                    or record.get("key", key) != key:
                 logger.warning("remote cache %s: the record of %s does not describe its output (another writer's "
-                               "layout?): not used, it is made again", self.shown, key)
-                return False
+                               "layout, or another key's record?): not used, it is made again", self.shown, key)
+                return self._unusable(key)
             store.put(key, ext, data, meta, thumb)
             return True
         except Exception as e:  # noqa: BLE001
             self.fail(f"cannot read {key}", e)
             return False
+
+    def _unusable(self, key: str) -> bool:
+        """The remote's object of `key` cannot be used: it is no longer counted as there, so the
+        build that makes it again writes it again (else every later machine makes it too)."""
+        if self.known is not None:
+            self.known.discard(key)
+        return False
 
     def _blob(self, digest: str) -> bytes | None:
         data = self._get(f"cas/{digest}")
@@ -221,9 +229,14 @@ class RemoteCache:
             if meta is None or not path.exists():
                 return
             data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != meta.get("sha256"):  # changed since it was made (an output edited in place): not shared
+                logger.warning("remote cache %s: the local object of %s is not what was made; it is not written",
+                               self.shown, key)
+                return
             thumb_path = store.thumb_path(key)
             thumb = thumb_path.read_bytes() if thumb_path.exists() else None
-            record = {"schema": SCHEMA, "ext": ext, "meta": meta, "output": hashlib.sha256(data).hexdigest(),
+            record = {"schema": SCHEMA, "key": key, "ext": ext, "meta": meta, "output": digest,
                       "thumb": hashlib.sha256(thumb).hexdigest() if thumb is not None else None}
             self._put(f"cas/{record['output']}", data)
             if thumb is not None:

@@ -79,7 +79,7 @@ def check_provenance(entry: dict, data: bytes, shown: str) -> str | None:
     if entry.get("made_by_file"):  # published before a rebuild: the file says what made it
         try:
             entry = {**entry, **{k: v for k, v in read_metadata(data).items() if k in ("backend", "model")}}
-        except ImagingError as e:
+        except (ImagingError, OSError, ValueError) as e:  # OSError: a damaged file Pillow cannot decode
             return f"{shown}: {e}"
         if not entry.get("backend"):
             return (f"{shown}: neither the manifest (the variant was rebuilt since it was published) nor the file "
@@ -89,8 +89,8 @@ def check_provenance(entry: dict, data: bytes, shown: str) -> str | None:
         wanted = "trainedAlgorithmicMedia"
     try:
         found = digital_source_type(data)
-    except ImagingError as e:
-        return f"{shown}: {e}"
+    except (ImagingError, OSError, ValueError) as e:
+        return f"{shown}: cannot be read ({e})"
     if wanted and found not in DIGITAL_SOURCE_TYPES.values():
         return (f"{shown}: made by {entry.get('backend')} ({entry.get('model') or 'AI'}) but the file does not carry "
                 f"its IPTC DigitalSourceType ({DIGITAL_SOURCE_TYPES[wanted]}): rebuild it with `mockups build "
@@ -135,13 +135,13 @@ def collect(catalog, kind: str, entries: dict[str, dict], folder: Path, base_url
         except OSError as err:
             report.skipped.append(f"{e['id']}: {path}: {err.strerror or err}")
             continue
+        why = check_provenance(e, data, e["output"])  # first: an AI image that lost its marks is refused outright
+        if why:
+            refused.append(why)
+            continue
         if e.get("sha256") and hashlib.sha256(data).hexdigest() != e["sha256"]:
             report.skipped.append(f"{e['id']}: {e['output']}: its bytes are not those recorded (changed since it was "
                                   f"built or published): build or publish again")
-            continue
-        why = check_provenance(e, data, e["output"])
-        if why:
-            refused.append(why)
             continue
         w, h = (e.get("size") or [0, 0])[:2]
         if len(data) > max_bytes or w * h > max_pixels:

@@ -37,6 +37,7 @@ from mockups.backends.base import Backend, Rendered
 from mockups.backends.local import Compositor, print_corners
 from mockups.backends.openai import images as oi
 from mockups.backends.openai import models as openai_models
+from mockups.backends.openai._scrub import scrub  # noqa: F401 - where the backend's messages are scrubbed (tests import it here)
 from mockups.backends.openai.batch import Batches
 from mockups.backends.openai.batch import pending_keys as batch_pending_keys
 from mockups.backends.openai.check import ALPHA_FORMATS, check_jobs
@@ -51,18 +52,6 @@ __all__ = ["OpenAIBackend", "edit_by_reference", "image_ref", "map_error", "retr
 QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
 IMAGE_CODES = {"invalid_image_file", "unsupported_file_mimetype", "invalid_image_format", "image_too_large",
                "invalid_image", "image_file_too_large", "invalid_mask_size", "invalid_image_mode"}
-_KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-*.]{4,}")
-
-
-def scrub(text: object) -> str:
-    """Text safe to record: the API key (and anything shaped like one) removed."""
-    out = str(text)
-    key = os.environ.get("OPENAI_API_KEY")
-    if key:
-        out = out.replace(key, "[redacted]")
-    return _KEY_RE.sub("sk-[redacted]", out)
-
-
 def retry_after(headers) -> float | None:
     """Seconds the server asked us to wait: retry-after-ms, else retry-after (seconds or a date)."""
     if headers is None:
@@ -74,8 +63,15 @@ def retry_after(headers) -> float | None:
         try:
             seconds = float(value) / divisor
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
-            seconds = parsed.timestamp() - time.time() if parsed else -1
+            try:  # an HTTP date; anything else (empty, "soon") says nothing: the next header, else backoff
+                parsed = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            except (TypeError, ValueError, IndexError, OverflowError):
+                parsed = None
+            if parsed is None:
+                continue
+            seconds = parsed.timestamp() - time.time()
+        if seconds != seconds:  # NaN
+            continue
         return seconds if 0 <= seconds < 24 * 3600 else None
     return None
 
@@ -227,6 +223,13 @@ class OpenAIBackend(Backend):
             return 0.0
         cost = job_cost(self, job, self.plates.charge_once)
         return cost * self.table.batch_discount if self.opts.get("batch") and self.batchable(job) else cost
+
+    def unpriced(self, job) -> str | None:
+        model = job.params.get("model")
+        if job.variant.scene or self.table.rates(model) is not None:
+            return None
+        return (f"the model {model} has no prices in mockups' model table (mockups/resources/openai-models.json), so "
+                f"its cost is neither estimated nor counted")
 
     def plan_notes(self, jobs) -> list[str]:
         costs = strategy_costs(jobs, cache_dir=self.opts.get("cache_dir"))

@@ -36,6 +36,7 @@ import httpx
 import openai
 from openai.types import ImagesResponse
 
+from mockups.backends.openai._scrub import scrub
 from mockups.engine.cache import atomic_write
 from mockups.errors import BackendError, BuildError
 
@@ -163,15 +164,36 @@ class Batches:
             part = lines[start:start + BATCH_LINES]
             jsonl = "".join(json.dumps({"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body},
                                        separators=(",", ":")) + "\n" for key, _, body in part).encode()
-            file = self._call(self.client.files.create, file=("mockups-batch.jsonl", io.BytesIO(jsonl),
-                                                              "application/jsonl"), purpose="batch")
-            made = self._call(self.client.batches.create, input_file_id=file.id, endpoint=ENDPOINT,
-                              completion_window=WINDOW, metadata={"made_by": "mockups"})
-            batch = Submitted(made.id, file.id, {key: vid for key, vid, _ in part}, time.time(), made.status)
+            # these very requests, by digest: a batch is made of them at most once. Its creation is
+            # noted first, so that when the answer is lost (a 502 after the batch was made, Ctrl-C)
+            # the next build finds the batch instead of paying for the requests a second time
+            intent = hashlib.sha256(jsonl).hexdigest()[:32]
+            note = self.folder / f"creating-{intent}.json"
+            made = self._made_before(intent) if note.exists() else None
+            if made is None:
+                file = self._call(self.client.files.create, file=("mockups-batch.jsonl", io.BytesIO(jsonl),
+                                                                  "application/jsonl"), purpose="batch")
+                atomic_write(note, json.dumps({"requests": intent, "input_file_id": file.id}).encode())
+                made = self._call(self.client.batches.create, input_file_id=file.id, endpoint=ENDPOINT,
+                                  completion_window=WINDOW, metadata={"made_by": "mockups", "requests": intent})
+            else:
+                logger.info("batch %s: made by an earlier build whose answer was lost; not submitted again", made.id)
+            batch = Submitted(made.id, made.input_file_id, {key: vid for key, vid, _ in part}, time.time(), made.status)
             self._save(batch)
+            note.unlink(missing_ok=True)
             logger.info("batch %s: %d requests submitted", batch.id, len(part))
             out.append(batch)
         return out
+
+    def _made_before(self, intent: str):
+        """The batch an earlier build made of the requests with digest `intent` (its creation was
+        noted, its answer never recorded), if the API lists one that is not over."""
+        page = self._call(self.client.batches.list, limit=100)
+        for found in page.data:
+            meta = found.metadata or {}
+            if meta.get("requests") == intent and found.status not in ("failed", "expired", "cancelled", "cancelling"):
+                return found
+        return None
 
     # --- collecting ------------------------------------------------------------------------------
 
@@ -182,7 +204,7 @@ class Batches:
         batch.counts = counts.model_dump() if counts is not None else {}
         batch.output_file_id, batch.error_file_id = found.output_file_id, found.error_file_id
         errors = found.errors.data if found.errors and found.errors.data else []
-        batch.errors = "; ".join(f"{e.code}: {e.message}" for e in errors) or None
+        batch.errors = scrub("; ".join(f"{e.code}: {e.message}" for e in errors)) or None
         self._save(batch)
         return batch
 
@@ -238,7 +260,7 @@ class Batches:
         except openai.APIStatusError as e:
             raise BackendError(f"the Batch API answered {e.status_code}: {_message(e)}") from None
         except openai.APIConnectionError as e:
-            raise BackendError(f"the Batch API could not be reached: {e}") from None
+            raise BackendError(f"the Batch API could not be reached: {scrub(str(e))}") from None
 
 
 def _result(raw: str) -> Collected:
@@ -259,10 +281,11 @@ def _result(raw: str) -> Collected:
     found = error or body.get("error") or {}
     code, message = (found.get("code"), found.get("message")) if isinstance(found, dict) else (None, str(found))
     prefix = f"HTTP {status}: " if status else ""
-    return Collected(key, error=f"{prefix}{code + ': ' if code else ''}{message or 'failed in the batch'}")
+    return Collected(key, error=scrub(f"{prefix}{code + ': ' if code else ''}{message or 'failed in the batch'}"))
 
 
 def _message(e: openai.APIStatusError) -> str:
     body = e.body if isinstance(e.body, dict) else {}
     error = body.get("error", body) if isinstance(body, dict) else {}
-    return str(error.get("message") if isinstance(error, dict) else "") or str(e)
+    return scrub(str(error.get("message") if isinstance(error, dict) else "") or str(e))
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -171,13 +172,21 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
+
+
+def _shown_args(argv: list[str]) -> list[str]:
+    """The command line as the log shows it: a URL's user and password (`--cache https://u:p@...`) left out."""
+    return [_USERINFO.sub(r"\1", a) for a in argv]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
 
     code = None
     try:
         with logging_to(getattr(args, "verbose", 0), getattr(args, "log_file", None)):
-            logger.debug("mockups %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
+            logger.debug("mockups %s: %s", __version__, " ".join(_shown_args(sys.argv[1:] if argv is None else argv)))
             try:
                 code = run(args)
                 sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's flush at exit

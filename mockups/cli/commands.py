@@ -239,8 +239,11 @@ def markdown_summary(report: BuildReport) -> str:
 
 
 def _check_markdown(plan) -> str:
+    """What the console says, for the job summary: the outputs out of date and those the catalog no
+    longer makes (both fail the check)."""
     stale = [i for i in plan.items if i.status != "unchanged"]
-    return _output.check_markdown([f"`{i.job.variant.output}` ({i.status})" for i in stale], len(plan.items))
+    return _output.check_markdown([f"`{i.job.variant.output}` ({i.status})" for i in stale]
+                                  + [f"`{vid}` (removed from the catalog)" for vid in plan.removed], len(plan.items))
 
 
 def cmd_gallery(args) -> int:

@@ -60,25 +60,40 @@ def _scalar_text(value) -> str:
     return text
 
 
-def _edits(text: str, mapping: yaml.MappingNode, values: dict[str, str]) -> list[tuple[int, int, str]]:
+def _content_end(node: yaml.Node) -> int:
+    """Where the node's own text ends. A block collection's end mark is the start of the next
+    token, past the line break, the comments and the indentation after it: its last item's end."""
+    if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and not node.flow_style and node.value:
+        last = node.value[-1]
+        return _content_end(last[1] if isinstance(node, yaml.MappingNode) else last)
+    return node.end_mark.index
+
+
+def _edits(text: str, mapping: yaml.MappingNode, values: dict[str, str], newline: str = "\n"
+           ) -> list[tuple[int, int, str]]:
     """(start, end, text) that set each key of `values` (already written as YAML) in `mapping`: its
-    value replaced where it is written, or the key added (a line of its own under a block
-    mapping's first key, `, key: value` before a flow mapping's brace)."""
+    value replaced where it is written (a block list or mapping becomes the flow value on the
+    key's own line), or the key added (a line of its own under a block mapping's first key,
+    `, key: value` before a flow mapping's brace)."""
     edits, added = [], []
     for key, value in values.items():
-        node = _value(mapping, key)
-        if node is not None:
-            edits.append((node.start_mark.index, node.end_mark.index, value))
-        else:
+        found = next(((k, v) for k, v in mapping.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        if found is None:
             added.append(f"{key}: {value}")
+            continue
+        key_node, node = found
+        if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and not node.flow_style and node.value:
+            edits.append((key_node.end_mark.index, _content_end(node), f": {value}"))
+        else:
+            edits.append((node.start_mark.index, node.end_mark.index, value))
     if added and mapping.flow_style:
         close = mapping.end_mark.index - 1  # the closing brace
         edits.append((close, close, "".join(f", {a}" for a in added)))
     elif added:
         first_key, first_value = mapping.value[0]
-        end = text.find("\n", first_value.end_mark.index)
+        end = text.find("\n", _content_end(first_value))
         end = len(text) if end < 0 else end + 1
-        edits.append((end, end, "".join(f"{' ' * first_key.start_mark.column}{a}\n" for a in added)))
+        edits.append((end, end, "".join(f"{' ' * first_key.start_mark.column}{a}{newline}" for a in added)))
     return edits
 
 
@@ -96,7 +111,29 @@ def _target(root: yaml.Node | None, sku: str, placement: str | None, name: str) 
             raise EditError(f"{name}: {sku} has no placement {placement!r}")
     if not isinstance(target, yaml.MappingNode) or target.flow_style:
         raise EditError(f"{name}: {where} is written on one line; give it a block of its own to edit it here")
+    shared = _shared(root)
+    if id(target) in shared or any(id(v) in shared for _, v in target.value):
+        raise EditError(f"{name}: {where} shares its text with another entry through a YAML anchor and alias "
+                        f"(&name, *name): write it out where it is used to edit it here")
     return target, where
+
+
+def _shared(root: yaml.Node | None) -> set[int]:
+    """The nodes that appear more than once in the document: an alias (*name) is its anchor's node."""
+    seen: set[int] = set()
+    twice: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            twice.add(id(node))
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack += [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return twice
 
 
 def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: str | None = None,
@@ -109,7 +146,8 @@ def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: st
     from mockups.engine.cache import atomic_write
 
     file = Path(catalog_file)
-    text = file.read_text(encoding="utf-8")
+    text = file.read_bytes().decode("utf-8")  # line breaks as they are: a CRLF file stays one
+    newline = "\r\n" if "\r\n" in text else "\n"
     target, where = _target(yaml.compose(text, Loader=yaml.SafeLoader), sku, placement, file.name)
     options = dict(options or {})
     cylinder = _value(target, "cylinder")
@@ -118,13 +156,14 @@ def set_print_area(catalog_file: str | Path, sku: str, corners, *, placement: st
         raise EditError(f"{file.name}: {where}: cannot set {', '.join(sorted(unknown))} here")
     own = {k: _scalar_text(v) for k, v in options.items() if k in OPTIONS}
     if cylinder is None:
-        edits = _edits(text, target, {"print_area": print_area_text(corners), **own})
+        edits = _edits(text, target, {"print_area": print_area_text(corners), **own}, newline)
     elif isinstance(cylinder, yaml.MappingNode):  # the band the design wraps round: the corners' bounding box
         print_area_text(corners)  # four corners, or EditError
         xs, ys = [float(c[0]) for c in corners], [float(c[1]) for c in corners]
         band = {"x": min(xs), "y": min(ys), "width": max(xs) - min(xs), "height": max(ys) - min(ys),
                 **{k: v for k, v in options.items() if k in BAND_OPTIONS}}
-        edits = _edits(text, target, own) + _edits(text, cylinder, {k: _scalar_text(v) for k, v in band.items()})
+        band_text = {k: _scalar_text(v) for k, v in band.items()}
+        edits = _edits(text, target, own, newline) + _edits(text, cylinder, band_text, newline)
     else:
         raise EditError(f"{file.name}: {where}: its cylinder is not a mapping")
     for start, stop, new in sorted(edits, reverse=True):  # from the end: the earlier marks stay valid

@@ -82,6 +82,34 @@ class Server:
     def url(self) -> str:
         return self.origin + "/gallery/index.html"
 
+    def host_allowed(self, host: str | None) -> bool:
+        """Whether a request's Host header names this server. Listening on a loopback address, only
+        its loopback names do (127.0.0.1, localhost, [::1] at its port): a page of another site
+        whose name was rebound to 127.0.0.1 must not read the gallery and its session token.
+        Listening elsewhere (--host), any name does: the token guards the writes."""
+        bound, port = self.httpd.server_address[:2]
+        bound = bound if isinstance(bound, str) else bound.decode()
+        if not self.loopback:
+            return True
+        return (host or "").lower() in {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"{bound}:{port}"}
+
+    @property
+    def loopback(self) -> bool:
+        bound = self.httpd.server_address[0]
+        bound = bound if isinstance(bound, str) else bound.decode()
+        return bound.startswith("127.") or bound in ("::1", "localhost")
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """Whether a write comes from a page this server showed: no Origin (not a browser), or one
+        of its own names (on loopback: any of them, as the page may be opened as localhost or
+        127.0.0.1; elsewhere: the name the request was sent to)."""
+        if origin is None:
+            return True
+        parts = urlsplit(origin)
+        netloc = parts.netloc.lower()
+        same = self.loopback or netloc == (host or "").lower()
+        return parts.scheme == "http" and self.host_allowed(netloc) and same
+
     def start(self) -> None:
         self._threads.append(threading.Thread(target=self.httpd.serve_forever, name="mockups-serve", daemon=True))
         if self.watch:
@@ -236,12 +264,17 @@ class Server:
                 return (done.decisions if done.applied else None), done
 
             done = approvals.update(path, merged)  # `mockups approve` may write it meanwhile
+        warning = None
         if done.applied:
-            self.write_gallery()
+            try:
+                self.write_gallery()
+            except MockupsError as e:  # the decisions are written: the page is told so, and why it was not redrawn
+                logger.warning("the gallery was not redrawn after a decision: %s", e)
+                warning = f"recorded, but the gallery was not redrawn: {e}"
             with self.state.lock:
                 self.state.version += 1
         return {"applied": done.applied, "stale": done.stale, "unknown": done.unknown,
-                "version": self.state.version}
+                "version": self.state.version, **({"warning": warning} if warning else {})}
 
 
 class _Refused(Exception):
@@ -268,6 +301,9 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
 
         def _answer(self, work) -> None:
             try:
+                if not server.host_allowed(self.headers.get("Host")):
+                    raise _Refused(421, f"refused: this server does not answer for {self.headers.get('Host')!r} "
+                                        f"(open {server.url})")
                 status, ctype, body = work()
             except _Refused as e:
                 status, ctype, body = e.status, "application/json", json.dumps({"error": str(e)}).encode()
@@ -324,7 +360,7 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
 
         def _post(self) -> tuple[int, str, bytes]:
             origin = self.headers.get("Origin")
-            if origin is not None and origin != server.origin:
+            if not server.origin_allowed(origin, self.headers.get("Host")):
                 raise _Refused(403, f"refused: a request from {origin}; only the gallery this server shows may write")
             if not secrets.compare_digest(self.headers.get("X-Mockups-Token", ""), server.token):
                 raise _Refused(403, "refused: the request does not carry this session's token")

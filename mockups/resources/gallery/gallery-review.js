@@ -63,7 +63,8 @@
       const i = byId.get(id);
       if (i !== undefined && before.has(id)) { G.V[i].review = before.get(id); G.recode(i); }
     });
-    const ours = known !== null && body.version === known + (body.applied ? 1 : 0); // only this write since
+    // only this write since the version the page shows (one that has not looked yet takes the answer's)
+    const ours = known === null || body.version === known + (body.applied ? 1 : 0);
     if (refused.length || !ours) {
       const s = G.$('review-server');
       if (s) s.textContent = refused.length ? 'not saved: ' + refused.length + ' changed since; reloading' : 'reloading';

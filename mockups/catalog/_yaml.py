@@ -481,3 +481,16 @@ def _unreadable(node) -> str:
     if kind == "a whole number" and len(value) > 4000:
         return f"cannot read this value: a whole number of {len(value):,} digits is far too large"
     return f"cannot read '{shown}' as {kind} (put quotes around it if it is meant as text)"
+
+
+# what a YAML double-quoted scalar cannot hold raw: DEL and the C1 controls (the YAML reader refuses
+# them), NEL and the Unicode line and paragraph separators (read as line breaks), lone surrogates
+# and the non-characters U+FFFE/U+FFFF (not encodable). JSON escapes the C0 controls itself, and its
+# \\uXXXX escapes read back the same in YAML.
+_RAW_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def quoted(value: str) -> str:
+    """`value` as a double-quoted YAML scalar that reads back exactly: JSON's quoting, with readable
+    non-ASCII kept as it is and what YAML cannot hold raw escaped."""
+    return _RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))

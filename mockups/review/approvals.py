@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -32,6 +31,7 @@ from typing import TypeVar
 
 import yaml
 
+from mockups.catalog._yaml import quoted
 from mockups.engine.cache import atomic_write
 from mockups.errors import MockupsError, did_you_mean
 
@@ -65,24 +65,13 @@ class Decision:
         fields = {"state": self.state, "sha256": self.sha256, "by": self.by, "at": self.at}
         if self.note:
             fields["note"] = self.note
-        text = ", ".join(f"{k}: {_quoted(v)}" for k, v in fields.items())
+        text = ", ".join(f"{k}: {quoted(v)}" for k, v in fields.items())
         if self.parts:
-            text += ", parts: {" + ", ".join(f"{_quoted(k)}: {_quoted(v)}" for k, v in
+            text += ", parts: {" + ", ".join(f"{quoted(k)}: {quoted(v)}" for k, v in
                                              sorted(self.parts.items())) + "}"
-        return f"  {_quoted(self.variant)}: {{{text}}}\n"
+        return f"  {quoted(self.variant)}: {{{text}}}\n"
 
 
-# what a YAML double-quoted string cannot hold raw: DEL and the C1 controls (refused by the YAML
-# reader), NEL and the Unicode line and paragraph separators (read as line breaks), lone surrogates
-# and the non-characters U+FFFE/U+FFFF (not encodable). JSON escapes the C0 controls itself, and
-# its \uXXXX escapes read back the same in YAML.
-_RAW_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
-
-
-def _quoted(value: str) -> str:
-    """`value` as a double-quoted scalar that YAML reads back exactly (JSON's quoting, readable
-    non-ASCII kept as it is)."""
-    return _RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ every one addressed to the row or feed item it came from, so a message can point
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mockups.errors import MockupsError
@@ -49,10 +51,12 @@ class Product:
     photos: list[Photo] = field(default_factory=list)
     variants: list[Variant] = field(default_factory=list)
 
+    sku_as: str = ""  # set when another product's key makes the same id (see unique_ids)
+
     @property
     def sku(self) -> str:
         """The catalog's sku for this product: the store's key made into an id the catalog accepts."""
-        return ident(self.key)
+        return self.sku_as or ident(self.key)
 
 
 @dataclass
@@ -68,9 +72,28 @@ _NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def ident(text: str) -> str:
-    """`text` as a catalog id: letters, digits, '.', '_' and '-', starting with a letter or digit."""
+    """`text` as a catalog id: letters, digits, '.', '_' and '-', starting with a letter or digit.
+    A name with none of those (Чёрный, 黒) gets one from its own hash: the same at every import."""
     out = _NOT_ID.sub("-", text.strip()).strip("-._")
-    return out or "item"
+    return out or f"item-{_digest(text)}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+
+
+def unique_ids(names: Iterable[str], make: Callable[[str], str] = ident) -> dict[str, str]:
+    """Each distinct name's id (`make`); the names whose ids would be the same ("Black/White" and
+    "Black & White", "TEE 1" and "TEE-1") get a suffix from their own hash, the same at every
+    import, so one pair of similar names does not stop the import."""
+    by_id: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        by_id.setdefault(make(name), []).append(name)
+    out = {}
+    for found, group in by_id.items():
+        for name in group:
+            out[name] = found if len(group) == 1 else f"{found}-{_digest(name)}"
+    return out
 
 
 def colour_id(name: str) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from mockups.catalog._yaml import quoted
+
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/()&+'-]*$")
 
 
@@ -28,7 +30,7 @@ def q(text: str) -> str:
                 return text
         except yaml.YAMLError:
             pass
-    return json.dumps(text, ensure_ascii=False)
+    return quoted(text)
 
 
 @dataclass
@@ -203,7 +205,9 @@ def merge(text: str, products: list[NewProduct], colours: list[NewColour], last:
     new_colours = []
     for c in colours:
         item = have_colours.get(c.id)
-        if item is None:
+        if item is None and c.id in last.get("colours", {}):  # imported before, then removed by the user
+            out.kept.append(f"colour {c.id}: not added again (you removed it from the catalog)")
+        elif item is None:
             new_colours.append(c)
         else:
             edits += _colour_edits(item, c, last.get("colours", {}).get(c.id), out)

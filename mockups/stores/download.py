@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import time
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ class Limits:
     max_bytes: int = MAX_BYTES
     max_pixels: int = MAX_PIXELS
     timeout: float = 30.0  # seconds, for connecting and for each read
+    deadline: float | None = None  # seconds for a whole photo (default: 10 x timeout): a server that drips
     retries: int = 3  # for timeouts, dropped connections, 429 and 5xx answers
     backoff: float = 1.0  # seconds before the first retry, doubling
     workers: int = 8
@@ -78,10 +80,14 @@ def _http(client: httpx.Client, url: str, limits: Limits) -> bytes:
             if size.isdigit() and int(size) > limits.max_bytes:
                 raise _Failed(f"{int(size):,} bytes, more than the limit of {limits.max_bytes:,}")
             data = bytearray()
+            deadline = limits.deadline if limits.deadline is not None else 10 * limits.timeout
+            started = time.monotonic()
             for chunk in r.iter_bytes():
                 data += chunk
                 if len(data) > limits.max_bytes:
                     raise _Failed(f"more than the limit of {limits.max_bytes:,} bytes")
+                if time.monotonic() - started > deadline:  # each read in time, the whole never: a server that drips
+                    raise _Transient(f"{len(data):,} bytes in {deadline:g} s: too slow")
             return bytes(data)
     except httpx.TimeoutException:
         raise _Transient(f"timed out after {limits.timeout:g} s") from None

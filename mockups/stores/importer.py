@@ -17,7 +17,7 @@ import yaml
 
 from mockups.engine.cache import write_if_changed
 from mockups.stores import merchant, shopify, woocommerce
-from mockups.stores._model import Listing, Product, StoreError, StoreFileError, colour_id
+from mockups.stores._model import Listing, Product, StoreError, StoreFileError, colour_id, unique_ids
 from mockups.stores.catalog_text import NewColour, NewProduct, merge, new_catalog
 from mockups.stores.colours import lookup, measure, normal, read_colours_file
 from mockups.stores.download import Fetched, Limits, fetch_all, stem_for
@@ -147,8 +147,9 @@ def _far(measured: str, named: str | None, limit: float = 25.0) -> float | None:
 
 def _resolve(found, user: dict[str, str], last: dict, user_file: str, report: ImportReport) -> dict[str, NewColour]:
     resolved: dict[str, NewColour] = {}
+    ids = unique_ids(found, colour_id)
     for key, (name, photos) in found.items():
-        cid, table = colour_id(key), lookup(name)
+        cid, table = ids[key], lookup(name)
         hex_, how = None, ""
         if key in user:
             hex_, how = user[key], f"from {user_file}"
@@ -220,6 +221,10 @@ def import_store(kind: str, file: str | Path, out: str | Path | None = None, *, 
         raise StoreFileError(f"unknown store '{kind}'; expected one of {', '.join(READERS)}")
     file, folder = Path(file), Path(out or ".").resolve()
     listing = READERS[kind](file)
+    skus = unique_ids(p.key for p in listing.products)
+    for product in listing.products:
+        if skus[product.key] != product.sku:
+            product.sku_as = skus[product.key]
     user = read_colours_file(Path(colours)) if colours else {}
     folder.mkdir(parents=True, exist_ok=True)
     before = _load_sidecar(folder)

@@ -108,8 +108,14 @@ def feed_bytes(rows: list[dict[str, object]], *, xml: bool) -> bytes:
         return buf.getvalue() + b"\n"
     lines = ["id\timage_link\tadditional_image_link"]
     for row in rows:
-        lines.append(f"{row['id']}\t{row['image_link']}\t{','.join(row['additional_image_link'])}")  # type: ignore[arg-type]
+        lines.append(f"{row['id']}\t{row['image_link']}\t{_joined(row['additional_image_link'])}")
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _joined(urls) -> str:
+    """URLs as a comma-separated field: a comma inside one (an image CDN's `w_800,h_800`) written as
+    %2C, which servers read as the comma, so that the field splits back into the same URLs."""
+    return ",".join(str(u).replace(",", "%2C") for u in urls)
 
 
 def update(table: Table, rows: list[dict[str, object]]) -> tuple[Table, int]:
@@ -127,7 +133,7 @@ def update(table: Table, rows: list[dict[str, object]]) -> tuple[Table, int]:
         if row is not None:
             new[at["image_link"]] = str(row["image_link"])
             if "additional_image_link" in at:
-                new[at["additional_image_link"]] = ",".join(row["additional_image_link"])  # type: ignore[arg-type]
+                new[at["additional_image_link"]] = _joined(row["additional_image_link"])
         changed += new != cells
         out.append((line, new))
     return Table(table.file, table.header, out, table.bom, table.newline, table.delimiter), changed

@@ -27,7 +27,11 @@ COLUMNS = {
     "alt": ("Image Alt Text", "Image alt text"), "variant image": ("Variant Image", "Variant image URL"),
 }
 IMAGE_ROLES = ("image", "position", "alt", "variant image")
-COLOUR_OPTIONS = {"color", "colour", "colors", "colours", "farbe", "couleur", "kleur", "colore", "color name"}
+#: the colour option's name as stores write it, in the languages Shopify's admin is in (compared in lower case)
+COLOUR_OPTIONS = {"color", "colour", "colors", "colours", "color name", "colour name", "farbe", "couleur", "kleur",
+                  "colore", "cor", "färg", "farve", "farge", "väri", "kolor", "barva", "farba", "szín", "culoare",
+                  "renk", "χρώμα", "цвет", "колір", "колер", "カラー", "色", "颜色", "顏色", "색상", "색깔", "สี",
+                  "màu", "màu sắc", "warna", "رنگ", "لون", "צבע"}
 #: Shopify's limits that apply to what the export writes: at most 250 images (media) per product,
 #: each at most 20 MB and 20 megapixels (4472 x 4472; some of Shopify's pages say 5000 x 5000 =
 #: 25 megapixels: the stricter is applied).
@@ -80,8 +84,8 @@ def _product(table: Table, cols, handle: str, rows, notes: list[str]) -> Product
                                                                              _cell(cells, cols["alt"]))))
         values = [_cell(cells, cols[f"option{n} value"]) for n in (1, 2, 3)]
         sku = _cell(cells, cols["sku"])
-        if not any(values) and not sku:
-            continue  # an image-only row
+        if not any(values) and not sku and (k > 0 or not _cell(cells, cols["title"])):
+            continue  # an image-only row (a product's first row, with its title, is its one variant)
         options = {names[i] or f"Option{i + 1}": v for i, v in enumerate(values) if v}
         image = _cell(cells, cols["variant image"])
         variant = Variant(sku or f"{handle}:{'/'.join(values)}", table.where(line), sku=sku,
@@ -177,10 +181,11 @@ def _update_group(group, cols, width: int, record: dict, imgs) -> tuple[list, in
     colour_of = {v["sku"]: v["colour"] for v in record["variants"] if v["sku"]}
     by_values = {_values_key(v["options"].values()): v["colour"] for v in record["variants"]}  # "m", "black"
     colours_of_value: dict[str, set] = {}
-    for v in record["variants"]:
-        for o in v["options"].values():
-            colours_of_value.setdefault(str(o).lower(), set()).add(v["colour"])
-    colour_by_value = {o: next(iter(cs)) for o, cs in colours_of_value.items() if len(cs) == 1}  # not a size
+    for v in record["variants"]:  # the colour option's values only: a size that only one colour had is no colour
+        for name, o in v["options"].items():
+            if str(name).strip().lower() in COLOUR_OPTIONS:
+                colours_of_value.setdefault(str(o).lower(), set()).add(v["colour"])
+    colour_by_value = {o: next(iter(cs)) for o, cs in colours_of_value.items() if len(cs) == 1}
     before = [list(c) for _, c in group]
     for _, cells in group:
         for role in ("image", "position", "alt"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 #: Environment variables whose values are never written anywhere: OPENAI_API_KEY, GITHUB_TOKEN...
@@ -33,3 +34,17 @@ def path_signature(path: str | Path) -> list[int] | None:
         return signature(os.stat(path))
     except OSError:
         return None
+
+
+def walk_once(folder: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str]]]:
+    """os.walk through linked folders, as Jinja loads templates through them, each real folder
+    once (a link back up the tree is not entered); `dirs` sorted, and the caller may prune it."""
+    seen: set[str] = set()
+    for here, dirs, names in os.walk(os.fspath(folder), followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        yield here, dirs, names

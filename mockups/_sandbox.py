@@ -15,6 +15,8 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from mockups._files import walk_once
+
 MAX_ITEMS = 100_000  # the longest string or list a template may build with `*` (as Jinja's MAX_RANGE)
 MAX_EXPONENT = 100
 
@@ -45,17 +47,10 @@ __all__ = ["MAX_EXPONENT", "MAX_ITEMS", "Sandbox", "SecurityError", "sandbox"]
 
 def template_files(folder: Path | str) -> Iterator[tuple[str, str]]:
     """Every entry a template folder holds, as (path relative to it, path), sorted folder by folder:
-    what a template may include, extend or import. Linked folders are followed, as Jinja loads
-    through them, each real folder once (a link back up the tree is not entered); an entry that
-    is not a file (a dangling link) is listed too, for the caller to tell apart."""
-    seen: set[str] = set()
-    for here, dirs, names in os.walk(folder, followlinks=True):
-        real = os.path.realpath(here)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs.sort()
+    what a template may include, extend or import (linked folders followed, as Jinja loads through
+    them: `_files.walk_once`); an entry that is not a file (a dangling link) is listed too, for the
+    caller to tell apart."""
+    for here, _, names in walk_once(folder):
         for name in sorted(names):
             path = os.path.join(here, name)
             yield os.path.relpath(path, folder), path

@@ -7,30 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 
 import pytest
 
 from mockups.cli import _review, main
 from mockups.review import approvals
+from tests import test_approvals
+from tests.test_approvals import cli
 
 RECORDING = "tests.backends_for_tests:Recording"
-
-
-@pytest.fixture
-def site(project, monkeypatch, tmp_path):
-    monkeypatch.setitem(_review.CLOCK, "now", lambda: datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc))
-    monkeypatch.setenv("MOCKUPS_TEST_LOG", str(tmp_path.parent / f"{tmp_path.name}-calls.log"))
-    path = project()
-    assert cli("build", path) == 0
-    return path
-
-
-def cli(command: str, path, *extra) -> int:
-    args = [command, str(path), "--backend", RECORDING]
-    if command == "build":
-        args.append("--no-gallery")
-    return main(args + list(extra))
+site = test_approvals.site  # the fixture: the minimal project, built, with a fixed clock
 
 
 def sha(path) -> str:

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockups._files import SECRET_NAMES, path_signature, sha256_file, signature
+from mockups._files import SECRET_NAMES, path_signature, sha256_file, signature, walk_once
 from mockups._version import __version__
 from mockups.engine.remote import shown
 from mockups.selection import Selection, Shard
@@ -91,13 +91,7 @@ def _listing(folder: Path) -> dict[str, list[str] | None]:
     if not folder.is_dir():
         return {str(folder): None}
     found: dict[str, list[str] | None] = {}
-    seen: set[str] = set()
-    for here, dirs, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(here)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
+    for here, dirs, files in walk_once(folder):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         found[here] = sorted(dirs + files)
     return found

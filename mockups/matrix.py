@@ -274,14 +274,27 @@ def expand(catalog: Catalog, kinds: Mapping[str, PhotoKind] | None = None) -> li
             v = Variant.make(dumps, product, colour, background, design, channel,
                              _several_designs(product, placement), photo, placement)
             if not any(_matches(rule, v.ids()) for rule in model.matrix.exclude):
-                out.setdefault(v.id, v)
+                _add(catalog, out, v)
     for rule in model.matrix.include:
         for v in _included(catalog, rule, dumps, kinds):
-            out.setdefault(v.id, v)
+            _add(catalog, out, v)
     if not out:
         where = ("matrix",) if isinstance(catalog.doc.data, dict) and "matrix" in catalog.doc.data else ("products",)
         raise CatalogError([catalog.doc.problem(where, "the matrix is empty: every combination is excluded", key=True)])
     return _ordered(catalog, out.values())
+
+
+def _add(catalog: Catalog, out: dict[str, Variant], v: Variant) -> None:
+    """`v` under its id, unless it is there already; another variant of the same id (its ids joined
+    with '--' are another's: colour 'a' on 'b--c' and 'a--b' on 'c') is an error, not a lost image."""
+    found = out.setdefault(v.id, v)
+    if found is not v and found.ids() != v.ids():
+        def named(x: Variant) -> str:
+            return ", ".join(f"{k} {val}" for k, val in x.ids().items() if val is not None)
+
+        raise CatalogError([catalog.doc.problem(("products",), f"two variants would be one image, {v.output}: "
+                                                f"{named(found)} and {named(v)}; rename an id so that the names "
+                                                "joined with '--' differ", key=True)])
 
 
 def _included(catalog: Catalog, rule: Rule, dumps: _Dumps, kinds: Mapping[str, PhotoKind]) -> list[Variant]:
@@ -290,7 +303,7 @@ def _included(catalog: Catalog, rule: Rule, dumps: _Dumps, kinds: Mapping[str, P
     found = []
     for product in products:
         photo = kinds[product.sku].kind if product.sku in kinds else None
-        scene = photo == "scene"
+        scene = kinds[product.sku].scene if product.sku in kinds else photo == "scene"  # a PSD template's too
         colours, backgrounds, prints = _allowed(catalog, product, scene)
         colours = [catalog.colours[rule.colour]] if rule.colour else colours
         if rule.background == AS_SHOT_ID and not scene:
@@ -308,8 +321,10 @@ def _included(catalog: Catalog, rule: Rule, dumps: _Dumps, kinds: Mapping[str, P
             prints = [(n, d) for n, d in prints if n in names]
         channels = [c for c in model.channels if rule.channel in (None, c.id)]
         for (placement, design), colour, background, channel in cartesian(prints, colours, backgrounds, channels):
-            found.append(Variant.make(dumps, product, colour, background, design, channel,
-                                      _several_designs(product, placement), photo, placement))
+            # a design the rule adds beside the product's own: its name tells the variants apart
+            several = _several_designs(product, placement) or (
+                design is not None and design.id not in _designs_of(product, placement))
+            found.append(Variant.make(dumps, product, colour, background, design, channel, several, photo, placement))
     return found
 
 

@@ -64,6 +64,13 @@ def _duplicate_ids(doc: Document) -> list[Problem]:
                 problems.append(doc.problem((section, i, key), f"duplicate {key} '{value}' "
                                             f"(already used by {section}[{first[value]}] on line {line})"))
             else:
+                folded = str(value).casefold()
+                other = next((v for v in first if str(v).casefold() == folded), None)
+                if other is not None:  # in output paths: one file on macOS's and Windows' disks
+                    problems.append(doc.problem((section, i, key), f"{key} '{value}' differs from '{other}' "
+                                                f"({section}[{first[other]}]) only in case: their images' files "
+                                                "would be one file on a disk that ignores case (macOS, Windows); "
+                                                "rename one", severity="warning"))
                 first[value] = i
     return problems
 
@@ -129,6 +136,15 @@ def _references(doc: Document) -> list[Problem]:
                 problems.append(doc.problem(("matrix", kind, j, "placement"), f"unknown placement '{name}'"
                                             f"{did_you_mean(name, placement_names)}; known placements: "
                                             f"{', '.join(placement_names) or 'none'}"))
+            elif isinstance(name, str) and isinstance(rule.get("product"), str):
+                product = next((p for _, p in _items(doc, "products") if p.get("sku") == rule["product"]), None)
+                own = sorted(map(str, product["placements"])) if product is not None \
+                    and isinstance(product.get("placements"), dict) else []
+                if product is not None and name not in own:  # the rule can never match: said, not silently nothing
+                    problems.append(doc.problem(("matrix", kind, j, "placement"), f"{rule['product']} has no "
+                                                f"placement '{name}', so this rule matches nothing"
+                                                f"{did_you_mean(name, own)}; its placements: "
+                                                f"{', '.join(own) or 'none'}", severity="warning"))
     return problems
 
 

@@ -7,6 +7,7 @@ the variant being rendered.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -69,15 +70,30 @@ class PromptRenderer:
         try:
             text = template.render(context(variant, self.data))
         except SecurityError as e:
-            raise TemplateError(f"{_shown(template.filename, self.root)}:{_template_line(template)}: not allowed in a "
-                                f"template: {e} (while rendering {variant.id})") from None
+            raise TemplateError(f"{self._where(template)}: not allowed in a template: {e} "
+                                f"(while rendering {variant.id})") from None
+        except jinja2.TemplateSyntaxError as e:  # in a template this one includes, imports or extends
+            raise TemplateError(f"{_shown(e.filename or name, self.root)}:{e.lineno}: syntax error: {e.message} "
+                                f"(while rendering {variant.id})") from None
         except jinja2.TemplateError as e:
-            raise TemplateError(f"{_shown(template.filename, self.root)}:{_template_line(template)}: {_plain(e)} "
-                                f"(while rendering {variant.id})") from None
+            raise TemplateError(f"{self._where(template)}: {_plain(e)} (while rendering {variant.id})") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError) as e:
-            raise TemplateError(f"{_shown(template.filename, self.root)}:{_template_line(template)}: {e} "
-                                f"(while rendering {variant.id})") from None
+            raise TemplateError(f"{self._where(template)}: {e} (while rendering {variant.id})") from None
         return " ".join(text.split())
+
+    def _where(self, template: jinja2.Template) -> str:
+        """"file:line" of the template being rendered when the current exception was raised: the
+        innermost template frame (an included template, a macro imported from one), else the top one."""
+        folders = [os.path.realpath(f) for f in self.folders]
+        tb = sys.exc_info()[2]
+        file: str | None = template.filename
+        line: int | str = "?"
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            if name == template.filename or any(os.path.realpath(name).startswith(f + os.sep) for f in folders):
+                file, line = name, tb.tb_lineno
+            tb = tb.tb_next
+        return f"{_shown(file, self.root)}:{line}"
 
 
 # Templates see plain data (dicts named after what they hold), not the models: the sandbox reads a
@@ -149,14 +165,3 @@ def _plain(e: jinja2.TemplateError) -> str:
         known = f"; it has: {', '.join(fields)}" if fields else ""
         return f"'{cls.lower()}' has no field '{attr}'{hint}{known}"
     return text
-
-
-def _template_line(template: jinja2.Template) -> int | str:
-    """The template line being rendered when the current exception was raised."""
-    tb = sys.exc_info()[2]
-    line: int | str = "?"
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == template.filename:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line

@@ -70,3 +70,26 @@ def test_sandbox_refuses_attribute_escapes(project, probe):
     with pytest.raises(TemplateError) as e:
         render_first(path)
     assert "product-photo.j2:" in str(e.value)
+
+
+# An error inside a template that the variant's template includes or imports (a macro) was
+# reported at the top template's name and line.
+def _render_first(path, sku="TEE") -> str:
+    catalog = load_catalog(path)
+    variant = next(v for v in expand(catalog) if v.product.sku == sku)
+    return PromptRenderer(catalog).render(variant)
+
+
+@pytest.mark.parametrize("files, where", [
+    ({"templates/product-photo.j2": "a\n{% include 'part.j2' %}\n",
+      "templates/part.j2": "x\ny\nz\n{{ product.colr }}\n"},
+     "templates/part.j2:4:"),
+    ({"templates/product-photo.j2": "{% include 'part.j2' %}\n", "templates/part.j2": "x\ny\n{% if %}\n"},
+     "templates/part.j2:3:"),
+    ({"templates/product-photo.j2": "{% import 'm.j2' as m %}\n{{ m.f() }}",
+      "templates/m.j2": "1\n2\n{% macro f() %}\n{{ 1 // 0 }}{% endmacro %}"}, "templates/m.j2:4:"),
+], ids=["undefined-in-include", "syntax-in-include", "error-in-macro"])
+def test_error_in_an_included_template_names_that_file_and_line(project, files, where):
+    with pytest.raises(TemplateError) as e:
+        _render_first(project(files=files))
+    assert str(e.value).startswith(where), str(e.value)

@@ -106,6 +106,7 @@ class Compositor:
         self.analyses = analyses or AnalysisStore(None, self.version)  # kept between builds (backends.kept)
         self.prepared = prepared or PreparedStore(None, self.version)
         self._caches: dict[str, LRU[Any]] = {name: LRU(size, thread_safe=thread_safe) for name, size in sizes.items()}
+        self._coverage: dict[tuple, float] = {}  # (product, print position) -> how much of the area is on the product
 
     # --- the pieces ----------------------------------------------------------------------------
 
@@ -131,8 +132,8 @@ class Compositor:
 
     def design_image(self, job) -> Image.Image:
         """The job's design file, decoded (as given: not warped or fitted)."""
-        return self._caches["design_images"].get_or(input_sha(job, "design"),
-                                                    lambda: self._open(job, "design"))
+        return self._caches["design_images"].get_or(input_sha(job, "design"), lambda: self.guard(
+            job, "design", lambda: _visible(self._open(job, "design"))))
 
     def background_plate(self, job, size: tuple[int, int]) -> Image.Image:
         """The variant's background at `size` (w, h): the channel's forced colour, the image,
@@ -154,7 +155,7 @@ class Compositor:
                 dyed, canvas, fit=v.product.scene_fit, colour=v.channel.background))
             if v.product.caption:
                 image = self.caption(image, v.product.caption)
-            return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=list(product.warnings))
+            return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=self.notes(job, product))
         fitting = (canvas, v.channel.fill)
         placed = self._caches["placements"].get_or((look_key, fitting), lambda: self.guard(
             job, "product", lambda: imaging.place(dyed, canvas, fill=v.channel.fill, backdrop=product.backdrop,
@@ -171,7 +172,31 @@ class Compositor:
         image = imaging.blend(placed, plate)
         if v.product.caption:
             image = self.caption(image, v.product.caption)
-        return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=list(product.warnings))
+        return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=self.notes(job, product))
+
+    def notes(self, job, product: PreparedProduct) -> list[str]:
+        """The variant's warnings: its product's, and what the catalog's settings make of this variant
+        that it could not tell from the photo alone: nothing dyeable (every colour the photo's own),
+        a print area mostly off the product (most of the design clipped away)."""
+        v = job.variant
+        out = list(product.warnings)
+        name = job.input_path("product").name
+        if product.matched is None and product.kind != "scene":
+            given = "the recolour mask covers none of the product" if job.input_path("recolour_mask") \
+                else "no area of the product's own main colour was found"
+            out.append(f"{name}: nothing is dyed ({given}): every colour shows the photo's own; give the product a "
+                       f"recolour_mask: that covers the fabric")
+        area = print_corners(v.print)
+        if v.design is not None and area is not None and product.kind != "scene":
+            key = (product_key(job), print_key(job))
+            if key not in self._coverage:
+                alpha = np.asarray(product.rgba.getchannel("A"), np.float32) / 255.0
+                self._coverage[key] = imaging.print_area_coverage(area, alpha)
+            if self._coverage[key] < 0.6:
+                out.append(f"{name}: only {self._coverage[key]:.0%} of the print area lies on the product, so most "
+                           "of the design is clipped away: check print_area against the photo (`mockups inspect` "
+                           "draws both)")
+        return out
 
     @staticmethod
     def caption(image: Image.Image, caption) -> Image.Image:
@@ -369,6 +394,13 @@ def input_sha(job, role: str) -> str | None:
     """The content hash of the job's `role` input file, None if it has none."""
     found = job.inputs.get(role)
     return found[1] if found else None
+
+
+def _visible(design: Image.Image) -> Image.Image:
+    """A design file that shows something: one whose every pixel is transparent is refused."""
+    if design.mode in ("RGBA", "LA", "PA") and design.getchannel("A").getextrema()[1] == 0:
+        raise imaging.ImagingError("the design is wholly transparent: nothing of it would be printed")
+    return design
 
 
 def product_key(job) -> tuple:

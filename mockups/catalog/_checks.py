@@ -356,7 +356,7 @@ class FileChecker:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in plain words
                 with Image.open(target, formats=IMAGE_FORMATS) as im:
-                    size = im.size
+                    size = _as_shown(im)
         except Image.DecompressionBombError:
             self.add(path, f"{value} is too large to open safely (over Pillow's pixel limit)")
             return None
@@ -427,3 +427,14 @@ def convex(corners) -> bool:
         (x0, y0), (x1, y1), (x2, y2) = corners[k], corners[(k + 1) % 4], corners[(k + 2) % 4]
         signs.append((x1 - x0) * (y2 - y1) - (y1 - y0) * (x2 - x1))
     return all(s > 0 for s in signs) or all(s < 0 for s in signs)
+
+
+def _as_shown(im: Image.Image) -> tuple[int, int]:
+    """The image's size as it is shown and used: width and height swapped when its EXIF orientation
+    turns it a quarter (a phone's photo); as stored when that cannot be read (the build reports
+    the file itself)."""
+    try:
+        turned = im.getexif().get(0x0112) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: the image is what its header says
+        turned = False
+    return (im.size[1], im.size[0]) if turned else im.size

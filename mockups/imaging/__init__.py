@@ -53,7 +53,7 @@ from mockups.imaging._io import (
     read_metadata,
     thumbnail,
 )
-from mockups.imaging._placement import ANCHORS, clip_layer, fit_cylinder, fit_print
+from mockups.imaging._placement import ANCHORS, clip_layer, fit_cylinder, fit_print, print_area_coverage
 from mockups.imaging._scene import (
     Placement,
     apply_alpha,
@@ -168,6 +168,7 @@ __all__ = [
     # where a design sits in its print area; curved print areas
     "ANCHORS",
     "fit_print",
+    "print_area_coverage",
     "fit_cylinder",
     "clip_layer",
     "FINISHES",

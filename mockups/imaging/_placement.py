@@ -104,3 +104,28 @@ def fit_cylinder(cyl: Cylinder, design_size: tuple[int, int], *, scale: float = 
                    radius=float(cyl.radius_at(np.asarray(v0))), bottom_radius=float(cyl.radius_at(np.asarray(v1))),
                    arc=float(cyl.arc * bw / around),
                    centre=float(cyl.centre + (cx / around - 0.5) * cyl.arc))
+
+
+def print_area_coverage(quad, silhouette: np.ndarray) -> float:
+    """The fraction of the print area's quad that lies on the silhouette (>= 0.5; outside the photo
+    counts as off it): how much of a design printed there can be seen."""
+    from PIL import Image, ImageDraw
+
+    h, w = silhouette.shape
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+    ox, oy = math.floor(x0), math.floor(y0)
+    bw, bh = max(1, math.ceil(x1) - ox + 1), max(1, math.ceil(y1) - oy + 1)
+    if bw * bh > 64_000_000:
+        return 0.0
+    canvas = Image.new("L", (bw, bh), 0)
+    ImageDraw.Draw(canvas).polygon([(x - ox, y - oy) for x, y in quad], fill=255)
+    inside = np.asarray(canvas) > 0
+    total = int(np.count_nonzero(inside))
+    if not total:
+        return 0.0
+    sx0, sy0, sx1, sy1 = max(ox, 0), max(oy, 0), min(ox + bw, w), min(oy + bh, h)
+    if sx0 >= sx1 or sy0 >= sy1:
+        return 0.0
+    part = inside[sy0 - oy:sy1 - oy, sx0 - ox:sx1 - ox]
+    return float(np.count_nonzero(part & (silhouette[sy0:sy1, sx0:sx1] >= 0.5)) / total)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import re
 import struct
 import zlib
@@ -427,7 +426,7 @@ def _see(product, paths: Mapping[str, Path], analyses=None, hashes: Mapping[str,
         dye = np.minimum(dye, silhouette)
     on_product = None
     if print_area_of(product):
-        on_product = _coverage(print_area_of(product), silhouette)
+        on_product = imaging.print_area_coverage(print_area_of(product), silhouette)
         if on_product < 0.6 and analysis.confidence >= LOW_CONFIDENCE:
             warnings.append(f"only {on_product:.0%} of the print area lies on the "
                             f"{'garment' if analysis.kind == 'scene' else 'product'}: check print_area "
@@ -437,27 +436,6 @@ def _see(product, paths: Mapping[str, Path], analyses=None, hashes: Mapping[str,
 
 def _u8(a: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
-
-
-def _coverage(quad, silhouette: np.ndarray) -> float:
-    """The fraction of the quad's area inside the silhouette (outside the photo counts as off it)."""
-    h, w = silhouette.shape
-    x0, y0, x1, y1 = _bbox(quad)
-    ox, oy = math.floor(x0), math.floor(y0)
-    bw, bh = max(1, math.ceil(x1) - ox + 1), max(1, math.ceil(y1) - oy + 1)
-    if bw * bh > 64_000_000:
-        return 0.0
-    canvas = Image.new("L", (bw, bh), 0)
-    ImageDraw.Draw(canvas).polygon([(x - ox, y - oy) for x, y in quad], fill=255)
-    inside = np.asarray(canvas) > 0
-    total = int(np.count_nonzero(inside))
-    if not total:
-        return 0.0
-    sx0, sy0, sx1, sy1 = max(ox, 0), max(oy, 0), min(ox + bw, w), min(oy + bh, h)
-    if sx0 >= sx1 or sy0 >= sy1:
-        return 0.0
-    part = inside[sy0 - oy:sy1 - oy, sx0 - ox:sx1 - ox]
-    return float(np.count_nonzero(part & (silhouette[sy0:sy1, sx0:sx1] >= 0.5)) / total)
 
 
 def _store(folder: Path | None):

@@ -171,3 +171,31 @@ def test_export_of_a_published_set_skips_a_file_changed_since_it_was_published(s
     assert "web/TEE/navy--studio" in err and "not those recorded" in err
     assert "web/TEE/navy--studio.png" not in feed.read_text()
     assert "web/TEE/white--studio.png" in feed.read_text()
+
+
+
+# 10. A writer that waits too long for another (a hung `mockups serve`, say) gets a message, not a
+#     traceback of the lock library's.
+def test_a_writer_waiting_too_long_for_the_lock_is_told_so(site, monkeypatch, tmp_path):
+    import filelock
+
+    monkeypatch.setattr(approvals, "LOCK_WAIT", 0.2)
+    path = site.parent / approvals.NAME
+    before = path.read_bytes() if path.exists() else None
+    names = []
+    real = filelock.FileLock
+
+    def noted(lock_file, *a, **k):
+        names.append(lock_file)
+        return real(lock_file, *a, **k)
+
+    monkeypatch.setattr(filelock, "FileLock", noted)
+    approvals.update(path, lambda decisions: (None, None))  # free: taken and let go
+    other = real(names[0])  # another writer holds it now (flock: per open file, so this blocks the next)
+    other.acquire()
+    try:
+        with pytest.raises(approvals.ApprovalsError, match="another mockups command"):
+            approvals.update(path, lambda decisions: (None, None))
+    finally:
+        other.release()
+    assert (path.read_bytes() if path.exists() else None) == before

@@ -178,6 +178,7 @@ def save(path: Path, decisions: dict[str, Decision]) -> None:
 
 
 T = TypeVar("T")
+LOCK_WAIT = 60.0  # seconds `update` waits for another writer of the same file
 
 
 def update(path: Path, change: Callable[[dict[str, Decision]], tuple[dict[str, Decision] | None, T]]) -> T:
@@ -189,11 +190,19 @@ def update(path: Path, change: Callable[[dict[str, Decision]], tuple[dict[str, D
 
     real = os.path.realpath(path)
     name = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    with filelock.FileLock(os.path.join(tempfile.gettempdir(), f"mockups-approvals-{name}.lock"), timeout=60):
+    lock = filelock.FileLock(os.path.join(tempfile.gettempdir(), f"mockups-approvals-{name}.lock"), timeout=LOCK_WAIT)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ApprovalsError(f"{path}: another mockups command has been writing it for {LOCK_WAIT:g} s; try again "
+                             f"when it is done (lock: {lock.lock_file})") from None
+    try:
         decisions, result = change(load(path))
         if decisions is not None:
             save(path, decisions)
         return result
+    finally:
+        lock.release()
 
 
 def reviewer(folder: Path, given: str | None = None) -> str:

@@ -100,3 +100,12 @@ def test_a_fully_transparent_design_is_an_error_or_a_warning(project):
     path = project(files={"assets/logo.png": Image.new("RGBA", (64, 64), (0, 0, 0, 0))})
     report = build(path, BuildOptions(gallery=False, only=["sku=TEE", "colour=navy", "background=studio"]))
     assert report.failures or entries(path)["web/TEE/navy--studio"]["warnings"], "an invisible design, silently"
+
+
+# A product photo enlarged 18 times to fill a large channel looked soft, with no warning.
+def test_a_product_photo_enlarged_many_times_is_a_warning(project):
+    """A 128 px product photo on a 3000 px canvas (fill 0.78 by default: ~18x enlarged): blurry, no warning."""
+    path = project(MINIMAL.replace("size: 96x96", "size: 3000x3000"))
+    report = build(path, BuildOptions(gallery=False, only=["sku=TEE", "colour=navy", "background=studio"]))
+    assert not report.failures
+    assert entries(path)["web/TEE/navy--studio"]["warnings"], "18x upscaled product, no warning"

@@ -426,3 +426,45 @@ def test_a_document_in_another_colour_space_is_a_warning(mockup):
     warning = profile_warning(found)
     assert warning is not None and warning.startswith("tee.psd: the document's colour profile is ")
     assert "not sRGB" in warning and "Convert to Profile" in warning
+
+
+# The design put in a smart object's place took only its blend mode, opacity and clipping: a hidden
+# smart object's design was drawn, and one at 0 % fill was drawn at full fill (Photoshop and
+# psd-tools draw neither).
+def _smart_object_edited(tmp_path: Path, edit) -> Path:
+    from psd_tools import PSDImage
+
+    path = psd_build.build_mockup(tmp_path / "tee.psd")
+    psd = PSDImage.open(path)
+    edit(next(ly for ly in psd.descendants() if ly.kind == "smartobject"))
+    psd.save(path)
+    return path
+
+
+def _design_inside_smart_object(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(our render with a green design, psd-tools' composite of the file as saved) at a point
+    inside the smart object's footprint."""
+    from psd_tools import PSDImage
+
+    ours = np.asarray(Template(path, "Design", None, "cover").render(
+        Image.new("RGBA", (300, 240), (0, 200, 0, 255)), None).convert("RGB"), np.float32)
+    theirs = np.asarray(PSDImage.open(path).composite().convert("RGB"), np.float32)
+    x, y = 180, 136
+    return ours[y, x], theirs[y, x]
+
+
+def test_a_hidden_smart_object_stays_hidden(tmp_path):
+    """A hidden smart object shows nothing in Photoshop; its replacement is drawn anyway."""
+    def hide(layer):
+        layer.visible = False
+    ours, theirs = _design_inside_smart_object(_smart_object_edited(tmp_path, hide))
+    assert np.abs(ours - theirs).max() <= 3, (ours, theirs)
+
+
+def test_the_smart_objects_fill_opacity_is_kept(tmp_path):
+    """A smart object at 0 % fill shows none of its content (psd-tools and Photoshop agree);
+    the design put in its place is drawn at full fill."""
+    def clear(layer):
+        layer.fill_opacity = 0
+    ours, theirs = _design_inside_smart_object(_smart_object_edited(tmp_path, clear))
+    assert np.abs(ours - theirs).max() <= 3, (ours, theirs)

@@ -172,15 +172,24 @@ class Compositor:
         image = imaging.blend(placed, plate)
         if v.product.caption:
             image = self.caption(image, v.product.caption)
-        return Rendered(image=image, model=f"local-compositor-{self.version}", warnings=self.notes(job, product))
+        return Rendered(image=image, model=f"local-compositor-{self.version}",
+                        warnings=self.notes(job, product, placed))
 
-    def notes(self, job, product: PreparedProduct) -> list[str]:
+    def notes(self, job, product: PreparedProduct, placed: imaging.Placement | None = None) -> list[str]:
         """The variant's warnings: its product's, and what the catalog's settings make of this variant
         that it could not tell from the photo alone: nothing dyeable (every colour the photo's own),
-        a print area mostly off the product (most of the design clipped away)."""
+        a print area mostly off the product (most of the design clipped away), a product enlarged
+        far past its photo's pixels to fill the channel (soft)."""
         v = job.variant
         out = list(product.warnings)
         name = job.input_path("product").name
+        box = product.rgba.getchannel("A").getbbox() if placed is not None else None
+        if box is not None and placed is not None:
+            enlarged = placed.layer.width / max(1, box[2] - box[0])
+            if enlarged > MAX_ENLARGEMENT:
+                out.append(f"{name}: the product is enlarged {enlarged:.1f}x past its photo's pixels to fill the "
+                           f"{v.channel.size[0]}x{v.channel.size[1]} channel, so it looks soft: give a photo at least "
+                           f"{placed.layer.width} px across the product, or a smaller channel or fill")
         if product.matched is None and product.kind != "scene":
             given = "the recolour mask covers none of the product" if job.input_path("recolour_mask") \
                 else "no area of the product's own main colour was found"
@@ -394,6 +403,9 @@ def input_sha(job, role: str) -> str | None:
     """The content hash of the job's `role` input file, None if it has none."""
     found = job.inputs.get(role)
     return found[1] if found else None
+
+
+MAX_ENLARGEMENT = 3.0  # a product shown at more than this many times its photo's pixels is warned about (soft)
 
 
 def _visible(design: Image.Image) -> Image.Image:

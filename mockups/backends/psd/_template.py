@@ -255,7 +255,9 @@ class Template:
                                  compression=Compression.RAW)
         parent.remove(new)
         parent.insert(list(parent).index(old), new)
+        # drawn as the smart object is: hidden if it is hidden, at its opacity and its fill's
         new.blend_mode, new.opacity, new.clipping = old.blend_mode, old.opacity, old.clipping
+        new.visible, new.fill_opacity = old.visible, old.fill_opacity
         parent.remove(old)
         self._above_ids.discard(id(old))
         self._above_ids.add(id(new))

@@ -106,7 +106,8 @@ class Compositor:
         self.analyses = analyses or AnalysisStore(None, self.version)  # kept between builds (backends.kept)
         self.prepared = prepared or PreparedStore(None, self.version)
         self._caches: dict[str, LRU[Any]] = {name: LRU(size, thread_safe=thread_safe) for name, size in sizes.items()}
-        self._coverage: dict[tuple, float] = {}  # (product, print position) -> how much of the area is on the product
+        # (product, print position) -> how much of the area is on the product; ("box", product) -> its box
+        self._coverage: dict[tuple, Any] = {}
 
     # --- the pieces ----------------------------------------------------------------------------
 
@@ -175,6 +176,13 @@ class Compositor:
         return Rendered(image=image, model=f"local-compositor-{self.version}",
                         warnings=self.notes(job, product, placed))
 
+    def _box(self, job, product: PreparedProduct) -> tuple[int, int, int, int] | None:
+        """The product's box in its photo (its alpha's), found once per product."""
+        key = ("box", product_key(job))
+        if key not in self._coverage:
+            self._coverage[key] = product.rgba.getchannel("A").getbbox()
+        return self._coverage[key]
+
     def notes(self, job, product: PreparedProduct, placed: imaging.Placement | None = None) -> list[str]:
         """The variant's warnings: its product's, and what the catalog's settings make of this variant
         that it could not tell from the photo alone: nothing dyeable (every colour the photo's own),
@@ -183,7 +191,7 @@ class Compositor:
         v = job.variant
         out = list(product.warnings)
         name = job.input_path("product").name
-        box = product.rgba.getchannel("A").getbbox() if placed is not None else None
+        box = self._box(job, product) if placed is not None else None
         if box is not None and placed is not None:
             enlarged = placed.layer.width / max(1, box[2] - box[0])
             if enlarged > MAX_ENLARGEMENT:

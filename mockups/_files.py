@@ -28,6 +28,14 @@ def signature(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
+def sha256_or_none(path: str | os.PathLike) -> str | None:
+    """`sha256_file`, or None when the file cannot be read."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
 def path_signature(path: str | Path) -> list[int] | None:
     """`signature` of the file at `path`, or None when it cannot be read."""
     try:

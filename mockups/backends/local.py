@@ -106,8 +106,8 @@ class Compositor:
         self.analyses = analyses or AnalysisStore(None, self.version)  # kept between builds (backends.kept)
         self.prepared = prepared or PreparedStore(None, self.version)
         self._caches: dict[str, LRU[Any]] = {name: LRU(size, thread_safe=thread_safe) for name, size in sizes.items()}
-        # (product, print position) -> how much of the area is on the product; ("box", product) -> its box
-        self._coverage: dict[tuple, Any] = {}
+        self._coverage: dict[tuple, float] = {}  # (product, print position) -> how much of its area is on the product
+        self._boxes: dict[tuple, tuple[int, int, int, int] | None] = {}  # product -> its box in its photo
 
     # --- the pieces ----------------------------------------------------------------------------
 
@@ -176,13 +176,6 @@ class Compositor:
         return Rendered(image=image, model=f"local-compositor-{self.version}",
                         warnings=self.notes(job, product, placed))
 
-    def _box(self, job, product: PreparedProduct) -> tuple[int, int, int, int] | None:
-        """The product's box in its photo (its alpha's), found once per product."""
-        key = ("box", product_key(job))
-        if key not in self._coverage:
-            self._coverage[key] = product.rgba.getchannel("A").getbbox()
-        return self._coverage[key]
-
     def notes(self, job, product: PreparedProduct, placed: imaging.Placement | None = None) -> list[str]:
         """The variant's warnings: its product's, and what the catalog's settings make of this variant
         that it could not tell from the photo alone: nothing dyeable (every colour the photo's own),
@@ -191,8 +184,11 @@ class Compositor:
         v = job.variant
         out = list(product.warnings)
         name = job.input_path("product").name
-        box = self._box(job, product) if placed is not None else None
-        if box is not None and placed is not None:
+        pkey = product_key(job)
+        if placed is not None and pkey not in self._boxes:  # once per product
+            self._boxes[pkey] = product.rgba.getchannel("A").getbbox()
+        box = self._boxes.get(pkey) if placed is not None else None
+        if placed is not None and box is not None:
             enlarged = placed.layer.width / max(1, box[2] - box[0])
             if enlarged > MAX_ENLARGEMENT:
                 out.append(f"{name}: the product is enlarged {enlarged:.1f}x past its photo's pixels to fill the "
@@ -205,7 +201,7 @@ class Compositor:
                        f"recolour_mask: that covers the fabric")
         area = print_corners(v.print)
         if v.design is not None and area is not None and product.kind != "scene":
-            key = (product_key(job), print_key(job))
+            key = (pkey, print_key(job))
             if key not in self._coverage:
                 alpha = np.asarray(product.rgba.getchannel("A"), np.float32) / 255.0
                 self._coverage[key] = imaging.print_area_coverage(area, alpha)

@@ -55,6 +55,7 @@ def _duplicate_ids(doc: Document) -> list[Problem]:
     problems = []
     for section, key in _SECTIONS.items():
         first: dict[str | int, int] = {}
+        folded: dict[str, str | int] = {}  # an id in lower case -> the id as first written
         for i, item in _items(doc, section):
             value = item.get(key)
             if not isinstance(value, (str, int)):
@@ -64,9 +65,8 @@ def _duplicate_ids(doc: Document) -> list[Problem]:
                 problems.append(doc.problem((section, i, key), f"duplicate {key} '{value}' "
                                             f"(already used by {section}[{first[value]}] on line {line})"))
             else:
-                folded = str(value).casefold()
-                other = next((v for v in first if str(v).casefold() == folded), None)
-                if other is not None:  # in output paths: one file on macOS's and Windows' disks
+                other = folded.setdefault(str(value).casefold(), value)
+                if other != value:  # in output paths: one file on macOS's and Windows' disks
                     problems.append(doc.problem((section, i, key), f"{key} '{value}' differs from '{other}' "
                                                 f"({section}[{first[other]}]) only in case: their images' files "
                                                 "would be one file on a disk that ignores case (macOS, Windows); "

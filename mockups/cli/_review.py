@@ -205,8 +205,9 @@ def cmd_publish(args) -> int:
 def inside(folder: Path, relative: str) -> Path | None:
     """`folder / relative` when that stays inside `folder` (a path read from a file that may have
     been edited: "../x" or an absolute path names nothing of ours), else None."""
-    path = (folder / relative).resolve()
-    return path if path != folder and path.is_relative_to(folder.resolve()) else None
+    root = folder.resolve()
+    path = (root / relative).resolve()
+    return path if path != root and path.is_relative_to(root) else None
 
 
 def _listed(ids: list[str], most: int = 10) -> str:

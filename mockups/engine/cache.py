@@ -23,7 +23,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from mockups._files import sha256_file, signature
+from mockups._files import sha256_file, sha256_or_none, signature
 from mockups.errors import BuildError
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class ObjectStore:
         if found is None or st.st_size != found[0].get("bytes"):
             return None
         meta, written = found
-        if st.st_mtime_ns > written and _sha256_or_none(path) != meta.get("sha256"):
+        if st.st_mtime_ns > written and sha256_or_none(path) != meta.get("sha256"):
             logger.warning("cache object %s was changed after it was made (an output edited in place?): it is "
                            "made again", path.name)
             return None
@@ -186,13 +186,6 @@ class ObjectStore:
             freed += p.stat().st_size
             p.unlink()
         return freed
-
-
-def _sha256_or_none(path: Path) -> str | None:
-    try:
-        return sha256_file(path)
-    except OSError:
-        return None
 
 
 class StatCache:

@@ -35,7 +35,7 @@ from mockups.catalog import Catalog, load_catalog, problems_from
 from mockups.engine import manifest, planmemo, record
 from mockups.engine.batching import pending_in_batches, run_batched
 from mockups.engine.cache import JsonMemo, ObjectStore, StatCache, place, remove_temporaries, write_if_changed
-from mockups.engine.events import BuildEvent, JobFailed, JobFinished, Outcome
+from mockups.engine.events import BuildEvent, JobEnded, JobFailed, JobFinished, Outcome
 from mockups.engine.plan import ItemStatus, Plan, make_plan, unfetched
 from mockups.engine.planmemo import PlanMemo
 from mockups.engine.remote import RemoteCache
@@ -341,7 +341,7 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         prepared = prepare(catalog, options)
     plan = prepared.plan
     in_batches = pending_in_batches(prepared.backend, prepared.store)  # submitted (and paid for) before
-    estimated = sum(i.estimate for i in plan.stale if i.job.key not in in_batches)
+    estimated = _to_pay(plan, in_batches)
     if options.max_cost is not None:
         unpriced = next((why for why in map(prepared.backend.unpriced, (i.job for i in plan.stale)) if why), None)
         if unpriced:
@@ -360,7 +360,7 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
         writer = ManifestWriter(prepared)
         report.fetched = fetch_remote(prepared)
         if options.max_cost is not None and prepared.remote is not None:  # what could not be fetched is made
-            after = sum(i.estimate for i in plan.stale if i.job.key not in in_batches)
+            after = _to_pay(plan, in_batches)
             if after > options.max_cost:
                 running.unlink(missing_ok=True)
                 raise BudgetExceeded(f"the plan's estimated cost is ${after:.2f} now that some of the shared cache's "
@@ -430,6 +430,11 @@ def build(catalog: Catalog | str | os.PathLike | None = None, options: BuildOpti
     logger.info("built %d, %d failed, %d not started, in %.2f s; spent $%.2f", report.built, len(report.failures),
                 report.skipped, report.seconds, report.spent)
     return report
+
+
+def _to_pay(plan: Plan, in_batches: set[str]) -> float:
+    """The estimated cost of what the plan makes, but for what batches submitted before hold."""
+    return sum(i.estimate for i in plan.stale if i.job.key not in in_batches)
 
 
 def fetch_remote(prepared: Prepared) -> int:
@@ -554,8 +559,6 @@ class Drawing:
 
     def hear(self, event: BuildEvent) -> None:
         """After the manifest has recorded `event`: a product whose last variant it ends is drawn."""
-        from mockups.engine.events import JobEnded
-
         if not isinstance(event, JobEnded):
             return
         job, sku = event.job, event.job.variant.product.sku

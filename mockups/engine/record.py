@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockups._files import SECRET_NAMES, path_signature, sha256_file, signature, walk_once
+from mockups._files import SECRET_NAMES, path_signature, sha256_or_none, signature, walk_once
 from mockups._version import __version__
 from mockups.engine.remote import shown
 from mockups.selection import Selection, Shard
@@ -67,13 +67,6 @@ def options_key(catalog_file: str | os.PathLike, *, backend: str | None, only, s
 def catalog_path(path: str | os.PathLike) -> Path:
     """The catalog file as `load_catalog` resolves it."""
     return Path(path).absolute().resolve()
-
-
-def _sha256(path: str) -> str | None:
-    try:
-        return sha256_file(path)
-    except OSError:
-        return None
 
 
 def _env() -> list[list[str]]:
@@ -231,7 +224,7 @@ def _stale(doc, options: dict, touched: dict[str, list[int]]) -> str | None:
     for path, entry in doc.get("files", {}).items():
         sig = path_signature(path)
         if sig != entry[:4]:
-            if sig is None or _sha256(path) != entry[4]:
+            if sig is None or sha256_or_none(path) != entry[4]:
                 return f"{path} changed"
             touched[path] = sig
     for path in doc.get("absent", []):

@@ -220,7 +220,7 @@ def overlay_tasks(build_dir: Path, catalog, jobs: Iterable, analyses: Path | Non
                   ) -> list[Callable[[], Inspection]]:
     """`write_overlays`' work, a task per product, for `mockups build` to run beside its contact
     sheets (engine.pipeline.Drawing); `analyses`: see `inspect_product`."""
-    from mockups._files import sha256_file
+    from mockups._files import sha256_or_none
 
     folder = Path(build_dir) / FOLDER
     products: dict[str, Any] = {}
@@ -234,11 +234,8 @@ def overlay_tasks(build_dir: Path, catalog, jobs: Iterable, analyses: Path | Non
     for product in products.values():
         # the product's own files: a variant of a placement with its own photo has that photo's
         hashes: dict[str, str | None] = {}
-        for role, path in _inputs(catalog, product).items():
-            try:
-                hashes[role] = known.get(str(path)) or sha256_file(path)
-            except OSError:
-                hashes[role] = None  # the overlay reports the file
+        for role, path in _inputs(catalog, product).items():  # one unreadable: None, and the overlay reports it
+            hashes[role] = known.get(str(path)) or sha256_or_none(path)
         out.append(partial(inspect_product, catalog, product, folder=folder, hashes=hashes, analyses=analyses))
     return out
 

@@ -37,7 +37,7 @@ from mockups.backends.base import Backend, Rendered
 from mockups.backends.local import Compositor, print_corners
 from mockups.backends.openai import images as oi
 from mockups.backends.openai import models as openai_models
-from mockups.backends.openai._scrub import scrub  # noqa: F401 - where the backend's messages are scrubbed (tests import it here)
+from mockups.backends.openai._scrub import scrub
 from mockups.backends.openai.batch import Batches
 from mockups.backends.openai.batch import pending_keys as batch_pending_keys
 from mockups.backends.openai.check import ALPHA_FORMATS, check_jobs

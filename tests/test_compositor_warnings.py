@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import struct
+import zlib
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from mockups import BuildOptions, build, load_catalog
@@ -45,6 +48,37 @@ def test_exif_rotated_photo_accepts_a_mask_and_print_area_of_the_size_it_is_show
         AREA, "print_area: {x: 30, y: 90, width: 60, height: 50}")
     path = project(cat, files={"assets/tee.jpg": _exif_rotated_jpeg(), "assets/tee-mask.png": mask})
     load_catalog(path)  # CatalogError: mask 120x160 but image 160x120; print area outside the 160x120 image
+
+
+def _exif_rotated_png(after_pixels: bool) -> bytes:
+    """The same photo as a PNG with EXIF orientation 6, its eXIf chunk before the pixels (where
+    Pillow writes it) or after them (where some tools do, and Pillow finds it only by decoding)."""
+    with Image.open(io.BytesIO(_exif_rotated_jpeg())) as im:
+        stored, exif = im.convert("RGB"), im.getexif()
+    buf = io.BytesIO()
+    if not after_pixels:
+        stored.save(buf, "PNG", exif=exif)
+        return buf.getvalue()
+    stored.save(buf, "PNG")
+    body = b"eXIf" + exif.tobytes()[6:]  # without the "Exif\0\0" of JPEG's APP1
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    data = buf.getvalue()
+    return data[:-12] + chunk + data[-12:]  # before IEND
+
+
+@pytest.mark.parametrize("after_pixels", [False, True], ids=["exif-before-pixels", "exif-after-pixels"])
+def test_an_exif_rotated_png_is_checked_at_the_size_it_is_shown_at(project, after_pixels):
+    mask = Image.new("L", (120, 160), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((20, 20, 100, 150), 12, fill=255)
+    data = _exif_rotated_png(after_pixels)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (160, 120) and ("exif" in im.info) is not after_pixels
+        im.load()
+        assert im.getexif().get(0x0112) == 6
+    cat = MINIMAL.replace("image: assets/tee.png", "image: assets/tee-turned.png\n    mask: assets/tee-mask.png")
+    cat = cat.replace(AREA, "print_area: {x: 30, y: 90, width: 60, height: 50}")
+    path = project(cat, files={"assets/tee-turned.png": data, "assets/tee-mask.png": mask})
+    load_catalog(path)  # CatalogError: mask 120x160 but image 160x120, if the orientation were missed
 
 
 # 3 -------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from mockups.backends import base
 from mockups.backends.base import Backend, Rendered
 from mockups.catalog import load_catalog
 from mockups.engine import manifest
-from mockups.engine.cache import ObjectStore
+from mockups.engine.cache import THUMB_EXTS, ObjectStore
 from mockups.engine.pipeline import BuildOptions, build, prepare
 from mockups.errors import BackendError, TemplateError
 from mockups.review._gallery_data import (
@@ -308,7 +309,7 @@ def test_across_file_systems_the_compare_view_uses_the_previous_thumbnail(tmp_pa
     folder = tmp_path / "build" / "gallery"
     v = by_id(page_data(folder / "index.html"))["shop/TEE/navy--sand"]
     assert v["previous"] == v["previous_thumb"] and (folder / v["previous"]).is_file()
-    assert all(p.name.endswith(".thumb.webp") for p in (folder / "previous").iterdir())
+    assert all(p.name.endswith(".thumb.jpg") for p in (folder / "previous").iterdir())  # opaque outputs
 
 
 def test_changes_from_a_plan_without_a_cache_have_no_previous_images(built, tmp_path):
@@ -327,17 +328,42 @@ def test_thumbnails_come_from_the_cache_or_are_made_from_the_output(tmp_path, fl
     build_dir, folder = tmp_path / "build", tmp_path / "build" / "gallery"
     data = page_data(folder / "index.html")
     ok = [v for v in data["variants"] if v["status"] == "ok"]
-    assert len(list((folder / "thumbs").glob("*.webp"))) == len(ok)
+    assert len(list((folder / "thumbs").glob("*.jpg"))) == len(ok)  # opaque outputs: JPEG thumbnails
     store = ObjectStore(tmp_path / ".mockups-cache")
     for key in store.keys():
-        store.thumb_path(key).unlink(missing_ok=True)
+        for ext in THUMB_EXTS:
+            store.thumb_file(key, ext).unlink(missing_ok=True)
     for p in (folder / "thumbs").glob("*"):
         p.unlink()
     write_gallery(build_dir, load_catalog(catalog), store=store)
     v = by_id(page_data(folder / "index.html"))["shop/TEE/navy--sand"]
     assert (v["tw"], v["th"]) == thumb_size([800, 600]) == (THUMB_SIDE, 270)
     with Image.open(folder / v["thumb"]) as im:
-        assert im.format == "WEBP" and im.size == (THUMB_SIDE, 270)
+        assert im.format == "JPEG" and im.size == (THUMB_SIDE, 270)
+
+
+def test_a_cache_of_an_earlier_version_serves_its_webp_thumbnails(tmp_path, flat):
+    """Caches made before thumbnails were JPEGs hold `.thumb.webp` files: the gallery and the contact
+    sheets still use them rather than making new ones from the outputs."""
+    catalog = make_project(tmp_path)
+    build_flat(catalog)
+    store = ObjectStore(tmp_path / ".mockups-cache")
+    marker = Image.new("RGB", (THUMB_SIDE, THUMB_SIDE), (255, 0, 255))  # no variant is magenta
+    for key in store.keys():
+        store.thumb_file(key, "jpg").unlink()
+        marker.save(store.thumb_file(key, "webp"), "WEBP")
+    build_dir, folder = tmp_path / "build", tmp_path / "build" / "gallery"
+    shutil.rmtree(folder)
+    write_gallery(build_dir, load_catalog(catalog), store=store)
+    v = by_id(page_data(folder / "index.html"))["shop/TEE/navy--sand"]
+    assert v["thumb"].endswith(".webp")
+    with Image.open(folder / v["thumb"]) as im:
+        assert im.format == "WEBP"
+        assert max(abs(a - b) for a, b in zip(im.convert("RGB").getpixel((5, 5)), (255, 0, 255), strict=True)) <= 8
+    from mockups.review.grid import _cell_image
+
+    cell = _cell_image({"status": "ok", "key": store.keys().pop(), "output": "nowhere.webp"}, build_dir, store)
+    assert max(abs(a - b) for a, b in zip(cell.getpixel((100, 100)), (255, 0, 255), strict=True)) <= 8
 
 
 def test_thumbnails_of_variants_gone_are_pruned(built):

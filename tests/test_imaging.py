@@ -635,12 +635,25 @@ def test_encode_settings():
 def test_thumbnail():
     image = Image.new("RGB", (1000, 500), (10, 200, 30))
     thumb = Image.open(io.BytesIO(im.thumbnail(image)))
-    assert thumb.format == "WEBP" and thumb.size == (334, 167)  # an exact 3x box reduction (within 80 % of 360)
+    assert thumb.format == "JPEG" and thumb.size == (334, 167)  # an exact 3x box reduction (within 80 % of 360)
     assert max(abs(a - b) for a, b in zip(thumb.convert("RGB").getpixel((160, 80)), (10, 200, 30), strict=True)) <= 6
     odd = Image.open(io.BytesIO(im.thumbnail(Image.new("RGB", (800, 400)))))
     assert odd.size == (360, 180)  # 3x would give 267: reduced 2x, then resampled to fit
     small = Image.open(io.BytesIO(im.thumbnail(Image.new("RGB", (100, 50)), max_side=360)))
     assert small.size == (100, 50)  # never upscaled
+    opaque = Image.open(io.BytesIO(im.thumbnail(Image.new("RGBA", (720, 720), (10, 200, 30, 255)))))
+    assert opaque.format == "JPEG" and opaque.mode == "RGB"  # an alpha with nothing transparent: a JPEG
+
+
+def test_a_thumbnail_keeps_what_is_transparent():
+    """An output with transparency (a `background: transparent` channel) gets a WebP preview with its
+    alpha, so the gallery shows the cut-out, not a black box."""
+    image = Image.new("RGBA", (720, 720), (0, 0, 0, 0))
+    image.paste((200, 30, 30, 255), (180, 180, 540, 540))
+    thumb = Image.open(io.BytesIO(im.thumbnail(image)))
+    assert thumb.format == "WEBP" and thumb.mode == "RGBA" and thumb.size == (360, 360)
+    assert thumb.getpixel((10, 10))[3] == 0 and thumb.getpixel((180, 180))[3] == 255
+    assert max(abs(a - b) for a, b in zip(thumb.getpixel((180, 180))[:3], (200, 30, 30), strict=True)) <= 8
 
 
 # ---------------------------------------------------------------------------

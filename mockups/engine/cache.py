@@ -4,7 +4,8 @@ Layout of the cache folder (default `.mockups-cache/` beside the catalog):
 
     objects/ab/<key>.<ext>         an output, named by Job.key
     objects/ab/<key>.json          what made it: model, usage, cost, size, sha256 (written first)
-    objects/ab/<key>.thumb.webp    its gallery thumbnail
+    objects/ab/<key>.thumb.jpg     its gallery thumbnail (.thumb.webp where the output has
+                                   transparency, and in caches of earlier versions)
     stat.json                      path -> [size, mtime_ns, ctime_ns, inode, sha256] of files already hashed
     last-build.json                what the last complete build was made from (engine.record: the no-op path)
     photo-kinds.json               photo sha256:kind given:version -> [kind, confidence, reason] (matrix.photo_kinds)
@@ -112,6 +113,16 @@ def place(source: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+#: A thumbnail's extensions, in the order they are looked for: a JPEG, or a WebP where the output
+#: has transparency (earlier versions made only WebP ones, which still serve).
+THUMB_EXTS = ("jpg", "webp")
+
+
+def thumb_ext(data: bytes) -> str:
+    """A thumbnail's extension, from its bytes."""
+    return "jpg" if data[:3] == b"\xff\xd8\xff" else "webp"
+
+
 class ObjectStore:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -122,8 +133,25 @@ class ObjectStore:
     def path(self, key: str, ext: str) -> Path:
         return self._base(key).with_suffix(f".{ext}")
 
-    def thumb_path(self, key: str) -> Path:
-        return self._base(key).with_suffix(".thumb.webp")
+    def thumb_file(self, key: str, ext: str) -> Path:
+        return self._base(key).with_suffix(f".thumb.{ext}")
+
+    def thumb_path(self, key: str) -> Path | None:
+        """The object's thumbnail file, or None if it has none."""
+        for ext in THUMB_EXTS:
+            path = self.thumb_file(key, ext)
+            if path.is_file():
+                return path
+        return None
+
+    def read_thumb(self, key: str) -> bytes | None:
+        """The object's thumbnail (one read, no stat), or None."""
+        for ext in THUMB_EXTS:
+            try:
+                return self.thumb_file(key, ext).read_bytes()
+            except OSError:
+                continue
+        return None
 
     def meta(self, key: str) -> dict | None:
         found = self._meta(key)
@@ -170,7 +198,11 @@ class ObjectStore:
         self._base(key).with_suffix(".json").unlink(missing_ok=True)
         atomic_write(path, data)
         if thumb is not None:
-            atomic_write(self.thumb_path(key), thumb, durable=False)
+            ext = thumb_ext(thumb)
+            atomic_write(self.thumb_file(key, ext), thumb, durable=False)
+            for other in THUMB_EXTS:
+                if other != ext:  # one left by an earlier version would be found first
+                    self.thumb_file(key, other).unlink(missing_ok=True)
         atomic_write(self._base(key).with_suffix(".json"), json.dumps(meta, sort_keys=True, indent=1).encode(),
                      durable=False)  # a torn record after a power cut only means the object is made again
         return path

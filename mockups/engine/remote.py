@@ -234,8 +234,7 @@ class RemoteCache:
                 logger.warning("remote cache %s: the local object of %s is not what was made; it is not written",
                                self.shown, key)
                 return
-            thumb_path = store.thumb_path(key)
-            thumb = thumb_path.read_bytes() if thumb_path.exists() else None
+            thumb = store.read_thumb(key)
             record = {"schema": SCHEMA, "key": key, "ext": ext, "meta": meta, "output": digest,
                       "thumb": hashlib.sha256(thumb).hexdigest() if thumb is not None else None}
             self._put(f"cas/{record['output']}", data)

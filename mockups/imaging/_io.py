@@ -43,7 +43,8 @@ PNG_COMPRESS_LEVEL = 3
 JPEG_QUALITY = 90
 WEBP_QUALITY = 90
 WEBP_METHOD = 4
-THUMB_WEBP_METHOD = 2  # previews: 2.4x faster than 4 for ~4% more bytes
+THUMB_WEBP_METHOD = 2  # previews with transparency: 2.4x faster than 4 for ~4% more bytes
+THUMB_JPEG_QUALITY = 85  # opaque previews: a tenth of WebP's time (0.9 ms against 8.8 at 342 px)
 
 
 # ---------------------------------------------------------------------------
@@ -338,13 +339,15 @@ def digital_source_type(data: bytes) -> str | None:
     return attr.group(1).strip() if attr else None
 
 
-def thumbnail(image: Image.Image, max_side: int = 360, *, quality: int = 80) -> bytes:
-    """A WebP preview no larger than ``max_side`` on its longer side (never upscaled).
+def thumbnail(image: Image.Image, max_side: int = 360, *, quality: int | None = None) -> bytes:
+    """A preview no larger than ``max_side`` on its longer side (never upscaled): a JPEG (quality
+    ``THUMB_JPEG_QUALITY``), or a WebP (quality 80) where the image has transparency to show.
 
     Where an integer box reduction lands within 80 % of ``max_side`` (1024 px -> 342, 1200 -> 300)
     that is all it does: an area average, which a preview cannot tell from Lanczos, at a fifth of
     the cost (1.7 ms where reducing then resampling took 8.6 ms at 1024 px); otherwise a box
-    reduction then Lanczos over the last 1-2x.
+    reduction then Lanczos over the last 1-2x. JPEG because a preview is made for every variant:
+    WebP took 8.8 ms of a 342 px one, JPEG 0.9 ms, for about twice the bytes (23 KB against 12).
     """
     if max_side < 1:
         raise ImagingError("thumbnail max_side must be >= 1")
@@ -361,5 +364,9 @@ def thumbnail(image: Image.Image, max_side: int = 360, *, quality: int = 80) -> 
             im = im.reduce(factor)
         im = im.resize(size, Image.Resampling.LANCZOS)
     buf = io.BytesIO()
-    im.save(buf, "WEBP", quality=quality, method=THUMB_WEBP_METHOD)
+    if im.mode == "RGBA" and im.getchannel("A").getextrema() != (255, 255):  # transparency to show
+        im.save(buf, "WEBP", quality=80 if quality is None else quality, method=THUMB_WEBP_METHOD)
+    else:
+        rgb = im if im.mode == "RGB" else im.convert("RGB")
+        rgb.save(buf, "JPEG", quality=THUMB_JPEG_QUALITY if quality is None else quality)
     return buf.getvalue()

@@ -3,9 +3,10 @@
 `gallery.py` renders pages; this module decides what goes in them and puts the image files the pages
 need inside the gallery folder (so it stays self-contained):
 
-    gallery/thumbs/<key>.webp             a thumbnail per finished variant (from the cache, else made)
+    gallery/thumbs/<key>.jpg              a thumbnail per finished variant (from the cache, else made;
+                                          .webp where the output has transparency)
     gallery/previous/<old key>.<ext>      the image a changed variant had before this build
-    gallery/previous/<old key>.thumb.webp its thumbnail (also used for removed variants)
+    gallery/previous/<old key>.thumb.jpg  its thumbnail (also used for removed variants)
     gallery/changes.json                  what changed in the last build, so `mockups gallery` can
                                           reproduce the marks without a plan
 
@@ -15,7 +16,6 @@ rebuilt since (another key in the manifest) no longer applies and is dropped.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -26,7 +26,8 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from mockups.engine.cache import ObjectStore, atomic_write, place, write_if_changed
+from mockups.engine.cache import THUMB_EXTS, ObjectStore, atomic_write, place, thumb_ext, write_if_changed
+from mockups.imaging import ImagingError, thumbnail
 
 CHANGES = "changes.json"
 CHANGES_VERSION = 1
@@ -96,8 +97,9 @@ def previous_images(old: dict, store: ObjectStore | None, folder: Path) -> dict:
     found: dict = {"previous": None, "previous_thumb": None}
     if store is None or not _KEY.match(key):
         return found
-    thumb, target = store.thumb_path(key), folder / "previous" / f"{key}.thumb.webp"
-    if thumb.is_file():
+    thumb = store.thumb_path(key)
+    if thumb is not None:
+        target = folder / "previous" / f"{key}{''.join(thumb.suffixes[-2:])}"  # <key>.thumb.jpg
         if not target.exists():
             place(thumb, target)
         found["previous_thumb"] = f"previous/{target.name}"
@@ -170,20 +172,20 @@ def thumb_size(size) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def make_thumb(source: Path, target: Path) -> bool:
-    """Write a WebP thumbnail of an output with Pillow; False if the output cannot be read."""
+def make_thumb(source: Path, target: Path) -> str | None:
+    """Write a thumbnail of an output, as the workers make them (`imaging.thumbnail`), at `target`
+    with its format's extension; its file name, or None if the output cannot be read."""
     try:
         with Image.open(source) as opened:
             opened.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
             im = opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB")
-            im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-            buf = io.BytesIO()
-            im.save(buf, "WEBP", quality=80)
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+            data = thumbnail(im, THUMB_SIDE)
+    except (OSError, ValueError, Image.DecompressionBombError, ImagingError) as e:
         logging.getLogger(__name__).debug("no thumbnail of %s (%s)", source, e)
-        return False
-    atomic_write(target, buf.getvalue())
-    return True
+        return None
+    target = target.with_suffix(f".{thumb_ext(data)}")
+    atomic_write(target, data)
+    return target.name
 
 
 def place_thumbs(entries: dict[str, dict], build_dir: Path, folder: Path,
@@ -197,20 +199,24 @@ def place_thumbs(entries: dict[str, dict], build_dir: Path, folder: Path,
         key = str(e.get("key") or "")
         if e.get("status") != "ok" or not _KEY.match(key):
             continue
-        name = f"{key}.webp"
-        if name not in present and not _fetch_thumb(e, key, build_dir, thumbs / name, store):
-            continue
-        out[vid] = f"thumbs/{name}"
+        name = next((f"{key}.{ext}" for ext in THUMB_EXTS if f"{key}.{ext}" in present), None) \
+            or _fetch_thumb(e, key, build_dir, thumbs, store)
+        if name is not None:
+            out[vid] = f"thumbs/{name}"
     return out
 
 
-def _fetch_thumb(e: dict, key: str, build_dir: Path, target: Path, store: ObjectStore | None) -> bool:
+def _fetch_thumb(e: dict, key: str, build_dir: Path, thumbs: Path, store: ObjectStore | None) -> str | None:
+    """`key`'s thumbnail put in `thumbs` (from the cache, else made from the output): its name."""
     source = store.thumb_path(key) if store is not None else None
-    if source is not None and source.is_file():
-        place(source, target)
-        return True
+    if source is not None:
+        name = f"{key}{source.suffix}"
+        place(source, thumbs / name)
+        return name
     output = (build_dir / str(e.get("output") or "")).resolve()
-    return output.is_relative_to(build_dir.resolve()) and output.is_file() and make_thumb(output, target)
+    if not (output.is_relative_to(build_dir.resolve()) and output.is_file()):
+        return None
+    return make_thumb(output, thumbs / key)
 
 
 def prune(folder: Path, keep: set[str]) -> int:

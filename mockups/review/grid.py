@@ -349,12 +349,9 @@ def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None, s
         tile = _empty(size)
         ImageDraw.Draw(tile).text((12, size // 2 - 8), "failed", fill=(178, 34, 52), font=_font(16))
         return tile
-    source = store.thumb_path(cell["key"]) if store else None
-    formats: tuple[str, ...] | None = ("WEBP",)  # a thumbnail: Pillow need not try every format's header
-    try:
-        data = source.read_bytes() if source is not None else None  # one read, not many (and no stat)
-    except OSError:
-        data = None
+    data = store.read_thumb(cell["key"]) if store else None
+    source: Path | str = f"the thumbnail of {cell['key']}"
+    formats: tuple[str, ...] | None = ("JPEG", "WEBP")  # a thumbnail: Pillow need not try every format's header
     if data is None:
         source, formats = build_dir / cell["output"], None
     try:

@@ -46,7 +46,7 @@ def placeholder(path: Path, k: int = 1) -> Path:
     return path
 
 
-def build_mockup(path: Path, *, warped: bool = True, k: int = 1, fill: bool = False) -> Path:
+def build_mockup(path: Path, *, warped: bool = True, k: int = 1, fill: bool = False, model: str = "rgb") -> Path:
     """The mockup PSD at `path`. Layers, bottom to top: Scene (pixels), Colour (the garment in a light
     grey, recoloured per variant), Design (a smart object, warped onto the garment), Shading (multiply).
     `k` scales everything (the benchmark's large templates). With `fill`, Colour is a solid-colour fill
@@ -85,29 +85,39 @@ def build_mockup(path: Path, *, warped: bool = True, k: int = 1, fill: bool = Fa
     for added in doc.flat_layers:
         added.fill = 1.0  # photoshopapi leaves a layer's fill opacity at 0
     doc.write(str(path))
-    _finish(path, fill)
+    _finish(path, fill, model)
     return path
 
 
-def _fill_layer(layer) -> None:
+def grey_colour(model: str = "rgb"):
+    """A mid-grey colour descriptor as Photoshop writes one from its picker in `model`: rgb, hsb or lab."""
+    from psd_tools.psd.descriptor import Descriptor, Double
+
+    classes = {"rgb": (b"RGBC", {b"Rd  ": 128.0, b"Grn ": 128.0, b"Bl  ": 128.0}),
+               "hsb": (b"HSBC", {b"H   ": 0.0, b"Strt": 0.0, b"Brgh": 50.0}),
+               "lab": (b"LbCl", {b"Lmnc": 53.6, b"A   ": 0.0, b"B   ": 0.0})}
+    class_id, values = classes[model]
+    colour = Descriptor(classID=class_id)
+    for key, value in values.items():
+        colour[key] = Double(value)
+    return colour
+
+
+def _fill_layer(layer, model: str = "rgb") -> None:
     """A pixel layer made a solid-colour fill layer as Photoshop writes one: a `SoCo` block with its
     colour, no pixels (its mask is the shape)."""
     from psd_tools.constants import Compression, Tag
-    from psd_tools.psd.descriptor import Descriptor, Double
     from psd_tools.psd.tagged_blocks import DescriptorBlock
 
-    colour = Descriptor(classID=b"RGBC")
-    for key in (b"Rd  ", b"Grn ", b"Bl  "):
-        colour[key] = Double(128.0)
     block = DescriptorBlock(version=16, classID=b"null")
-    block[b"Clr "] = colour
+    block[b"Clr "] = grey_colour(model)
     layer.tagged_blocks.set_data(Tag.SOLID_COLOR_SHEET_SETTING, block)
     for info, data in zip(layer._record.channel_info, layer._channels, strict=True):
         if info.id >= 0:
             data.compression, data.data = Compression.RAW, b""
 
 
-def _finish(path: Path, fill: bool) -> None:
+def _finish(path: Path, fill: bool, model: str = "rgb") -> None:
     """photoshopapi writes Trnf and nonAffineTransform starting from the bottom-right corner;
     Photoshop's files start from the top-left (TL, TR, BR, BL): rewritten so, with psd-tools (and
     the fill layer made)."""
@@ -115,7 +125,7 @@ def _finish(path: Path, fill: bool) -> None:
 
     psd = PSDImage.open(path)
     if fill:
-        _fill_layer(next(layer for layer in psd if layer.name.startswith("Colour")))
+        _fill_layer(next(layer for layer in psd if layer.name.startswith("Colour")), model)
     for layer in psd.descendants():
         if layer.kind == "smartobject":
             data = layer.smart_object._config.data
@@ -141,12 +151,12 @@ def build_cmyk(path: Path) -> Path:
     return path
 
 
-def add_effect(path: Path, effect: bytes = b"DrSh", layer: str | None = None) -> Path:
+def add_effect(path: Path, effect: bytes = b"DrSh", layer: str | None = None, model: str = "rgb") -> Path:
     """A layer of the PSD at `path` (default its smart object) given a layer effect (default a drop
-    shadow; b"SoFi": a grey colour overlay), saved."""
+    shadow; b"SoFi": a grey colour overlay, its colour written in `model`), saved."""
     from psd_tools import PSDImage
     from psd_tools.constants import Tag
-    from psd_tools.psd.descriptor import Bool, Descriptor, Double
+    from psd_tools.psd.descriptor import Bool, Descriptor
     from psd_tools.psd.tagged_blocks import DescriptorBlock
 
     psd = PSDImage.open(path)
@@ -155,10 +165,7 @@ def add_effect(path: Path, effect: bytes = b"DrSh", layer: str | None = None) ->
     item = Descriptor(classID=effect)
     item[b"enab"], item[b"present"] = Bool(True), Bool(True)
     if effect == b"SoFi":
-        colour = Descriptor(classID=b"RGBC")
-        for key in (b"Rd  ", b"Grn ", b"Bl  "):
-            colour[key] = Double(128.0)
-        item[b"Clr "] = colour
+        item[b"Clr "] = grey_colour(model)
     block = DescriptorBlock(version=16, classID=b"null")
     block[b"masterFXSwitch"], block[effect] = Bool(True), item
     target.tagged_blocks.set_data(Tag.OBJECT_BASED_EFFECTS_LAYER_INFO, block)

@@ -244,15 +244,17 @@ def test_a_psd_mockup_builds_in_every_colour_and_design(mockup):
     assert white.max() - white.min() <= 8 and (white > garment["navy"]).all() and (white > garment["cherry"]).all()
 
 
+@pytest.mark.parametrize("model", ["rgb", "hsb", "lab"])
 @pytest.mark.parametrize("kind", ["fill", "overlay"])
-def test_a_fill_or_overlay_colour_layer_takes_each_colour(tmp_path, kind):
-    """Colour as a solid-colour fill layer, or a layer with a Color Overlay: the garment is the
+def test_a_fill_or_overlay_colour_layer_takes_each_colour(tmp_path, kind, model):
+    """Colour as a solid-colour fill layer, or a layer with a Color Overlay, its colour written in
+    RGB, HSB or Lab (as Photoshop's picker was set; HSB and Lab were a KeyError): the garment is the
     variant's colour under the shading."""
     from mockups import build
 
-    psd_build.build_mockup(tmp_path / "tee.psd", fill=kind == "fill")
+    psd_build.build_mockup(tmp_path / "tee.psd", fill=kind == "fill", model=model)
     if kind == "overlay":
-        psd_build.add_effect(tmp_path / "tee.psd", b"SoFi", "Colour")
+        psd_build.add_effect(tmp_path / "tee.psd", b"SoFi", "Colour", model=model)
     for name, rgb in (("red", (210, 30, 40)), ("green", (30, 170, 70))):
         Image.new("RGBA", (300, 240), (*rgb, 255)).save(tmp_path / f"{name}.png")
     report = build(write_catalog(tmp_path))

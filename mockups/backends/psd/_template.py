@@ -98,15 +98,35 @@ def _mask_over(layer: Any, box: tuple[int, int, int, int]) -> np.ndarray:
     return out
 
 
+_RGB_KEYS = (b"Rd  ", b"Grn ", b"Bl  ")
+#: The colour models a fill's or an overlay's colour may be written in (Photoshop writes the one its
+#: colour picker was in): RGB, HSB, Lab, CMYK and greyscale, as psd-tools reads them.
+_COLOUR_CLASSES = (b"RGBC", b"HSBC", b"LbCl", b"CMYC", b"Grsc")
+
+
 def _colour_overlay(layer: Any) -> Any:
-    """The layer's enabled Color Overlay effect (RGB), which shows its colour, or None."""
+    """The layer's enabled Color Overlay effect, which shows its colour, or None."""
     if layer is None or not layer.effects or not layer.effects.enabled:
         return None
     for effect in layer.effects:
         if type(effect).__name__ == "ColorOverlay" and effect.enabled and effect.color is not None \
-                and all(k in effect.color for k in (b"Rd  ", b"Grn ", b"Bl  ")):
+                and effect.color.classID in _COLOUR_CLASSES:
             return effect
     return None
+
+
+def _write_rgb(colour: Any, rgb: tuple[int, int, int]) -> None:
+    """Set a fill's or an overlay's colour descriptor to `rgb`, in place: one written in another
+    model (HSB, Lab, CMYK, greyscale) is rewritten as RGB, since psd-tools reads a colour by its
+    descriptor's class (a Lab fill's `Rd  ` was a KeyError)."""
+    from psd_tools.psd.descriptor import Double
+
+    if colour.classID != b"RGBC" or not all(k in colour for k in _RGB_KEYS):
+        for key in list(colour):
+            del colour[key]
+        colour.classID = b"RGBC"
+    for key, value in zip(_RGB_KEYS, rgb, strict=True):
+        colour[key] = type(colour[key])(float(value)) if key in colour else Double(float(value))
 
 
 def _rgba8(color: np.ndarray, alpha: np.ndarray, under_c: np.ndarray, under_a: np.ndarray) -> np.ndarray:
@@ -145,6 +165,10 @@ class Template:
             raise PsdError(f"{name}: colour layer '{colour_layer}' is a {self.colour_layer.kind} layer without a "
                            "colour overlay; a colour layer is a solid-colour fill layer, a layer with a Color Overlay "
                            "effect or a pixel layer", "colour_layer")
+        if self._overlay is None and self.colour_layer is not None and self.colour_layer.kind == "solidcolorfill" \
+                and getattr(self.colour_layer.data, "classID", None) not in _COLOUR_CLASSES:
+            raise PsdError(f"{name}: the solid-colour fill '{colour_layer}' has no colour in a model psd-tools reads "
+                           "(RGB, HSB, Lab, CMYK or greyscale)", "colour_layer")
         assert self.target.placement is not None
         self.map = inverse_map(self.target.placement, self.psd.size)
         self.stand_in: Any = self.target.layer
@@ -276,11 +300,8 @@ class Template:
         layer = self.colour_layer
         if layer is None or hex_ is None:
             return
-        r, g, b = imaging.parse_hex(hex_)
         if self._overlay is not None or layer.kind == "solidcolorfill":  # the colour is a descriptor's
-            clr = self._overlay.color if self._overlay is not None else layer.data
-            for key, value in ((b"Rd  ", r), (b"Grn ", g), (b"Bl  ", b)):
-                clr[key] = type(clr[key])(float(value))
+            _write_rgb(self._overlay.color if self._overlay is not None else layer.data, imaging.parse_hex(hex_))
         elif hex_ != self._dyed:
             self._recolour_pixels(hex_)
             self._dyed = hex_

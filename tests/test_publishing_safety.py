@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +200,59 @@ def test_a_writer_waiting_too_long_for_the_lock_is_told_so(site, monkeypatch, tm
     finally:
         other.release()
     assert (path.read_bytes() if path.exists() else None) == before
+
+
+# A published.json that cannot be read was taken for an empty one: the images it listed stayed in the
+# folder after they were rejected, and the new record no longer named them.
+@pytest.mark.parametrize("damage", ["{not json", '{"version": 1, "variants": []}', "[1, 2]"])
+def test_a_published_record_that_cannot_be_read_stops_publish(site, tmp_path, capsys, damage):
+    shop = tmp_path / "shop"
+    assert cli("approve", site, "--by", "Ana") == 0
+    assert cli("publish", site, "--to", str(shop)) == 0
+    files = sorted(p.relative_to(shop) for p in shop.rglob("*.png"))
+    assert len(files) == 8
+    assert cli("reject", site, "--only", "sku=MUG", "--note", "off", "--by", "Bo") == 0
+    (shop / "published.json").write_text(damage)
+    capsys.readouterr()
+    assert cli("publish", site, "--to", str(shop)) == 2
+    err = capsys.readouterr().err
+    assert "published.json cannot be read" in err and "delete it" in err
+    assert sorted(p.relative_to(shop) for p in shop.rglob("*.png")) == files  # nothing removed or added
+    assert (shop / "published.json").read_text() == damage  # and the record left for its owner to mend
+    (shop / "published.json").unlink()
+    assert cli("publish", site, "--to", str(shop)) == 0  # without it, nothing published earlier is removed
+    assert len(json.loads((shop / "published.json").read_text())["variants"]) == 4
+
+
+# The approvals lock is made in the shared temporary folder with the umask's mode (0o644): a second
+# user approving the same project could not open it, and waited a minute to be told another command
+# was writing.
+def test_the_approvals_lock_can_be_taken_by_another_user(site, monkeypatch):
+    import os
+    import stat
+
+    import filelock
+
+    path = site.parent / approvals.NAME
+    names: list[str] = []
+    real = filelock.FileLock
+
+    def noted(lock_file, *a, **k):
+        names.append(lock_file)
+        return real(lock_file, *a, **k)
+
+    monkeypatch.setattr(filelock, "FileLock", noted)
+    modes = []
+
+    def change(decisions):  # the lock is held (and its file there) while the decisions change
+        modes.append(stat.S_IMODE(os.stat(names[-1]).st_mode))
+        return None, None
+
+    old = os.umask(0o022)
+    try:
+        approvals.update(path, change)
+        Path(names[-1]).unlink(missing_ok=True)  # made anew by the next writer, under this umask
+        approvals.update(path, change)
+    finally:
+        os.umask(old)
+    assert modes == [0o666, 0o666]

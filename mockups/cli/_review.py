@@ -161,10 +161,16 @@ def cmd_publish(args) -> int:
         return INVALID
     record = target / "published.json"
     try:
-        before = json.loads(record.read_text()).get("variants", {})
-        before = before if isinstance(before, dict) else {}
-    except (OSError, ValueError, AttributeError):
+        before = json.loads(record.read_text(encoding="utf-8")).get("variants", {})
+        if not isinstance(before, dict):
+            raise ValueError("its 'variants' is not a mapping")
+    except FileNotFoundError:
         before = {}
+    except (OSError, ValueError, AttributeError) as e:  # read as empty, what it published would stay for ever
+        print(f"mockups: error: {shown(record)} cannot be read ({getattr(e, 'strerror', None) or e}): it says what "
+              "an earlier publish put in the folder, which this one would remove where it is no longer approved. "
+              "Restore it, or delete it to publish without removing anything", file=sys.stderr)
+        return INVALID
     everything = not (args.only or args.shard)  # else what is published outside the selection stays
     published: dict[str, dict] = {vid: old for vid, old in before.items()
                                   if not everything and vid not in states and isinstance(old, dict)}

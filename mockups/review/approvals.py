@@ -192,7 +192,10 @@ def update(path: Path, change: Callable[[dict[str, Decision]], tuple[dict[str, D
 
     real = os.path.realpath(path)
     name = hashlib.sha256(real.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    lock = filelock.FileLock(os.path.join(tempfile.gettempdir(), f"mockups-approvals-{name}.lock"), timeout=LOCK_WAIT)
+    # readable and writable by all (0o666, set past the umask): the temporary folder is shared, and
+    # another user approving the same project must be able to take the lock that the first one made
+    lock = filelock.FileLock(os.path.join(tempfile.gettempdir(), f"mockups-approvals-{name}.lock"), timeout=LOCK_WAIT,
+                             mode=0o666)
     try:
         lock.acquire()
     except filelock.Timeout:

@@ -110,6 +110,7 @@ def test_the_editor_page_and_its_silhouette_layer(served):
 
     status, html = request(served, "/edit/TEE", token=False)
     assert status == 200 and b"Print area of Tee (TEE)" in html and b"connect-src 'self'" in html
+    assert b'src="/api/photo?sku=TEE"' in html and b'src="/web/TEE/' in html  # the query and the preview, encoded
     status, png = request(served, "/api/silhouette?sku=TEE", token=False)
     layer = Image.open(io.BytesIO(png))
     assert status == 200 and layer.size == (128, 128) and layer.mode == "RGBA"

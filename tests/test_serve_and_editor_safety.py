@@ -7,6 +7,7 @@ a password of --cache in the log file, a --check summary that hid the removed ou
 from __future__ import annotations
 
 import http.client
+import json
 import textwrap
 
 import pytest
@@ -158,6 +159,32 @@ def test_a_request_for_another_host_name_is_refused_dns_rebinding(served):  # no
     status, body = _get_with_host(served, "/gallery/index.html", f"evil.example:{port}")
     assert served.token.encode() not in body, "the session token was served to another host name"
     assert status in (400, 403, 421)
+
+
+def test_bad_requests_are_told_what_is_wrong_not_answered_500(served):  # noqa: F811
+    """A print area with NaN or infinite corners (Python's json reads them), a path with a NUL
+    (Path.resolve raises) and a Content-Length that is negative (read(-1) waits for the client to
+    close: one handler thread held) or not a number were 500s or a hang."""
+    catalog = served.catalog_file.read_text()
+    for corners in ([[float("nan"), 0], [10, 0], [10, 10], [0, 10]], [[0, 0], [float("inf"), 0], [10, 10], [0, 10]],
+                    [[True, 0], [10, 0], [10, 10], [0, 10]]):
+        status, text = request(served, "/api/print-area", body={"sku": "TEE", "corners": corners})
+        assert status == 400 and "four [x, y] pairs" in json.loads(text)["error"], text
+    assert served.catalog_file.read_text() == catalog
+    status, text = _get_with_host(served, "/gallery/%00", f"127.0.0.1:{served.httpd.server_address[1]}")
+    assert status == 404 and json.loads(text)["error"].startswith("not found")
+    for length in ("-1", "ten"):
+        conn = http.client.HTTPConnection("127.0.0.1", served.httpd.server_address[1], timeout=10)
+        try:
+            conn.putrequest("POST", "/api/decisions")
+            for name, value in (("Content-Length", length), ("X-Mockups-Token", served.token),
+                                ("Content-Type", "application/json")):
+                conn.putheader(name, value)
+            conn.endheaders()  # and the connection left open: the server must not wait for its end
+            r = conn.getresponse()
+            assert r.status == 400 and "Content-Length" in json.loads(r.read())["error"]
+        finally:
+            conn.close()
 
 
 def test_a_decision_from_the_gallery_opened_as_localhost_is_written(served):  # noqa: F811

@@ -22,6 +22,7 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from typing import Any, Callable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from mockups._resources import RESOURCES
 from mockups.engine import manifest
@@ -204,14 +205,14 @@ class Server:
         data = {"sku": sku, "placement": placement, "width": width, "height": height, "corners": corners,
                 "preview": shown, "cylinder": band is not None, "options": options, "anchors": list(ANCHORS)}
         title = f"{product.name} ({sku}{', ' + placement if placement else ''})"
-        query = f"sku={sku}" + (f"&placement={placement}" if placement else "")
+        query = urlencode({"sku": sku, **({"placement": placement} if placement else {})})  # a SKU may hold & or #
         note = ("<p><b>This print position is a cylinder</b>: Save sets the band the design wraps round "
                 "(<code>x, y, width, height</code>) to the corners' bounding box; its arc, ellipse and centre "
                 "are the fields below.</p>"
                 if data["cylinder"] else "")
         page = Template((RESOURCES / "editor" / "editor.html").read_text()).substitute(
             token=self.token, title=escape(title), note=note, query=escape(query),
-            preview=escape("/" + shown) if shown else "", data=safe_json(data))
+            preview=escape(quote("/" + shown)) if shown else "", data=safe_json(data))
         return page.encode()
 
     def silhouette(self, sku: str, placement: str | None) -> bytes:
@@ -241,7 +242,7 @@ class Server:
             raise _Refused(400, "expected {\"sku\": ..., \"placement\": ... or null, \"corners\": [[x, y] x 4]}")
         corners = body.get("corners")
         if not (isinstance(corners, list) and len(corners) == 4 and all(
-                isinstance(c, list) and len(c) == 2 and all(isinstance(v, (int, float)) for v in c) for c in corners)):
+                isinstance(c, list) and len(c) == 2 and all(_number(v) for v in c) for c in corners)):
             raise _Refused(400, f"corners: expected four [x, y] pairs of numbers, got {json.dumps(corners)[:100]}")
         placement, options = body.get("placement"), body.get("options") or {}
         if not isinstance(options, dict):
@@ -324,6 +325,8 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
 
         def _get(self) -> tuple[int, str, bytes]:
             path = unquote(urlsplit(self.path).path)
+            if "\0" in path:  # no file has one in its name (and Path.resolve would raise)
+                raise _Refused(404, f"not found: {path!r}")
             if path == "/":
                 return 200, "text/html; charset=utf-8", b'<meta http-equiv="refresh" content="0; url=gallery/">'
             if path == "/favicon.ico":  # asked for by every browser: none
@@ -367,7 +370,12 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
             route = urlsplit(self.path).path
             if route not in ("/api/decisions", "/api/print-area"):
                 raise _Refused(404, f"not found: {self.path}")
-            size = int(self.headers.get("Content-Length") or 0)
+            try:
+                size = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                raise _Refused(400, "Content-Length is not a number") from None
+            if size < 0:  # rfile.read(-1) would wait for the client to close
+                raise _Refused(400, f"a Content-Length of {size}")
             if size > MAX_BODY:
                 raise _Refused(413, f"a body of {size} bytes is over the limit of {MAX_BODY}")
             try:
@@ -378,6 +386,11 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
             return 200, "application/json", json.dumps(answer).encode()
 
     return Handler
+
+
+def _number(value) -> bool:
+    """A finite JSON number (not a boolean, NaN or Infinity, which Python's json reads too)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

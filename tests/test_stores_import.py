@@ -195,6 +195,9 @@ def test_bad_input_is_usage_error(tmp_path, capsys):
     (tmp_path / "x.csv").write_text("Name,Price\nTee,3\n")
     assert main(["import", "shopify", str(tmp_path / "x.csv"), "--out", str(tmp_path / "p")]) == 2
     assert "x.csv:1: not a Shopify product CSV: no 'Handle' or 'URL handle' column" in capsys.readouterr().err
+    (tmp_path / "semi.csv").write_text("Handle;Title;Option1 Name;Option1 Value\ntee;Tee;Color;Navy\n")  # Excel, de-DE
+    assert main(["import", "shopify", str(tmp_path / "semi.csv"), "--out", str(tmp_path / "p")]) == 2
+    assert "semi.csv:1: its columns are separated by semicolons (;)" in capsys.readouterr().err
     (tmp_path / "c.yaml").write_text("Navy: blue\n")
     (tmp_path / "ok.csv").write_text("Handle,Title\ntee,Tee\n")
     with pytest.raises(StoreFileError, match=re.escape("c.yaml:1: 'Navy': expected a colour like '#2C3446', got "

@@ -91,8 +91,8 @@ def synthesise(root: Path, n: int) -> tuple[Path, ObjectStore]:
         entry = _entry(k)
         entries[entry["id"]] = entry
         if entry["status"] == "ok":
-            store.thumb_path(entry["key"]).parent.mkdir(parents=True, exist_ok=True)
-            store.thumb_path(entry["key"]).write_bytes(seeds[k // 10 % 10])
+            store.thumb_file(entry["key"], "webp").parent.mkdir(parents=True, exist_ok=True)
+            store.thumb_file(entry["key"], "webp").write_bytes(seeds[k // 10 % 10])
         if k % 33 == 5:
             marks[entry["id"]] = {"change": "new" if k % 2 else "changed", "key": entry["key"], "reasons": ["colour"]}
     build_dir.mkdir(parents=True)

@@ -81,6 +81,42 @@ def test_an_exif_rotated_png_is_checked_at_the_size_it_is_shown_at(project, afte
     load_catalog(path)  # CatalogError: mask 120x160 but image 160x120, if the orientation were missed
 
 
+def _turned_by_text(where: str) -> bytes:
+    """The photo as a PNG stored 160x120, its orientation (6) written as ImageMagick writes it (a
+    'Raw profile type exif' tEXt, zTXt or compressed iTXt chunk) or as Photoshop and Lightroom do
+    (tiff:Orientation in the XMP): no eXIf chunk, but Pillow's getexif (and so the build) reads them."""
+    from PIL import PngImagePlugin
+
+    with Image.open(io.BytesIO(_exif_rotated_jpeg())) as im:
+        stored, raw = im.convert("RGB"), im.getexif().tobytes()
+    info = PngImagePlugin.PngInfo()
+    if where == "xmp":
+        info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+                      '"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff='
+                      '"http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    elif where == "itxt":
+        info.add_itxt("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{raw.hex()}\n", zip=True)
+    else:
+        info.add_text("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{raw.hex()}\n", zip=where == "ztxt")
+    buf = io.BytesIO()
+    stored.save(buf, "PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("where", ["text", "ztxt", "itxt", "xmp"])
+def test_a_png_turned_by_a_text_chunk_or_its_xmp_is_checked_at_the_size_it_is_shown_at(project, where):
+    from mockups.imaging import open_image
+
+    data = _turned_by_text(where)
+    assert b"eXIf" not in data and open_image(io.BytesIO(data)).size == (120, 160)  # as the build uses it
+    mask = Image.new("L", (120, 160), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((20, 20, 100, 150), 12, fill=255)
+    cat = MINIMAL.replace("image: assets/tee.png", "image: assets/tee-turned.png\n    mask: assets/tee-mask.png")
+    cat = cat.replace(AREA, "print_area: {x: 30, y: 90, width: 60, height: 50}")
+    path = project(cat, files={"assets/tee-turned.png": data, "assets/tee-mask.png": mask})
+    load_catalog(path)  # CatalogError: mask 120x160 but image 160x120, if the orientation were missed
+
+
 # 3 -------------------------------------------------------------------------------------------
 def test_nothing_dyed_by_the_automatic_dye_mask_is_a_warning(project):
     """A two-tone product (left half light grey, right half blue): the estimated dye mask is

@@ -366,6 +366,21 @@ def test_a_cache_of_an_earlier_version_serves_its_webp_thumbnails(tmp_path, flat
     assert max(abs(a - b) for a, b in zip(cell.getpixel((100, 100)), (255, 0, 255), strict=True)) <= 8
 
 
+def test_the_gallery_benchmark_synthesises_its_cache_of_thumbnails(tmp_path):
+    """benchmarks/bench_gallery.py writes its seed thumbnails into a store (it broke when the store's
+    thumbnail path became None for an object without one)."""
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("bench_gallery", REPO / "benchmarks" / "bench_gallery.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    build_dir, store = bench.synthesise(tmp_path, 40)
+    ok = [e for e in json.loads((build_dir / "manifest.json").read_text())["variants"].values() if e["status"] == "ok"]
+    assert ok and all(store.read_thumb(e["key"]) for e in ok)
+
+
 def test_thumbnails_of_variants_gone_are_pruned(built):
     folder = built.parent / "build" / "gallery"
     data = page_data(folder / "index.html")

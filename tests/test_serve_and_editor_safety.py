@@ -170,6 +170,10 @@ def test_bad_requests_are_told_what_is_wrong_not_answered_500(served):  # noqa: 
                     [[True, 0], [10, 0], [10, 10], [0, 10]]):
         status, text = request(served, "/api/print-area", body={"sku": "TEE", "corners": corners})
         assert status == 400 and "four [x, y] pairs" in json.loads(text)["error"], text
+    huge = "1" + "0" * 400  # an integer past a float's range: math.isfinite raised OverflowError
+    status, text = request(served, "/api/print-area",
+                           body=('{"sku": "TEE", "corners": [[%s, 0], [10, 0], [10, 10], [0, 10]]}' % huge).encode())
+    assert status == 400 and "four [x, y] pairs" in json.loads(text)["error"], text
     assert served.catalog_file.read_text() == catalog
     status, text = _get_with_host(served, "/gallery/%00", f"127.0.0.1:{served.httpd.server_address[1]}")
     assert status == 404 and json.loads(text)["error"].startswith("not found")

@@ -390,7 +390,10 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
 
 def _number(value) -> bool:
     """A finite JSON number (not a boolean, NaN or Infinity, which Python's json reads too)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer past a float's range
+        return False
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -7,9 +7,16 @@ from dataclasses import dataclass, field
 
 
 def did_you_mean(word: str, choices) -> str:
-    """" (did you mean 'x'?)" for the closest of `choices` to what the user wrote, or ""."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices if str(c) != str(word)], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """" (did you mean 'x'?)" for the closest of `choices` to what the user wrote, or "". Case is
+    ignored in the comparison ('WEBP' finds 'webp', 'tee-classic' finds 'TEE-CLASSIC'); the
+    suggestion is spelt as the choice is."""
+    word = str(word)
+    folded: dict[str, str] = {}
+    for c in map(str, choices):
+        if c != word:
+            folded.setdefault(c.casefold(), c)
+    close = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean '{folded[close[0]]}'?)" if close else ""
 
 
 class MockupsError(Exception):

@@ -67,8 +67,15 @@ class PromptRenderer:
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(f"{_shown(e.filename or name, self.root)}:{e.lineno}: syntax error: {e.message} "
                                 f"(while rendering {variant.id})") from None
+        except UnicodeDecodeError:
+            raise TemplateError(f"{self._read_file(name)}: the file is not UTF-8 text (save it as UTF-8) "
+                                f"(while rendering {variant.id})") from None
+        values = context(variant, self.data)
         try:
-            text = template.render(context(variant, self.data))
+            text = template.render(values)
+        except UnicodeDecodeError:  # a template this one includes, imports or extends, read as it renders
+            raise TemplateError(f"{self._read_file()}: the file is not UTF-8 text (save it as UTF-8) "
+                                f"(while rendering {variant.id})") from None
         except SecurityError as e:
             raise TemplateError(f"{self._where(template)}: not allowed in a template: {e} "
                                 f"(while rendering {variant.id})") from None
@@ -79,7 +86,23 @@ class PromptRenderer:
             raise TemplateError(f"{self._where(template)}: {_plain(e)} (while rendering {variant.id})") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError) as e:
             raise TemplateError(f"{self._where(template)}: {e} (while rendering {variant.id})") from None
+        except Exception as e:  # noqa: BLE001 - whatever a filter raises (truncate(-1): AssertionError) is the template's
+            raise TemplateError(f"{self._where(template)}: {type(e).__name__}: {e} "
+                                f"(while rendering {variant.id})") from None
         return " ".join(text.split())
+
+    def _read_file(self, name: str | None = None) -> str:
+        """The template file being read when the current exception was raised (Jinja's loader has
+        it in hand), else `name` looked up in the template folders."""
+        tb = sys.exc_info()[2]
+        found = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name == "get_source" and isinstance(tb.tb_frame.f_locals.get("filename"), str):
+                found = tb.tb_frame.f_locals["filename"]
+            tb = tb.tb_next
+        if found is None and name is not None:
+            found = next((str(Path(f) / name) for f in self.folders if (Path(f) / name).is_file()), name)
+        return _shown(found or "a template", self.root)
 
     def _where(self, template: jinja2.Template) -> str:
         """"file:line" of the template being rendered when the current exception was raised: the

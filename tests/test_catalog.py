@@ -58,7 +58,7 @@ def test_every_problem_at_once_sorted_by_line(project):
         "12:5: products[1].colour: unknown key 'colour' (did you mean 'colours'?); expected one of: sku, name, "
         "image, psd, mask, recolour_mask, designs, placements, old_print, material, colours, backgrounds, template, "
         "mode, caption, photo, scene_fit, print_area, cylinder, scale, anchor, offset, rotation, finish",
-        "16:33: colours[1].hex: expected a string, got the number 12",
+        "16:33: colours[1].hex: expected text, got 12, which YAML reads as a number: put quotes around it (\"12\")",
     ]
 
 

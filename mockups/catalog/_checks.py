@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from mockups.catalog._yaml import Document
-from mockups.catalog.schema import AS_SHOT, OLD_PRINT_SETTINGS, _corners, _number
+from mockups.catalog.schema import AS_SHOT, OLD_PRINT_SETTINGS, CatalogModel, _corners, _number
 from mockups.errors import Problem, did_you_mean
 from mockups.limits import MAX_PIXELS
 from mockups.plugins import backend_names
@@ -36,8 +36,9 @@ def _items(doc: Document, section: str):
 
 
 def _ids(doc: Document, section: str) -> list[str]:
-    key = _SECTIONS[section]
-    return [str(item[key]) for _, item in _items(doc, section) if isinstance(item.get(key), (str, int))]
+    key = _SECTIONS[section]  # an id YAML read as a number or yes/no (`id: no`) as it was written, not 'False'
+    return [doc.written.get((section, i, key), str(item[key])) for i, item in _items(doc, section)
+            if isinstance(item.get(key), (str, int))]
 
 
 def check_catalog(doc: Document, root: Path, *, check_files: bool = True) -> list[Problem]:
@@ -75,9 +76,22 @@ def _duplicate_ids(doc: Document) -> list[Problem]:
     return problems
 
 
+_TOP_KEYS = frozenset(CatalogModel.model_fields)
+
+
+def _section_unreadable(doc: Document, section: str) -> bool:
+    """The section is written but not as a list (`channels:` as a mapping), or left out where a
+    top-level key is a misspelling of it (`colors:`): its own problem is reported, and a reference
+    to one of its ids is not also called unknown (one mistake, one problem)."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if section in data:
+        return not isinstance(data[section], list)
+    return any(isinstance(key, str) and key not in _TOP_KEYS and did_you_mean(key, [section]) for key in data)
+
+
 def _ref(doc: Document, path: tuple, value, section: str, what: str, also: tuple[str, ...] = ()) -> list[Problem]:
     known = _ids(doc, section)
-    if not isinstance(value, str) or value in known or value in also:
+    if not isinstance(value, str) or value in known or value in also or _section_unreadable(doc, section):
         return []
     listed = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + ", ..."
     return [doc.problem(path, f"unknown {what} '{value}'{did_you_mean(value, known)}; "
@@ -257,6 +271,23 @@ def _short(value: str, limit: int = 80) -> str:
     return value if len(value) <= limit else value[:limit - 3] + "..."
 
 
+_NOT_INPUTS = {"build", ".mockups-cache", ".git", ".venv", "venv", "node_modules", "__pycache__"}
+
+
+def _project_files(root: Path, most: int = 5000) -> list[str]:
+    """Files under `root` as '/'-separated relative paths (at most `most`; outputs, caches and
+    environments left out): where a file the catalog names may be instead."""
+    found: list[str] = []
+    for here, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_INPUTS and not d.startswith("."))
+        rel = os.path.relpath(here, root)
+        for name in sorted(names):
+            found.append(name if rel == "." else f"{rel.replace(os.sep, '/')}/{name}")
+            if len(found) >= most:
+                return found
+    return found
+
+
 class FileChecker:
     """Every file a catalog names: inside the catalog's folder, present, an image, masks of the right size."""
 
@@ -264,6 +295,22 @@ class FileChecker:
         self.doc, self.root = doc, root.resolve()
         self.problems: list[Problem] = []
         self.sizes: dict[Path, tuple[int, int] | None] = {}
+        self._files: list[str] | None = None  # the project's files, listed when one named is not found
+
+    def _near(self, target: Path, value: str) -> str:
+        """' (did you mean ...?)' for a file not found: a Windows path's file written with '/', a
+        near name in the folder named, else the project's file of that name (or a near one) in
+        another folder ('mug.png' for 'assets/mug.png', 'asset/mug.png')."""
+        if "\\" in value and (self.root / value.replace("\\", "/")).is_file():
+            return f" (write '/' between folders: did you mean '{value.replace(chr(92), '/')}'?)"
+        if target.parent.is_dir():
+            near = did_you_mean(target.name, [p.name for p in target.parent.glob("*")])
+            if near:
+                return near
+        if self._files is None:
+            self._files = _project_files(self.root)
+        same = [rel for rel in self._files if rel.rsplit("/", 1)[-1] == target.name]
+        return f" (did you mean '{same[0]}'?)" if len(same) == 1 else did_you_mean(value, self._files)
 
     def check(self) -> list[Problem]:
         for i, product in _items(self.doc, "products"):
@@ -342,9 +389,7 @@ class FileChecker:
         value = _short(value)
         try:
             if not target.exists():
-                near = (did_you_mean(target.name, [p.name for p in target.parent.glob("*")])
-                        if target.parent.is_dir() else "")
-                self.add(path, f"file not found: {value}{near} (looked in {self.root})")
+                self.add(path, f"file not found: {value}{self._near(target, value)} (looked in {self.root})")
                 return None
             if not target.is_file():
                 self.add(path, f"expected an image file, but {value} is a folder")
@@ -377,9 +422,7 @@ class FileChecker:
             return
         try:
             if not target.is_file():
-                near = (did_you_mean(target.name, [p.name for p in target.parent.glob("*")])
-                        if target.parent.is_dir() else "")
-                self.add(path, f"file not found: {_short(value)}{near} (looked in {self.root})")
+                self.add(path, f"file not found: {_short(value)}{self._near(target, value)} (looked in {self.root})")
                 return
             with open(target, "rb") as f:
                 head = f.read(4)

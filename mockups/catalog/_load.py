@@ -253,6 +253,11 @@ def translate(doc: _yaml.Document, err: Mapping[str, Any]) -> Problem:
         return doc.problem(loc, msg, key=True)
     if kind == "missing":
         return doc.problem(loc[:-1], f"missing required key '{loc[-1]}'", key=True)
+    if kind == "string_type" and isinstance(value, (bool, int, float)) and loc in doc.written:
+        text = doc.written[loc]
+        read = describe(value) if str(value) != text else ("a yes/no value" if isinstance(value, bool) else "a number")
+        return doc.problem(loc, f"expected text, got {text}, which YAML reads as {read}: put quotes around it "
+                                f"(\"{text}\")")
     if kind in _EXPECTED:
         return doc.problem(loc, f"expected {_EXPECTED[kind]}, got {describe(value)}")
     if kind == "literal_error":

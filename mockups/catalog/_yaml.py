@@ -38,6 +38,7 @@ class Document:
     text: str = field(default="", repr=False)
     flows: list = field(default_factory=list, repr=False)  # (start, end, path) of [...] and {...} over several lines
     problems: list = field(default_factory=list)  # found while reading: colours a '#' hid from a list
+    written: dict = field(default_factory=dict)  # path -> the text of a plain scalar YAML read as a number or yes/no
 
     @cached_property
     def comments(self) -> list[Comment]:
@@ -419,7 +420,10 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
+            if isinstance(value, (bool, int, float)) and not node.style:  # plain (None, or "" from libyaml): 004512, no
+                self.doc.written.setdefault(path, str(node.value))
+            return value
         except yaml.YAMLError as e:
             raise YamlProblem(self._at(node, format_path(path),
                                        f"cannot read this value: {getattr(e, 'problem', e)}")) from None
@@ -430,19 +434,25 @@ class _Builder:
 
     def _mapping(self, node, path: Path, merging: tuple = ()) -> dict:
         out: dict = {}
-        merged: dict = {}
+        merges = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                merged.update(self._merge_sources(value_node, path, merging + (node,)))
+                merges.append(value_node)
                 continue
             key = self.build_key(key_node, path)
-            if key in out:
+            if key in out:  # reported with the other problems, the first one kept
                 first = self.doc.keys[path + (key,)]
-                raise YamlProblem(self._at(key_node, format_path(path + (key,)),
-                                           f"duplicate key '{key}' (first written on line {first[0]}); "
-                                           "each key may appear once"))
+                self.doc.problems.append(self._at(key_node, format_path(path + (key,)),
+                                                  f"duplicate key '{key}' (first written on line {first[0]}); "
+                                                  "each key may appear once"))
+                continue
             self.doc.keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = self.build(value_node, path + (key,))
+        # what '<<' merges is built after the mapping's own keys, so a key it overrides is placed
+        # where it is written here, not at the anchor it was merged from
+        merged: dict = {}
+        for value_node in merges:
+            merged.update(self._merge_sources(value_node, path, merging + (node,)))
         for k, v in merged.items():
             out.setdefault(k, v)
         return out

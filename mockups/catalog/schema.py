@@ -68,9 +68,17 @@ def _hex(value: str) -> str:
     return value.upper()
 
 
+#: The longest id: ids name files and folders, and an output's file name joins up to four of them
+#: (colour--background--placement--design.webp), which must stay within a file system's 255 bytes.
+MAX_ID = 60
+
+
 def _ident(value: str) -> str:
     if not ID_RE.match(value):
         raise ValueError(f"expected an id of letters, digits, '.', '_' or '-' (it names files), got '{value}'")
+    if len(value) > MAX_ID:
+        raise ValueError(f"expected an id of at most {MAX_ID} characters (it names files), got one of {len(value)}: "
+                         f"'{value[:24]}...'")
     return value
 
 
@@ -143,7 +151,8 @@ def _number(v: object) -> bool:
 
 Hex = Annotated[str, _needs("a colour like '#1A2B3C'"), AfterValidator(_hex),
                 Field(json_schema_extra={"pattern": HEX_RE.pattern})]
-Ident = Annotated[str, AfterValidator(_ident), Field(json_schema_extra={"pattern": ID_RE.pattern})]
+Ident = Annotated[str, AfterValidator(_ident),
+                  Field(json_schema_extra={"pattern": ID_RE.pattern, "maxLength": MAX_ID})]
 Size = Annotated[tuple[int, int], BeforeValidator(_size),
                  WithJsonSchema({"type": "string", "pattern": SIZE_RE.pattern, "examples": ["2048x2048"]})]
 _POINT = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}

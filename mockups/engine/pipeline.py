@@ -30,6 +30,7 @@ from typing import Callable
 import filelock
 import pydantic
 
+from mockups._sandbox import template_files
 from mockups.backends.base import Backend, backend_class, get_backend
 from mockups.catalog import Catalog, load_catalog, problems_from
 from mockups.engine import manifest, planmemo, record
@@ -40,7 +41,7 @@ from mockups.engine.plan import ItemStatus, Plan, make_plan, unfetched
 from mockups.engine.planmemo import PlanMemo
 from mockups.engine.remote import RemoteCache
 from mockups.engine.runner import Runner, RunOptions
-from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, MemoMismatch, TemplateError
+from mockups.errors import BudgetExceeded, BuildLocked, CatalogError, MemoMismatch, TemplateError, did_you_mean
 from mockups.jobs import Job, make_job
 from mockups.matrix import PhotoKind, Selection, Shard, Variant, expand, photo_kinds, select_checked
 from mockups.prompts import PromptRenderer, TemplateNotFound, builtin_names
@@ -203,8 +204,11 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
         except TemplateNotFound:  # a name the catalog got wrong: reported where it is written
             index = list(catalog.products).index(v.product.sku)
             path = ("products", index, "template") if v.product.template else ("defaults", "template")
-            raise CatalogError([catalog.problem(path, f"template '{renderer.template_name(v)}' not found (looked in "
-                                                      f"templates/ and the built-in templates: "
+            name, folder = renderer.template_name(v), catalog.root / "templates"
+            own = sorted(rel for rel, _ in template_files(folder) if rel.endswith(".j2")) if folder.is_dir() else []
+            hint = did_you_mean(name, own + builtin_names())
+            raise CatalogError([catalog.problem(path, f"template '{name}' not found{hint} (looked in templates/: "
+                                                      f"{', '.join(own) or 'none'}; and the built-in templates: "
                                                       f"{', '.join(builtin_names())})")]) from None
         except TemplateError as e:
             errors.setdefault(template, str(e))

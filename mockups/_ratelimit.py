@@ -24,6 +24,8 @@ class RateLimiter:
 
     def __init__(self, per_minute: float | None, window: float = 60.0, *,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] = time.sleep):
+        if per_minute is not None and per_minute < 0:
+            raise ValueError(f"a rate limit of {per_minute} requests a minute (give a positive number, or none)")
         self.per_minute, self.window = per_minute, window
         self.clock, self.sleep = clock, sleep
         self.starts: deque[float] = deque()

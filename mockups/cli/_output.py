@@ -52,7 +52,7 @@ def markdown_summary(line: str, counts: dict[str, int], *, changed: Sequence[str
     lines += [f"| {k} | {n} |" for k, n in counts.items() if n]
     for title, items in (("Changed", changed), ("Failed", failed), ("Removed", removed)):
         if items:
-            lines += ["", f"### {title}", ""] + [f"- {text}" for text in items]
+            lines += ["", f"### {title}", ""] + _listed(items)
     if output_warnings or warnings:
         lines += ["", "### Warnings", "", "| warning | variants |", "|---|---:|"]
         lines += [f"| {_cell(text)} | {n} |" for text, n in output_warnings]
@@ -63,8 +63,19 @@ def markdown_summary(line: str, counts: dict[str, int], *, changed: Sequence[str
 def check_markdown(stale: list[str], total: int) -> str:
     """The Markdown of `build --check`: how many outputs are out of date, and which (formatted)."""
     lines = ["## mockups build --check", "", f"{len(stale)} of {total} outputs out of date", ""]
-    lines += [f"- {text}" for text in stale[:500]]
+    lines += _listed(stale, 500)
     return "\n".join(lines) + "\n"
+
+
+SUMMARY_ITEMS = 200  # a list's lines in a summary: a CI job summary takes at most 1 MiB
+
+
+def _listed(items: Sequence[str], most: int = SUMMARY_ITEMS) -> list[str]:
+    """Markdown list lines, each item on one line, at most `most` of them and then how many more."""
+    lines = [f"- {' '.join(str(text).split())}" for text in items[:most]]
+    if len(items) > most:
+        lines.append(f"- ... and {len(items) - most:,} more")
+    return lines
 
 
 def warning_cell(file: str | None, message: str) -> str:

@@ -232,7 +232,7 @@ def markdown_summary(report: BuildReport) -> str:
     changed = [f"`{i.job.id}` ({i.status}{': ' + ', '.join(i.reasons) if i.reasons else ''})"
                for i in plan.items if i.status in ("new", "changed", "cached")]
     return _output.markdown_summary(
-        summary_line(report), plan.counts(), changed=changed[:200],
+        summary_line(report), plan.counts(), changed=changed,
         failed=[f"`{o.job.id}`: {o.error}" for o in report.failures], removed=[f"`{vid}`" for vid in plan.removed],
         output_warnings=[(_output.warning_cell(w.file, w.message), w.count) for w in report.warnings],
         warnings=[str(p) for p in report.prepared.warnings] + report.notices)
@@ -327,7 +327,14 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_clean(args) -> int:
+    from mockups.engine.pipeline import project_lock
+
     prepared = prepare(args.catalog, BuildOptions(build_dir=args.build_dir, cache_dir=args.cache_dir))
+    with project_lock(prepared.store.root):  # a build's objects are in the cache before its manifest names them
+        return _clean(args, prepared)
+
+
+def _clean(args, prepared) -> int:
     used = {e.get("key") for e in manifest.load(prepared.build_dir).values()}
     unused = sorted(prepared.store.keys() - used)
     freed = 0

@@ -77,7 +77,13 @@ def make_output(backend: Backend, job: Job, store: ObjectStore, reuse: bool = Tr
 
 
 def failure(exc: Exception) -> tuple[str, bool]:
-    """What a job's exception means: the error to record, and whether it stops the whole build."""
+    """What a job's exception means: the error to record (on one line: a library's message over
+    several lines would break the log's one line per failure), and whether it stops the whole build."""
+    error, fatal = _failure(exc)
+    return " ".join(error.split()), fatal
+
+
+def _failure(exc: Exception) -> tuple[str, bool]:
     if isinstance(exc, (FatalBackendError, BuildError)):  # BuildError: the disk is full, nothing more can be saved
         return str(exc), True
     if isinstance(exc, BackendError):
@@ -113,11 +119,13 @@ def run_chunk(setup: WorkerSetup, jobs: list[Job]) -> ChunkResult:
 
 @dataclass
 class Pool:
-    """An executor, how many chunks it runs at once, and how to shut it down."""
+    """An executor, how many chunks it runs at once, how to shut it down, and how to stop its work
+    now (Ctrl-C: the chunks in flight are not made to their end)."""
 
     executor: cf.Executor
     workers: int
     close: Callable[[], None]
+    abort: Callable[[], None] | None = None
 
 
 def open_pool(kind: str, workers: int, setup: WorkerSetup, scheduler: str | None = None) -> Pool:
@@ -126,7 +134,20 @@ def open_pool(kind: str, workers: int, setup: WorkerSetup, scheduler: str | None
     if kind != "processes":
         raise BuildError(f"unknown executor '{kind}': the executors are {', '.join(EXECUTORS)}")
     pool = cf.ProcessPoolExecutor(workers, initializer=_init_process, initargs=(os.getpid(),))
-    return Pool(pool, workers, lambda: pool.shutdown(wait=True, cancel_futures=True))
+    return Pool(pool, workers, lambda: pool.shutdown(wait=True, cancel_futures=True), lambda: _stop(pool))
+
+
+def _stop(pool: cf.ProcessPoolExecutor) -> None:
+    """End the worker processes now, mid-chunk: what they finished is in the store whole (an
+    object's record is written last), what they were writing is a temporary file the next build
+    removes, and the rest is made by the next build."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # the executor has no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _init_process(parent: int) -> None:

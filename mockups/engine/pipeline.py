@@ -718,7 +718,8 @@ def _tee(first: Callable | None, *then: Callable) -> Callable:
 
 
 class _lock:
-    """One build per project at a time: a second one is refused, not interleaved."""
+    """One build per project at a time: a second one is refused, not interleaved (and `mockups clean`
+    is refused during a build: it would delete the objects the build has made but not yet recorded)."""
 
     def __init__(self, cache_dir: Path):
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -860,3 +861,6 @@ class ManifestWriter:
             # the cache holds every finished output anyway (a lost manifest is rebuilt)
             self.every = max(MANIFEST_EVERY, 20 * (time.monotonic() - started))
         self.last_save = time.monotonic()
+
+
+project_lock = _lock  # for the commands that must not run beside a build

@@ -144,7 +144,9 @@ def _classify(job: Job, old: dict | None, build_dir: str, store, stat, force: bo
     if old and old.get("key") == job.key and output_ok(build_dir, old, stat):
         return Item(job, ItemStatus.UNCHANGED)
     if store is not None and store.get(job.key, job.variant.ext):
-        return Item(job, ItemStatus.CACHED, manifest.why_changed(old, job) if old and old.get("key") != job.key else [])
+        if old and old.get("key") == job.key:  # made, unchanged, but its file in the build folder is not there
+            return Item(job, ItemStatus.CACHED, ["output file missing or modified: placed again from the cache"])
+        return Item(job, ItemStatus.CACHED, manifest.why_changed(old, job) if old else [])
     if old is None:
         return Item(job, ItemStatus.NEW)
     if old.get("key") != job.key:

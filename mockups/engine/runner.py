@@ -209,6 +209,13 @@ class Runner:
                         self._found_in_store(batch, seen.setdefault(future, set()))
                 for future in done:
                     self._finish_chunk(running.pop(future), future, seen.pop(future, set()))
+        except KeyboardInterrupt:
+            if pool.abort is not None:  # the workers stop now, not at the end of their chunks
+                pool.abort()
+            if watch:  # what they finished counts (each is whole in the store)
+                for future, batch in running.items():
+                    self._found_in_store(batch, seen.setdefault(future, set()))
+            raise
         finally:
             pool.close()
 

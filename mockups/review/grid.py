@@ -358,12 +358,13 @@ def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None, s
         with Image.open(io.BytesIO(data if data is not None else (build_dir / cell["output"]).read_bytes()),
                         formats=formats) as opened:
             opened.draft("RGB", (size, size))
-            im = opened.convert("RGB")
+            cutout = opened.mode in ("RGBA", "LA", "PA") or (opened.mode == "P" and "transparency" in opened.info)
+            im = opened.convert("RGBA" if cutout else "RGB")
             im.thumbnail((size, size), Image.Resampling.LANCZOS)
-            if im.size == (size, size):  # fills the cell: nothing of the empty tile would show
+            if im.size == (size, size) and not cutout:  # fills the cell: nothing of the empty tile would show
                 return im
-            tile = _empty(size)
-            tile.paste(im, ((size - im.width) // 2, (size - im.height) // 2))
+            tile = _empty(size)  # a cut-out on the tile, as the gallery shows it (not on black)
+            tile.paste(im, ((size - im.width) // 2, (size - im.height) // 2), im if cutout else None)
             return tile
     except (OSError, ValueError) as e:
         logger.debug("contact sheet: %s shown as missing (%s)", source, e)

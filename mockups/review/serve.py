@@ -23,6 +23,7 @@ import http.server
 import json
 import logging
 import math
+import re
 import secrets
 import threading
 import time
@@ -359,6 +360,8 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
         def _served_page(self, html: bytes) -> bytes:
             meta = f'<meta name="mockups-serve" content="{server.token}">'.encode()
             html = html.replace(_POLICY_FROM_DISK.encode(), (_POLICY_FROM_DISK + " connect-src 'self';").encode(), 1)
+            # the served note from the first paint: swapped in by the page's script, it moved what is below it
+            html = _NOTE.sub(_SERVED_NOTE, html, count=1)
             return html.replace(b"<head>", b"<head>" + meta, 1)
 
         def _post(self) -> tuple[int, str, bytes]:
@@ -386,6 +389,12 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
             return 200, "application/json", json.dumps(answer).encode()
 
     return Handler
+
+
+_NOTE = re.compile(rb'<p class="review-note">.*?</p>', re.DOTALL)
+#: what gallery-review.js writes in the note when served (the same words, so nothing moves)
+_SERVED_NOTE = (b'<p class="review-note">Served by mockups serve: decisions are written to approvals.yaml as you '
+                b'make them, and the page reloads when the project is rebuilt. <span id="review-server"></span></p>')
 
 
 def _number(value) -> bool:

@@ -174,7 +174,10 @@
   function slide() {
     const x = Number($('lb-slider').value);
     const frame = $('lb-frame');
-    frame.querySelector('.lb-fig-cur').style.clipPath = frame.dataset.mode === 'slider' ? 'inset(0 0 0 ' + x + '%)' : '';
+    const sliding = frame.dataset.mode === 'slider';
+    frame.querySelector('.lb-fig-cur').style.clipPath = sliding ? 'inset(0 0 0 ' + x + '%)' : '';
+    // the previous image only left of the divider: under a cut-out's transparency it would show through
+    frame.querySelector('.lb-fig-prev').style.clipPath = sliding ? 'inset(0 ' + (100 - x) + '% 0 0)' : '';
     frame.querySelector('.lb-divider').style.left = x + '%';
   }
 

@@ -186,7 +186,7 @@
   G.initReview = function () {
     if (TOKEN) {
       const note = document.querySelector('.review-note');
-      if (note) {
+      if (note && !document.getElementById('review-server')) {  // the server writes it in the page already
         note.replaceChildren('Served by mockups serve: decisions are written to approvals.yaml as you make them, and the '
           + 'page reloads when the project is rebuilt. ', el('span', null, ''));
         note.lastChild.id = 'review-server';

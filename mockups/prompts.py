@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from mockups._resources import RESOURCES
-from mockups._sandbox import Sandbox, SecurityError, sandbox
+from mockups._sandbox import Sandbox, SecurityError, sandbox, template_files
 from mockups.catalog import Catalog
 from mockups.catalog import schema as model_module
 from mockups.errors import TemplateError, did_you_mean
@@ -82,6 +82,10 @@ class PromptRenderer:
         except jinja2.TemplateSyntaxError as e:  # in a template this one includes, imports or extends
             raise TemplateError(f"{_shown(e.filename or name, self.root)}:{e.lineno}: syntax error: {e.message} "
                                 f"(while rendering {variant.id})") from None
+        except jinja2.TemplateNotFound as e:  # included, imported or extended
+            raise TemplateError(f"{self._where(template)}: template '{e.name}' not found"
+                                f"{did_you_mean(str(e.name), self._names())} (looked in templates/ and the built-in "
+                                f"templates; while rendering {variant.id})") from None
         except jinja2.TemplateError as e:
             raise TemplateError(f"{self._where(template)}: {_plain(e)} (while rendering {variant.id})") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError) as e:
@@ -90,6 +94,11 @@ class PromptRenderer:
             raise TemplateError(f"{self._where(template)}: {type(e).__name__}: {e} "
                                 f"(while rendering {variant.id})") from None
         return " ".join(text.split())
+
+    def _names(self) -> list[str]:
+        """Every template name the folders hold (for a 'did you mean')."""
+        return sorted({rel for folder in self.folders if Path(folder).is_dir()
+                       for rel, _ in template_files(folder)})
 
     def _read_file(self, name: str | None = None) -> str:
         """The template file being read when the current exception was raised (Jinja's loader has

@@ -151,3 +151,12 @@ def test_a_missing_file_suggests_the_file_in_another_folder(project, image, hint
     found = messages(project(MINIMAL.replace("image: assets/mug.png", f"image: {image}")))
     assert len(found) == 1 and found[0].startswith("12:12: products[1].image: file not found"), found
     assert hint in found[0], found
+
+
+def test_an_included_template_that_is_not_there_is_said_to_be_not_found(project, capsys):
+    """It was reported as 'templates/product-photo.j2:1: part.j2', without saying what was wrong."""
+    path = project(files={"templates/product-photo.j2": "Photo {% include 'prt.j2' %}",
+                          "templates/part.j2": "of a {{ product.name }}"})
+    code, err = validate(path, capsys)
+    assert code == 2
+    assert err.startswith("templates/product-photo.j2:1: template 'prt.j2' not found (did you mean 'part.j2'?)"), err

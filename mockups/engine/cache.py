@@ -21,6 +21,7 @@ import errno
 import json
 import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -53,10 +54,32 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
         raise
 
 
+def _mode_for(path: Path) -> int:
+    """The permissions a rewritten file keeps (its own), or a new one gets (what open() gives: 0o666
+    less the umask), where mkstemp's temporary file has 0o600: a catalog or an image others read
+    (a shared project, a web server serving build/) would be private after one write."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+def _read_umask() -> int:
+    """The process's umask, read once, at import (reading it means setting it, which another thread
+    creating a file at that moment would see)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def _atomic_write(path: Path, data: bytes, durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if durable:

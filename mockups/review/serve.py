@@ -173,6 +173,10 @@ class Server:
             at = (product.placements or {}).get(placement)
             if at is None:
                 raise _Refused(404, f"{sku} has no placement {placement!r}")
+        elif product.placements:  # its print areas are its placements': there is none of its own to edit
+            names = ", ".join(product.placements)
+            raise _Refused(404, f"{sku} has its print areas in its placements ({names}): open "
+                                f"/edit/{sku}?placement={next(iter(product.placements))} (or another of them)")
         image = getattr(at, "image", None) or product.image
         if image is None:  # a PSD template: its design goes into a smart object, not a print area
             raise _Refused(404, f"{sku} is a PSD template: it has no print area to edit")
@@ -181,30 +185,20 @@ class Server:
     def editor_page(self, sku: str, placement: str | None) -> bytes:
         from html import escape
 
-        from PIL import Image
-
         from mockups.review._gallery_data import safe_json
 
         catalog, product, at, photo = self._position(sku, placement)
-        with Image.open(photo) as im:
-            width, height = im.size
-        area, band = getattr(at, "print_area", None), getattr(at, "cylinder", None)
-        if band is not None:  # a cylinder's band, as a rectangle
-            area = [(band.x, band.y), (band.x + band.width, band.y), (band.x + band.width, band.y + band.height),
-                    (band.x, band.y + band.height)]
-        corners = [[float(x), float(y)] for x, y in area] if area is not None else \
-            [[width * 0.35, height * 0.3], [width * 0.65, height * 0.3], [width * 0.65, height * 0.6],
-             [width * 0.35, height * 0.6]]
+        width, height = _shown_size(photo)
+        corners, options = _print_position(at, width, height)
+        band = getattr(at, "cylinder", None)
         entries = manifest.load(self.build_dir)
         shown = next((e["output"] for e in entries.values() if e.get("sku") == sku and e.get("status") == "ok"
                       and e.get("placement") == placement), None)
-        options = {k: getattr(at, k) for k in ("scale", "anchor", "rotation")}
-        if band is not None:
-            options.update(arc=band.arc, ellipse=band.ellipse, centre=band.centre)
         from mockups.imaging._placement import ANCHORS
 
         data = {"sku": sku, "placement": placement, "width": width, "height": height, "corners": corners,
-                "preview": shown, "cylinder": band is not None, "options": options, "anchors": list(ANCHORS)}
+                "preview": shown, "cylinder": band is not None, "options": options, "anchors": list(ANCHORS),
+                "base": {"corners": corners, "options": options}}
         title = f"{product.name} ({sku}{', ' + placement if placement else ''})"
         query = urlencode({"sku": sku, **({"placement": placement} if placement else {})})  # a SKU may hold & or #
         note = ("<p><b>This print position is a cylinder</b>: Save sets the band the design wraps round "
@@ -248,8 +242,13 @@ class Server:
         placement, options = body.get("placement"), body.get("options") or {}
         if not isinstance(options, dict):
             raise _Refused(400, "options: expected a mapping such as {\"scale\": 0.8, \"anchor\": \"top\"}")
-        self._position(body["sku"], placement)  # 404 for what does not exist
+        base = body.get("base")
         with self.state.lock:
+            _, _, at, photo = self._position(body["sku"], placement)  # 404 for what does not exist
+            if isinstance(base, dict) and not _same_position(base, *_print_position(at, *_shown_size(photo))):
+                raise _Refused(409, "the print area changed in catalog.yaml since this page was opened (another "
+                                    "editor, or the file edited): reload the page to see it, then move the corners "
+                                    "again; nothing was saved")
             set_print_area(self.catalog_file, body["sku"], corners, placement=placement, options=options)
         return {"ok": True, "corners": corners, "options": options}
 
@@ -389,6 +388,43 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
             return 200, "application/json", json.dumps(answer).encode()
 
     return Handler
+
+
+def _shown_size(photo: Path) -> tuple[int, int]:
+    """The photo's size as shown (a phone's photo turned by its EXIF orientation): as the catalog's
+    checks, the build and the browser see it."""
+    from PIL import Image, ImageOps
+
+    with Image.open(photo) as im:
+        if im.getexif().get(0x0112) in (5, 6, 7, 8):
+            return ImageOps.exif_transpose(im).size
+        return im.size
+
+
+def _print_position(at, width: int, height: int) -> tuple[list[list[float]], dict]:
+    """A print position's corners (a cylinder's band as a rectangle; none yet: a guess in the middle
+    of the photo) and its options, as the editor shows them."""
+    area, band = getattr(at, "print_area", None), getattr(at, "cylinder", None)
+    if band is not None:
+        area = [(band.x, band.y), (band.x + band.width, band.y), (band.x + band.width, band.y + band.height),
+                (band.x, band.y + band.height)]
+    corners = [[float(x), float(y)] for x, y in area] if area is not None else \
+        [[width * 0.35, height * 0.3], [width * 0.65, height * 0.3], [width * 0.65, height * 0.6],
+         [width * 0.35, height * 0.6]]
+    options = {k: getattr(at, k) for k in ("scale", "anchor", "rotation")}
+    if band is not None:
+        options.update(arc=band.arc, ellipse=band.ellipse, centre=band.centre)
+    return corners, options
+
+
+def _same_position(base: dict, corners: list[list[float]], options: dict) -> bool:
+    """Whether what a page was opened with (`base`) is what the catalog holds now."""
+    def rounded(value):
+        if isinstance(value, (list, tuple)):
+            return [rounded(v) for v in value]
+        return round(value, 3) if isinstance(value, float) else value
+    return rounded(base.get("corners")) == rounded(corners) and \
+        {k: rounded(v) for k, v in (base.get("options") or {}).items()} == {k: rounded(v) for k, v in options.items()}
 
 
 _NOTE = re.compile(rb'<p class="review-note">.*?</p>', re.DOTALL)

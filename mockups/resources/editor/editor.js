@@ -30,17 +30,42 @@
     return [Math.max(0, Math.min(DATA.width, Math.round(x))), Math.max(0, Math.min(DATA.height, Math.round(y)))];
   }
 
+  const NAMES = ['top-left', 'top-right', 'bottom-right', 'bottom-left'];
+  const STEPS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
+  // A handle is 28 CSS px across however large the photo is shown (a touch target), so its radius
+  // in the photo's pixels follows the scale it is shown at.
+  function sizeHandles() {
+    const box = svg.getBoundingClientRect();
+    const r = box.width > 0 ? 14 * DATA.width / box.width : Math.max(6, DATA.width / 80);
+    handles.forEach((h) => h.setAttribute('r', String(r)));
+  }
+
   corners.forEach((c, i) => {
     const h = document.createElementNS(NS, 'circle');
-    h.setAttribute('r', String(Math.max(6, DATA.width / 80)));
     h.setAttribute('class', 'handle');
+    h.setAttribute('tabindex', '0');  // arrows move it: 1 px, 10 with Shift
+    h.setAttribute('role', 'button');
+    h.setAttribute('aria-label', NAMES[i] + ' corner of the print area (arrow keys move it)');
     h.dataset.corner = String(i);
     h.addEventListener('pointerdown', (e) => { dragging = i; h.setPointerCapture(e.pointerId); e.preventDefault(); });
     h.addEventListener('pointermove', (e) => { if (dragging === i) { corners[i] = point(e); draw(); } });
     h.addEventListener('pointerup', () => { dragging = -1; });
+    h.addEventListener('keydown', (e) => {
+      const step = STEPS[e.key];
+      if (!step) return;
+      const by = e.shiftKey ? 10 : 1;
+      corners[i] = [Math.max(0, Math.min(DATA.width, Math.round(corners[i][0] + step[0] * by))),
+        Math.max(0, Math.min(DATA.height, Math.round(corners[i][1] + step[1] * by)))];
+      draw();
+      e.preventDefault();
+    });
     svg.append(h);
     handles.push(h);
   });
+  sizeHandles();
+  window.addEventListener('resize', sizeHandles);
+  document.getElementById('photo').addEventListener('load', sizeHandles);
 
   function say(text) { status.textContent = text; }
 
@@ -67,6 +92,14 @@
     fields[key] = { input: input, initial: String(value) };
   });
 
+  let base = DATA.base;
+
+  function currentOptions() {
+    const out = Object.assign({}, DATA.options);
+    Object.entries(fields).forEach(([key, f]) => { out[key] = key === 'anchor' ? f.input.value : Number(f.input.value); });
+    return out;
+  }
+
   function changedOptions() {
     const out = {};
     Object.entries(fields).forEach(([key, f]) => {
@@ -79,10 +112,13 @@
     say('saving…');
     fetch('/api/print-area', {
       method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Mockups-Token': TOKEN },
-      body: JSON.stringify({ sku: DATA.sku, placement: DATA.placement, corners: corners, options: changedOptions() }),
+      // base: what the page was opened with; the server refuses the save if the catalog has changed meanwhile
+      body: JSON.stringify({ sku: DATA.sku, placement: DATA.placement, corners: corners, options: changedOptions(),
+        base: base }),
     }).then((r) => r.json().then((body) => {
       if (!r.ok) throw new Error(body.error || r.statusText);
       Object.values(fields).forEach((f) => { f.initial = f.input.value; });
+      base = { corners: corners.map((c) => c.slice()), options: currentOptions() };
       say('saved to catalog.yaml; rebuilding…');
     })).catch((e) => say('not saved: ' + e.message));
   });

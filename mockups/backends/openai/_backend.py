@@ -232,7 +232,7 @@ class OpenAIBackend(Backend):
                 f"its cost is neither estimated nor counted")
 
     def plan_notes(self, jobs) -> list[str]:
-        costs = strategy_costs(jobs, cache_dir=self.opts.get("cache_dir"))
+        costs = strategy_costs(jobs, cache_dir=self.opts.get("cache_dir"), batch=bool(self.opts.get("batch")))
         return [f"openai strategies for what is stale: edit ${costs['edit']:.2f}, plates ${costs['plates']:.2f} "
                 "(defaults.openai.strategy)"]
 
@@ -456,10 +456,19 @@ def _shown(job, role: str) -> str:
     return path.name if path else role
 
 
-def strategy_costs(jobs, cache_dir: str | os.PathLike | None = None) -> dict[str, float]:
-    """{"edit": $, "plates": $}: the estimated cost of `jobs` under each strategy (for `mockups plan`)."""
+def strategy_costs(jobs, cache_dir: str | os.PathLike | None = None, batch: bool = False) -> dict[str, float]:
+    """{"edit": $, "plates": $}: the estimated cost of `jobs` under each strategy (for `mockups plan`),
+    with `batch` the edits sent to the Batch API at its price, as `estimate` counts them."""
     backend = OpenAIBackend({"cache_dir": cache_dir})
-    return {strategy: sum(job_cost(backend, job, _charged_once(backend), strategy) for job in jobs)
+    discount = backend.table.batch_discount if batch else 1.0
+
+    def cost(job, strategy: str, once) -> float:
+        p, v = job.params, job.variant
+        local = v.scene or (p["mode"] == "scene" and p["product_lock"] and v.channel.background)
+        sent_as_edit = not local and not (p["mode"] == "scene" and strategy == "plates")
+        return job_cost(backend, job, once, strategy) * (discount if sent_as_edit else 1.0)
+
+    return {strategy: sum(cost(job, strategy, once) for once in [_charged_once(backend)] for job in jobs)
             for strategy in ("edit", "plates")}
 
 

@@ -102,7 +102,7 @@ def check_products(catalog) -> list[Problem]:
         try:
             found = template(catalog.path(product.psd.file), product.psd)
         except PsdError as e:
-            problems.append(catalog.doc.problem((*where, e.key), str(e)))
+            problems += [catalog.doc.problem((*where, err.key), str(err)) for err in (e, *e.others)]
             continue
         except Exception as e:  # noqa: BLE001 - what psd-tools raises on a layer it cannot read
             problems.append(catalog.doc.problem((*where, "file"), unreadable(product.psd.file, e)))

@@ -28,6 +28,7 @@ class PsdError(MockupsError):
 
     def __init__(self, message: str, key: str = "file"):
         self.key = key
+        self.others: list[PsdError] = []  # found with it (a misspelt smart object and colour layer: both told)
         super().__init__(message)
 
 

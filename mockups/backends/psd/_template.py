@@ -148,7 +148,15 @@ class Template:
         problem = document_problem(self.psd)
         if problem:
             raise PsdError(f"{name}: {problem}")
-        layer = find_layer(self.psd, smart_object, name, "smart object")
+        try:
+            layer = find_layer(self.psd, smart_object, name, "smart object")
+        except PsdError as e:  # the colour layer's name checked too: every problem reported at once
+            if colour_layer is not None:
+                try:
+                    find_layer(self.psd, colour_layer, name, "colour layer", "colour_layer")
+                except PsdError as other:
+                    e.others.append(other)
+            raise
         objects = {id(so.layer): so for so in smart_objects(self.psd, path.parent)}
         if id(layer) not in objects:
             raise PsdError(f"{name}: layer '{smart_object}' is a {layer.kind} layer, not a smart object; its smart "

@@ -57,7 +57,7 @@ def test_an_interrupted_build_stops_its_workers_instead_of_finishing_their_chunk
     log = tmp_path / "calls.log"
     cmd = [sys.executable, "-m", "mockups", "build", "catalog.yaml", "--backend", IN_PROCESSES, "-j", "2",
            "--no-gallery", "--no-inspect"]
-    proc = subprocess.Popen(cmd, cwd=root, env=build_env(log, MOCKUPS_TEST_DELAY="0.5"), start_new_session=True,
+    proc = subprocess.Popen(cmd, cwd=root, env=build_env(log, MOCKUPS_TEST_DELAY="1.0"), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         while (line := proc.stderr.readline()) and not line.startswith("[1/"):
@@ -73,7 +73,7 @@ def test_an_interrupted_build_stops_its_workers_instead_of_finishing_their_chunk
     assert proc.returncode == 130
     made = calls(log)
     assert len(made) < 16, f"every variant was made after the interrupt ({len(made)} of 16, exit after {took:.1f} s)"
-    assert took < 2.0, f"the interrupted build took {took:.1f} s to stop"
+    assert took < 3.0, f"the interrupted build took {took:.1f} s to stop"  # its chunks: 8 s more
 
 
 # --- options that cannot work are usage errors -------------------------------------------------------

@@ -182,3 +182,10 @@ def test_a_failure_whose_error_runs_over_several_lines_is_one_line_in_the_log_an
     assert strays == [], err  # a failure's reason continues on lines of their own
     failed = section(summary.read_text(), "Failed")
     assert len(failed) == 4 and all(line.startswith("- `web/MUG/") for line in failed), failed
+
+
+def test_approvals_without_check_is_a_usage_error(project, log, capsys):
+    """`build --approvals` alone built as if it were not given."""
+    err = usage_error(["build", str(project()), "--backend", RECORDING, "--approvals"], capsys)
+    assert "--approvals goes with --check" in err
+    assert log() == []

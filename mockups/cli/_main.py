@@ -210,7 +210,10 @@ def _shown_args(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if getattr(args, "approvals", False) and not getattr(args, "check", False):
+        cli.error("--approvals goes with --check (mockups build --check --approvals): alone it would be ignored")
 
     code = None
     try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import http.server
 import json
 import logging
-import math
 import re
 import secrets
 import threading
@@ -73,6 +72,7 @@ class Server:
         self.httpd.daemon_threads = True
         self.watch = watch
         self._stop = threading.Event()
+        self._watching = threading.Event()  # set once the watcher watches (a change before that is missed)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -118,6 +118,8 @@ class Server:
             self._threads.append(threading.Thread(target=self._watch, name="mockups-watch", daemon=True))
         for t in self._threads:
             t.start()
+        if self.watch:  # an edit made as the server starts is a change like any other
+            self._watching.wait(timeout=10)
 
     def stop(self) -> None:
         self._stop.set()
@@ -154,7 +156,11 @@ class Server:
 
         root = self.catalog_file.parent
         for changes in watchfiles.watch(root, stop_event=self._stop, debounce=300, raise_interrupt=False,
+                                        rust_timeout=200, yield_on_timeout=True,
                                         watch_filter=lambda _change, path: not self._ignored(path)):
+            self._watching.set()  # its first answer (a quiet 0.2 s at the latest): the folder is watched
+            if not changes:
+                continue
             logger.info("changed: %s", ", ".join(sorted({Path(p).name for _, p in changes})))
             self.rebuild()
 
@@ -235,6 +241,8 @@ class Server:
 
         if not isinstance(body, dict) or not isinstance(body.get("sku"), str):
             raise _Refused(400, "expected {\"sku\": ..., \"placement\": ... or null, \"corners\": [[x, y] x 4]}")
+        from mockups.catalog.schema import _number  # a finite number: not a boolean, NaN, Infinity or 10**400
+
         corners = body.get("corners")
         if not (isinstance(corners, list) and len(corners) == 4 and all(
                 isinstance(c, list) and len(c) == 2 and all(_number(v) for v in c) for c in corners)):
@@ -393,12 +401,12 @@ def _handler(server: Server) -> type[http.server.BaseHTTPRequestHandler]:
 def _shown_size(photo: Path) -> tuple[int, int]:
     """The photo's size as shown (a phone's photo turned by its EXIF orientation): as the catalog's
     checks, the build and the browser see it."""
-    from PIL import Image, ImageOps
+    from PIL import Image
+
+    from mockups.imaging import shown_size
 
     with Image.open(photo) as im:
-        if im.getexif().get(0x0112) in (5, 6, 7, 8):
-            return ImageOps.exif_transpose(im).size
-        return im.size
+        return shown_size(im, photo)
 
 
 def _print_position(at, width: int, height: int) -> tuple[list[list[float]], dict]:
@@ -431,14 +439,6 @@ _NOTE = re.compile(rb'<p class="review-note">.*?</p>', re.DOTALL)
 #: what gallery-review.js writes in the note when served (the same words, so nothing moves)
 _SERVED_NOTE = (b'<p class="review-note">Served by mockups serve: decisions are written to approvals.yaml as you '
                 b'make them, and the page reloads when the project is rebuilt. <span id="review-server"></span></p>')
-
-
-def _number(value) -> bool:
-    """A finite JSON number (not a boolean, NaN or Infinity, which Python's json reads too)."""
-    try:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    except OverflowError:  # an integer past a float's range
-        return False
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

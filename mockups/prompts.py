@@ -83,9 +83,9 @@ class PromptRenderer:
             raise TemplateError(f"{_shown(e.filename or name, self.root)}:{e.lineno}: syntax error: {e.message} "
                                 f"(while rendering {variant.id})") from None
         except jinja2.TemplateNotFound as e:  # included, imported or extended
-            raise TemplateError(f"{self._where(template)}: template '{e.name}' not found"
-                                f"{did_you_mean(str(e.name), self._names())} (looked in templates/ and the built-in "
-                                f"templates; while rendering {variant.id})") from None
+            hint = did_you_mean(str(e.name), self.template_names())
+            raise TemplateError(f"{self._where(template)}: template '{e.name}' not found{hint} (looked in templates/ "
+                                f"and the built-in templates; while rendering {variant.id})") from None
         except jinja2.TemplateError as e:
             raise TemplateError(f"{self._where(template)}: {_plain(e)} (while rendering {variant.id})") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError) as e:
@@ -95,7 +95,7 @@ class PromptRenderer:
                                 f"(while rendering {variant.id})") from None
         return " ".join(text.split())
 
-    def _names(self) -> list[str]:
+    def template_names(self) -> list[str]:
         """Every template name the folders hold (for a 'did you mean')."""
         return sorted({rel for folder in self.folders if Path(folder).is_dir()
                        for rel, _ in template_files(folder)})

@@ -16,6 +16,7 @@ from PIL import Image
 from mockups.catalog._yaml import Document
 from mockups.catalog.schema import AS_SHOT, OLD_PRINT_SETTINGS, CatalogModel, _corners, _number
 from mockups.errors import Problem, did_you_mean
+from mockups.imaging import shown_size
 from mockups.limits import MAX_PIXELS
 from mockups.plugins import backend_names
 
@@ -401,7 +402,7 @@ class FileChecker:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in plain words
                 with Image.open(target, formats=IMAGE_FORMATS) as im:
-                    size = _as_shown(im, target)
+                    size = shown_size(im, target)
         except Image.DecompressionBombError:
             self.add(path, f"{value} is too large to open safely (over Pillow's pixel limit)")
             return None
@@ -472,24 +473,3 @@ def convex(corners) -> bool:
     return all(s > 0 for s in signs) or all(s < 0 for s in signs)
 
 
-_PNG_ORIENTATION_KEYS = {"exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp"}
-_PNG_ORIENTATION_CHUNKS = (b"eXIf", b"Raw profile type exif", b"XML:com.adobe.xmp")
-
-
-def _as_shown(im: Image.Image, target: Path) -> tuple[int, int]:
-    """The image's size as it is shown and used: width and height swapped when its EXIF orientation
-    turns it a quarter (a phone's photo); as stored when that cannot be read (the build reports
-    the file itself). A PNG's orientation found before its pixels is in its header; one after them
-    Pillow finds only by decoding the whole image (14 ms at 1024 px, for every image of the
-    catalog), so that is done only where the file holds the name of a chunk Pillow takes an
-    orientation from (an eXIf chunk, ImageMagick's raw EXIF profile, Adobe's XMP: their names
-    are stored uncompressed)."""
-    if im.format == "PNG" and not _PNG_ORIENTATION_KEYS & set(im.info):
-        data = target.read_bytes()
-        if not any(name in data for name in _PNG_ORIENTATION_CHUNKS):
-            return im.size
-    try:
-        turned = im.getexif().get(0x0112) in (5, 6, 7, 8)
-    except Exception:  # noqa: BLE001 - a damaged EXIF block: the image is what its header says
-        turned = False
-    return (im.size[1], im.size[0]) if turned else im.size

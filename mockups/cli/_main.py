@@ -62,29 +62,18 @@ def _shared() -> dict[str, argparse.ArgumentParser]:
     return {"catalog": catalog, "selection": selection, "folders": folders, "logs": logs, "remote": remote}
 
 
-def _at_least(low, kind):
-    """An argparse type: a number of `kind` no smaller than `low` (`-j -2` started no worker)."""
+def _bounded(kind, low, *, above: bool = False):
+    """An argparse type: a number of `kind` at least `low` (with `above`, greater than it), so that
+    `-j -2` (no worker started) or `--rpm -5` (every variant failed) is a usage error."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
                                              f"got {text!r}") from None
-        if not value >= low or value != value:
-            raise argparse.ArgumentTypeError(f"expected at least {low}, got {text}")
-        return value
-    return parse
-
-
-def _above(low: float):
-    """An argparse type: a number greater than `low` (`--rpm -5` failed every variant)."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value > low:
-            raise argparse.ArgumentTypeError(f"expected a number above {low:g}, got {text}")
+        if not (value > low if above else value >= low):  # NaN is neither
+            raise argparse.ArgumentTypeError(f"expected a number above {low:g}, got {text}" if above
+                                             else f"expected at least {low}, got {text}")
         return value
     return parse
 
@@ -113,12 +102,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--approvals", action="store_true",
                    help="with --check: also exit 1 when an output is not approved in approvals.yaml")
     p.add_argument("--force", action="store_true", help="rebuild every selected variant regardless of the cache")
-    p.add_argument("-j", "--jobs", type=_at_least(1, int), metavar="N",
+    p.add_argument("-j", "--jobs", type=_bounded(int, 1), metavar="N",
                    help="workers (default: one per core for local)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed variant")
-    p.add_argument("--max-cost", type=_at_least(0, float), metavar="USD", help="refuse to spend more than this")
-    p.add_argument("--rpm", type=_above(0), metavar="N", help="at most N backend requests per minute")
-    p.add_argument("--retries", type=_at_least(0, int), default=3, metavar="N",
+    p.add_argument("--max-cost", type=_bounded(float, 0), metavar="USD", help="refuse to spend more than this")
+    p.add_argument("--rpm", type=_bounded(float, 0, above=True), metavar="N",
+                   help="at most N backend requests per minute")
+    p.add_argument("--retries", type=_bounded(int, 0), default=3, metavar="N",
                    help="retries for transient errors (default 3)")
     p.add_argument("--summary", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("--no-gallery", action="store_true", help="skip the HTML gallery")

@@ -206,7 +206,7 @@ def render_jobs(catalog: Catalog, variants: list[Variant], backend: Backend, sta
             path = ("products", index, "template") if v.product.template else ("defaults", "template")
             name, folder = renderer.template_name(v), catalog.root / "templates"
             own = sorted(rel for rel, _ in template_files(folder) if rel.endswith(".j2")) if folder.is_dir() else []
-            hint = did_you_mean(name, own + builtin_names())
+            hint = did_you_mean(name, renderer.template_names())
             raise CatalogError([catalog.problem(path, f"template '{name}' not found{hint} (looked in templates/: "
                                                       f"{', '.join(own) or 'none'}; and the built-in templates: "
                                                       f"{', '.join(builtin_names())})")]) from None

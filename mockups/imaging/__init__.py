@@ -51,6 +51,7 @@ from mockups.imaging._io import (
     encode,
     open_image,
     read_metadata,
+    shown_size,
     thumbnail,
 )
 from mockups.imaging._placement import ANCHORS, clip_layer, fit_cylinder, fit_print, print_area_coverage
@@ -118,6 +119,7 @@ __all__ = [
     "open_image",
     "encode",
     "read_metadata",
+    "shown_size",
     "thumbnail",
     "XMP_NAMESPACE",
     "DIGITAL_SOURCE_TYPES",

@@ -339,6 +339,31 @@ def digital_source_type(data: bytes) -> str | None:
     return attr.group(1).strip() if attr else None
 
 
+_PNG_ORIENTATION_KEYS = {"exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp"}
+_PNG_ORIENTATION_CHUNKS = (b"eXIf", b"Raw profile type exif", b"XML:com.adobe.xmp")
+
+
+def shown_size(im: Image.Image, path: str | os.PathLike) -> tuple[int, int]:
+    """The size of the image opened from `path` as it is shown and used (`open_image` turns it):
+    width and height swapped when its EXIF orientation turns it a quarter (a phone's photo); as
+    stored when that cannot be read (the build reports the file itself).
+
+    A PNG's orientation found before its pixels is in its header; one after them Pillow finds
+    only by decoding the whole image (14 ms at 1024 px), so that is done only where the file
+    holds the name of a chunk Pillow takes an orientation from (an eXIf chunk, ImageMagick's raw
+    EXIF profile, Adobe's XMP: their names are stored uncompressed)."""
+    if im.format == "PNG" and not _PNG_ORIENTATION_KEYS & set(im.info):
+        with open(path, "rb") as f:
+            data = f.read()
+        if not any(name in data for name in _PNG_ORIENTATION_CHUNKS):
+            return im.size
+    try:
+        turned = im.getexif().get(0x0112) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: the image is what its header says
+        turned = False
+    return (im.size[1], im.size[0]) if turned else im.size
+
+
 def thumbnail(image: Image.Image, max_side: int = 360, *, quality: int | None = None) -> bytes:
     """A preview no larger than ``max_side`` on its longer side (never upscaled): a JPEG (quality
     ``THUMB_JPEG_QUALITY``), or a WebP (quality 80) where the image has transparency to show.

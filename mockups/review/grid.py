@@ -358,7 +358,7 @@ def _cell_image(cell: dict | None, build_dir: Path, store: ObjectStore | None, s
         with Image.open(io.BytesIO(data if data is not None else (build_dir / cell["output"]).read_bytes()),
                         formats=formats) as opened:
             opened.draft("RGB", (size, size))
-            cutout = opened.mode in ("RGBA", "LA", "PA") or (opened.mode == "P" and "transparency" in opened.info)
+            cutout = opened.has_transparency_data
             im = opened.convert("RGBA" if cutout else "RGB")
             im.thumbnail((size, size), Image.Resampling.LANCZOS)
             if im.size == (size, size) and not cutout:  # fills the cell: nothing of the empty tile would show

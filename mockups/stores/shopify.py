@@ -46,7 +46,7 @@ def _columns(table: Table) -> tuple[str, dict[str, int | None]]:
     if cols["handle"] is None:
         shown = ", ".join(table.header[:8]) + (", ..." if len(table.header) > 8 else "")
         if len(table.header) == 1 and ";" in table.header[0] and any(
-                part.strip().lower() in ("handle", "url handle") for part in table.header[0].split(";")):
+                part.strip().lower() in {n.lower() for n in COLUMNS["handle"]} for part in table.header[0].split(";")):
             raise StoreFileError(f"{table.file.name}:1: its columns are separated by semicolons (;), as a spreadsheet "
                                  "set to a language that writes decimal commas saves a CSV; Shopify's product CSV is "
                                  "separated by commas: export it from Shopify again, or save it as 'CSV UTF-8 "

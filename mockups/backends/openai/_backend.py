@@ -251,10 +251,11 @@ class OpenAIBackend(Backend):
 
     # --- the Batch API (engine.batching) ----------------------------------------------------------
 
-    def batchable(self, job) -> bool:
-        """Whether `render` would send this job as an edit (not made locally, not a plate)."""
+    def batchable(self, job, strategy: str | None = None) -> bool:
+        """Whether `render` would send this job as an edit (not made locally, not a plate), under
+        `strategy` (default: the job's own)."""
         p, v = job.params, job.variant
-        return not (v.scene or (p["mode"] == "scene" and p.get("strategy") == "plates")
+        return not (v.scene or (p["mode"] == "scene" and (strategy or p.get("strategy")) == "plates")
                     or (p["mode"] == "scene" and p["product_lock"] and v.channel.background))
 
     def batch_pending(self, cache_dir) -> set[str]:
@@ -461,15 +462,12 @@ def strategy_costs(jobs, cache_dir: str | os.PathLike | None = None, batch: bool
     with `batch` the edits sent to the Batch API at its price, as `estimate` counts them."""
     backend = OpenAIBackend({"cache_dir": cache_dir})
     discount = backend.table.batch_discount if batch else 1.0
-
-    def cost(job, strategy: str, once) -> float:
-        p, v = job.params, job.variant
-        local = v.scene or (p["mode"] == "scene" and p["product_lock"] and v.channel.background)
-        sent_as_edit = not local and not (p["mode"] == "scene" and strategy == "plates")
-        return job_cost(backend, job, once, strategy) * (discount if sent_as_edit else 1.0)
-
-    return {strategy: sum(cost(job, strategy, once) for once in [_charged_once(backend)] for job in jobs)
-            for strategy in ("edit", "plates")}
+    costs = {}
+    for strategy in ("edit", "plates"):
+        once = _charged_once(backend)  # each plate charged once under each strategy
+        costs[strategy] = sum(job_cost(backend, job, once, strategy)
+                              * (discount if backend.batchable(job, strategy) else 1.0) for job in jobs)
+    return costs
 
 
 def _charged_once(backend: OpenAIBackend):
